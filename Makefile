@@ -1,0 +1,79 @@
+# Every job is one target. `make demo` and `make test` work on a fresh clone: they install
+# what they need (a venv from requirements-dev.txt, Node 22 and the aws-cdk CLI from package.json).
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+# Node 22 from package.json comes first on PATH: jsii (CDK synth) refuses end-of-life Node.
+export PATH := $(CURDIR)/node_modules/.bin:$(BIN):$(PATH)
+export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
+PY_STAMP := $(VENV)/.installed
+NODE_STAMP := node_modules/.installed
+CDK_OUT := cdk.out
+TEMPLATE := $(CDK_OUT)/GrantGuard.template.json
+
+.PHONY: help install demo test lint format typecheck unit integration infra synth bench catalog clean
+
+help:
+	@echo "make demo   - run the local demo on the embedded AWS emulator (installs what it needs)"
+	@echo "make test   - lint, type-check, unit, integration and infra tests"
+	@echo "make synth  - synthesize the CloudFormation template into $(CDK_OUT)/ (offline)"
+	@echo "make bench  - score all AWS managed policies beside cloudsplaining and parliament"
+	@echo "make catalog- rebuild the IAM action catalog shipped with the Lambda"
+
+$(PY_STAMP): requirements.txt requirements-dev.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	touch $@
+
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+install: $(PY_STAMP) $(NODE_STAMP)
+
+$(TEMPLATE): install app.py cdk.json $(shell find infra lambdas -name '*.py' -o -name '*.json' -o -name '*.gz' 2>/dev/null)
+	cdk synth --quiet --output $(CDK_OUT) >/dev/null
+
+synth: $(TEMPLATE)
+	@echo "synthesized $(TEMPLATE)"
+
+demo: install $(TEMPLATE)
+	$(BIN)/grantguard demo --template $(TEMPLATE)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+typecheck: install
+	$(BIN)/mypy
+
+unit: install
+	$(BIN)/pytest -q tests/unit
+
+integration: install
+	$(BIN)/pytest -q tests/integration
+
+infra: install
+	$(BIN)/pytest -q tests/infra
+
+test: lint typecheck
+	$(BIN)/pytest -q -n 2 tests
+
+bench: install
+	$(BIN)/python benchmarks/bench_scoring.py
+
+catalog: install
+	$(BIN)/python scripts/build_catalog.py
+
+clean:
+	rm -rf $(CDK_OUT) .pytest_cache .mypy_cache .ruff_cache

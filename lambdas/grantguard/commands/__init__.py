@@ -1,0 +1,1 @@
+"""CLI subcommands; each module has `register(subparsers)` which sets `run` on its parser."""

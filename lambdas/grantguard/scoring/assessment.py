@@ -1,0 +1,68 @@
+"""The verdict types the rest of GrantGuard consumes: severity, finding, assessment."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import IntEnum
+from typing import Any
+
+
+class Severity(IntEnum):
+    NONE = 0
+    LOW = 1
+    MEDIUM = 2
+    HIGH = 3
+    CRITICAL = 4
+
+    @classmethod
+    def parse(cls, name: str) -> Severity:
+        """Severity from its name in any letter case; ValueError names the allowed values."""
+        try:
+            return cls[name.strip().upper()]
+        except KeyError:
+            allowed = ", ".join(s.name for s in cls)
+            raise ValueError(f"unknown severity {name!r}; allowed: {allowed}") from None
+
+
+class PolicyDocumentError(ValueError):
+    """A policy document that is not valid IAM policy grammar; the message says what and where."""
+
+
+@dataclass(frozen=True)
+class Finding:
+    rule: str
+    category: str
+    severity: Severity
+    message: str
+    statement: int | None
+    actions: tuple[str, ...]
+    softened_by: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "rule": self.rule,
+            "category": self.category,
+            "severity": self.severity.name,
+            "message": self.message,
+            "statement": self.statement,
+            "actions": list(self.actions),
+            "softened_by": list(self.softened_by),
+        }
+
+
+@dataclass(frozen=True)
+class Assessment:
+    score: int
+    severity: Severity
+    categories: tuple[str, ...]
+    findings: tuple[Finding, ...]
+    unknown_actions: tuple[str, ...] = field(default=())
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "score": self.score,
+            "severity": self.severity.name,
+            "categories": list(self.categories),
+            "findings": [f.to_dict() for f in self.findings],
+            "unknown_actions": list(self.unknown_actions),
+        }
