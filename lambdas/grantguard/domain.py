@@ -121,6 +121,7 @@ class UserContext:
 @dataclass(frozen=True)
 class Decision:
     action: Action
+    severity: Severity  # the alert's severity (a failed attempt is capped below the policy's)
     reasons: tuple[str, ...]  # plain sentences, shown in the alert
 
     @property
