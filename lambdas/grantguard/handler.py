@@ -1,0 +1,136 @@
+"""The Lambda entry point: Powertools around one call to the service.
+
+Importing this module needs no environment and no network: configuration, AWS clients and the
+idempotency store are built on the first invocation and kept for the warm container.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+
+from grantguard import config
+from grantguard.adapters import session
+from grantguard.adapters.iam import Boto3Iam
+from grantguard.adapters.sns import SnsPublisher
+from grantguard.domain import Outcome
+from grantguard.service import Responder, summary
+
+CORRELATION_PATH = "detail.eventID"
+# Duplicate deliveries arrive within minutes; a day covers them with room to spare.
+IDEMPOTENCY_TTL_SECONDS = 24 * 60 * 60
+
+logger = Logger()
+metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "GrantGuard"))
+tracer = Tracer()
+
+
+@dataclass
+class LocalContext:
+    """A stand-in for the Lambda context when the handler runs outside Lambda (demo, tests)."""
+
+    function_name: str = "grantguard-local"
+    memory_limit_in_mb: int = 256
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:grantguard-local"
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 60_000
+
+
+def record_metrics(outcome: Outcome) -> None:
+    metrics.add_metric(name="EventsProcessed", unit=MetricUnit.Count, value=1)
+    if outcome.detached:
+        metrics.add_metric(name="PoliciesDetached", unit=MetricUnit.Count, value=1)
+    if outcome.problem is not None and not outcome.detached:
+        metrics.add_metric(name="EventsUnprocessable", unit=MetricUnit.Count, value=1)
+    if outcome.alerted:
+        metrics.add_metric(name="AlertsPublished", unit=MetricUnit.Count, value=1)
+        severity = outcome.decision.severity.name if outcome.decision else "UNKNOWN"
+        with single_metric(
+            name="AlertsBySeverity",
+            unit=MetricUnit.Count,
+            value=1,
+            namespace=metrics.namespace,
+            default_dimensions=metrics.default_dimensions,
+        ) as metric:
+            metric.add_dimension(name="severity", value=severity)
+
+
+class Runtime:
+    """What the warm container keeps: settings, adapters and the idempotent processing step."""
+
+    def __init__(self) -> None:
+        runtime_config = config.load()
+        if runtime_config.topic_arn is None:
+            raise config.ConfigError("GG_ALERT_TOPIC_ARN is not set; the function needs its topic")
+        if runtime_config.idempotency_table is None:
+            raise config.ConfigError("GG_IDEMPOTENCY_TABLE is not set; the function needs it")
+        self.responder = Responder(
+            settings=runtime_config.settings,
+            iam=Boto3Iam(),
+            publisher=SnsPublisher(runtime_config.topic_arn),
+        )
+        self.idempotency = IdempotencyConfig(
+            event_key_jmespath=CORRELATION_PATH,
+            expires_after_seconds=IDEMPOTENCY_TTL_SECONDS,
+            raise_on_no_idempotency_key=False,  # a malformed event still gets its alert
+        )
+        store = DynamoDBPersistenceLayer(
+            table_name=runtime_config.idempotency_table,
+            key_attr="id",
+            expiry_attr="expiration",
+            boto3_client=session.client("dynamodb"),
+        )
+        self.process = idempotent_function(
+            self._process,
+            data_keyword_argument="event",
+            persistence_store=store,
+            config=self.idempotency,
+        )
+
+    @tracer.capture_method
+    def _process(self, event: dict[str, Any]) -> dict[str, Any]:
+        session.CALLS.reset()
+        outcome = self.responder.handle(event)
+        record_metrics(outcome)
+        result = summary(outcome)
+        result["aws_calls"] = session.CALLS.snapshot()
+        logger.info("event handled", extra=result)
+        return result
+
+
+_runtime: Runtime | None = None
+
+
+def runtime() -> Runtime:
+    global _runtime  # noqa: PLW0603 - built once per warm container, on first use
+    if _runtime is None:
+        _runtime = Runtime()
+    return _runtime
+
+
+def reset_runtime() -> None:
+    """Forget the warm state (tests and the demo change the environment between runs)."""
+    global _runtime  # noqa: PLW0603
+    _runtime = None
+
+
+@logger.inject_lambda_context(correlation_id_path=CORRELATION_PATH, clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics(capture_cold_start_metric=True)
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    current = runtime()
+    current.idempotency.register_lambda_context(context)
+    result: dict[str, Any] = current.process(event=event)
+    return result

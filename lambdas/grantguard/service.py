@@ -1,0 +1,173 @@
+"""The responder's one code path: event -> grant -> document -> assessment -> decision -> alert.
+
+Shared by the Lambda handler and `grantguard respond`. It takes its AWS access as parameters
+(`IamGateway`, `AlertPublisher`), so tests pass fakes and this module never imports boto3.
+
+Error policy: what retrying cannot fix (malformed event, user or policy gone, access denied, a
+policy that is not valid grammar) becomes an alert and a normal return; anything else raises so
+Lambda's asynchronous retries and then its on-failure destination keep the event. A failed detach
+is alerted first, then re-raised.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from typing import Any
+
+from aws_lambda_powertools import Logger
+
+from grantguard.adapters.ports import (
+    AlertPublisher,
+    IamGateway,
+    NotFoundError,
+    PermanentAwsError,
+    PolicyDocument,
+)
+from grantguard.alert import render_alert
+from grantguard.decision import decide
+from grantguard.domain import (
+    Action,
+    Decision,
+    EventError,
+    Grant,
+    Outcome,
+    Settings,
+    UserContext,
+)
+from grantguard.events import parse_event
+from grantguard.scoring import Assessment, PolicyDocumentError, Severity, assess
+
+logger = Logger(child=True)
+
+Assess = Callable[[Mapping[str, Any]], Assessment]
+
+
+def is_own_call(grant: Grant, settings: Settings) -> bool:
+    """True when the responder's own role made the call (it must never react to itself)."""
+    own = set(settings.own_role_arns)
+    return any(arn in own for arn in grant.actor.match_arns)
+
+
+@dataclass
+class Responder:
+    settings: Settings
+    iam: IamGateway
+    publisher: AlertPublisher
+    assess: Assess = assess
+
+    def handle(self, event: Mapping[str, Any]) -> Outcome:
+        try:
+            grant = parse_event(event)
+        except EventError as error:
+            logger.warning("event could not be processed", extra={"problem": str(error)})
+            outcome = Outcome(None, None, None, problem=str(error), raw_event=dict(event))
+            return self._alert(outcome)
+        log = {"event_id": grant.event_id, "target_user": grant.target_user}
+        if is_own_call(grant, self.settings):
+            logger.info("ignored the responder's own call", extra=log)
+            reason = "The responder's own call; GrantGuard never reacts to itself."
+            ignored = Decision(Action.IGNORE, Severity.NONE, (reason,))
+            return Outcome(grant, None, ignored)
+
+        try:
+            document, user = self._read(grant)
+            assessment = self.assess(document.document)
+        except (PermanentAwsError, PolicyDocumentError) as error:
+            problem = self._read_problem(grant, error)
+            logger.warning("grant could not be assessed", extra={**log, "problem": problem})
+            return self._alert(Outcome(grant, None, None, problem=problem))
+
+        decision = decide(grant, assessment, self.settings, user)
+        logger.info(
+            "decided",
+            extra={
+                **log,
+                "policy_arn": grant.policy_arn,
+                "policy_version": document.version_id,
+                "score": assessment.score,
+                "severity": decision.severity.name,
+                "action": decision.action.value,
+            },
+        )
+        outcome = Outcome(grant, assessment, decision)
+        if decision.action is Action.IGNORE:
+            return outcome
+        if decision.detach:
+            outcome = self._detach(outcome, grant)
+        return self._alert(outcome)
+
+    def _read(self, grant: Grant) -> tuple[PolicyDocument, UserContext]:
+        """The policy document and the user's context, fetched side by side (independent calls)."""
+        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="gg-read") as pool:
+            user_future = pool.submit(self.iam.user_context, grant.target_user)
+            document = self.iam.policy_document(grant.policy_arn)
+            user = user_future.result()
+        return document, user
+
+    @staticmethod
+    def _read_problem(grant: Grant, error: Exception) -> str:
+        if isinstance(error, NotFoundError):
+            return f"Policy {grant.policy_arn} no longer exists, so it could not be assessed."
+        if isinstance(error, PolicyDocumentError):
+            return f"Policy {grant.policy_arn} could not be read as IAM policy grammar: {error}"
+        return f"GrantGuard could not read policy {grant.policy_arn}: {error}"
+
+    def _detach(self, outcome: Outcome, grant: Grant) -> Outcome:
+        log = {"event_id": grant.event_id, "user": grant.target_user, "policy": grant.policy_arn}
+        try:
+            # Re-read right before acting: someone may have undone the grant already.
+            attached = self.iam.attached_policy_arns(grant.target_user)
+            if grant.policy_arn not in attached:
+                logger.info("policy already detached", extra=log)
+                return replace(outcome, already_detached=True)
+            detached = self.iam.detach(grant.target_user, grant.policy_arn)
+        except NotFoundError:
+            logger.info("user deleted before detach", extra=log)
+            return replace(outcome, already_detached=True)
+        except Exception as error:
+            problem = f"Detaching {grant.policy_name} from {grant.target_user} failed: {error}"
+            logger.exception("detach failed", extra=log)
+            self._alert(replace(outcome, problem=problem))
+            raise
+        logger.info("policy detached" if detached else "policy already detached", extra=log)
+        return replace(outcome, detached=detached, already_detached=not detached)
+
+    def _alert(self, outcome: Outcome) -> Outcome:
+        alert = render_alert(outcome, self.settings)
+        message_id = self.publisher.publish(alert)
+        logger.info(
+            "alert published" if message_id else "alert printed",
+            extra={"subject": alert.subject, "message_id": message_id, **alert.attributes},
+        )
+        return replace(outcome, alerted=message_id is not None)
+
+
+def event_id_of(event: Mapping[str, Any]) -> str | None:
+    detail = event.get("detail")
+    value = detail.get("eventID") if isinstance(detail, Mapping) else None
+    return value if isinstance(value, str) else None
+
+
+def summary(outcome: Outcome) -> dict[str, Any]:
+    """The outcome as one JSON-able object: what the handler returns and the CLI prints."""
+    grant, assessment, decision = outcome.grant, outcome.assessment, outcome.decision
+    severity = decision.severity if decision else assessment.severity if assessment else None
+    return {
+        "event_id": grant.event_id if grant else event_id_of(outcome.raw_event or {}),
+        "event_name": grant.event_name if grant else None,
+        "account_id": grant.account_id if grant else None,
+        "actor": grant.actor.display if grant else None,
+        "target_user": grant.target_user if grant else None,
+        "policy_arn": grant.policy_arn if grant else None,
+        "severity": severity.name if severity is not None else None,
+        "score": assessment.score if assessment else None,
+        "categories": list(assessment.categories) if assessment else [],
+        "decision": decision.action.value if decision else None,
+        "reasons": list(decision.reasons) if decision else [],
+        "detached": outcome.detached,
+        "already_detached": outcome.already_detached,
+        "alerted": outcome.alerted,
+        "problem": outcome.problem,
+    }
