@@ -1,0 +1,57 @@
+"""Account and target posture: pure checks over what the adapters observed.
+
+No AWS imports and no clock or environment reads: "now" and the observation are parameters.
+Importing this package registers every account check (see `registry.CHECKS`).
+"""
+
+from __future__ import annotations
+
+from grantguard.posture import checks as _checks  # noqa: F401  (registers the checks)
+from grantguard.posture.cloudtrail import logs_iam_writes
+from grantguard.posture.credential_report import (
+    CredentialReport,
+    CredentialReportError,
+    parse_credential_report,
+)
+from grantguard.posture.digest import render_digest
+from grantguard.posture.model import (
+    KEY_MAX_AGE,
+    KEY_MAX_IDLE,
+    NEW_USER_WINDOW,
+    AccessKey,
+    AccountObservation,
+    KeyRef,
+    PasswordPolicy,
+    PostureFinding,
+    RootCredentials,
+    Trail,
+    UserCredentials,
+)
+from grantguard.posture.registry import CHECKS, CheckSpec, RegisteredCheck, check, run_checks
+from grantguard.posture.target import keys_to_deactivate, target_posture
+
+__all__ = [
+    "CHECKS",
+    "KEY_MAX_AGE",
+    "KEY_MAX_IDLE",
+    "NEW_USER_WINDOW",
+    "AccessKey",
+    "AccountObservation",
+    "CheckSpec",
+    "CredentialReport",
+    "CredentialReportError",
+    "KeyRef",
+    "PasswordPolicy",
+    "PostureFinding",
+    "RegisteredCheck",
+    "RootCredentials",
+    "Trail",
+    "UserCredentials",
+    "check",
+    "keys_to_deactivate",
+    "logs_iam_writes",
+    "parse_credential_report",
+    "render_digest",
+    "run_checks",
+    "target_posture",
+]

@@ -1,0 +1,105 @@
+"""The daily posture digest: one SNS message for on-call, machines and subscription filters."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from datetime import datetime
+
+from grantguard.domain import Alert
+from grantguard.posture.model import KEY_MAX_IDLE, KeyRef, PostureFinding
+from grantguard.scoring.assessment import Severity
+
+ACTION = "posture_digest"
+EVENT_NAME = "PostureCheck"
+SUBJECT_LIMIT = 99  # SNS subjects must stay under 100 characters
+
+
+def render_digest(
+    findings: Sequence[PostureFinding],
+    account_id: str,
+    now: datetime,
+    deactivated_keys: Sequence[KeyRef] = (),
+) -> Alert:
+    ordered = sorted(findings, key=lambda f: (-f.severity, f.check, f.resource))
+    worst = max((f.severity for f in ordered), default=Severity.NONE)
+    return Alert(
+        subject=_subject(worst, len(ordered), account_id, len(deactivated_keys)),
+        email=_email(ordered, worst, account_id, now, deactivated_keys),
+        json_body={
+            "kind": ACTION,
+            "account_id": account_id,
+            "checked_at": now.isoformat(),
+            "severity": worst.name,
+            "counts": _counts(ordered),
+            "findings": [f.to_dict() for f in ordered],
+            "deactivated_keys": [
+                {
+                    "user_name": k.user_name,
+                    "access_key_id": k.key_id,
+                    "created": k.created.isoformat(),
+                    "last_used": k.last_used.isoformat() if k.last_used else None,
+                    "reactivate_command": k.reactivate_command,
+                }
+                for k in deactivated_keys
+            ],
+        },
+        attributes={"severity": worst.name, "action": ACTION, "event_name": EVENT_NAME},
+    )
+
+
+def _counts(findings: Sequence[PostureFinding]) -> dict[str, int]:
+    counted = Counter(f.severity for f in findings)
+    return {s.name: counted[s] for s in sorted(counted, reverse=True)}
+
+
+def _clean(text: str) -> str:
+    return "".join(ch if ch.isprintable() else " " for ch in text)
+
+
+def _subject(worst: Severity, total: int, account_id: str, deactivated: int) -> str:
+    said = f"{total} finding{'s' if total != 1 else ''}" if total else "no findings"
+    subject = f"[{worst.name}] GrantGuard posture {_clean(account_id)}: {said}"
+    if deactivated:
+        subject += f", {deactivated} key{'s' if deactivated != 1 else ''} deactivated"
+    if len(subject) > SUBJECT_LIMIT:
+        subject = subject[: SUBJECT_LIMIT - 1] + "…"
+    return subject
+
+
+def _email(
+    findings: Sequence[PostureFinding],
+    worst: Severity,
+    account_id: str,
+    now: datetime,
+    deactivated_keys: Sequence[KeyRef],
+) -> str:
+    lines = [f"GrantGuard daily posture check of account {account_id}, {now:%Y-%m-%d %H:%M} UTC."]
+    if findings:
+        counts = ", ".join(f"{n} {name}" for name, n in _counts(findings).items())
+        lines += ["", f"{len(findings)} findings ({counts}); worst: {worst.name}.", ""]
+        lines += [
+            f"- {f.severity.name} {f.check}: {_clean(f.message)} Fix: {_clean(f.remediation)}"
+            for f in findings
+        ]
+    else:
+        lines += ["", "No findings: every posture check passed."]
+    if deactivated_keys:
+        lines += [
+            "",
+            f"GrantGuard deactivated {len(deactivated_keys)} access key(s) unused for more than "
+            f"{KEY_MAX_IDLE.days} days (enforce mode, deactivation flag on). To undo one, run its "
+            "command:",
+        ]
+        for key in deactivated_keys:
+            used = f"{key.last_used:%Y-%m-%d}" if key.last_used else "never"
+            lines.append(
+                f"- {key.user_name} {key.key_id} (created {key.created:%Y-%m-%d}, last used "
+                f"{used}): {key.reactivate_command}"
+            )
+    lines += [
+        "",
+        "Why this matters: GrantGuard can only respond to grants CloudTrail records, and "
+        "credentials without MFA or left unused are how grants get abused.",
+    ]
+    return "\n".join(lines) + "\n"
