@@ -1,15 +1,66 @@
-"""`grantguard demo` (placeholder until implemented)."""
+"""`grantguard demo`: the whole responder on a local AWS emulator, in enforce mode (make demo)."""
 
 from __future__ import annotations
 
 import argparse
+import json
+import sys
+import time
+from pathlib import Path
 from typing import Any
+
+DEFAULT_TEMPLATE = Path("cdk.out/GrantGuard.template.json")
 
 
 def register(commands: Any) -> None:
-    parser = commands.add_parser("demo", help="demo (not implemented yet)")
+    parser = commands.add_parser(
+        "demo",
+        help="run the responder end to end on a local AWS emulator (moto server)",
+        description=(
+            "Start moto on 127.0.0.1, build the stack's EventBridge rule from the synthesized "
+            "template, make two real grants, run the handler in enforce mode and print the alert "
+            "on-call receives and each user's attachments before and after."
+        ),
+    )
+    parser.add_argument(
+        "--template",
+        type=Path,
+        default=DEFAULT_TEMPLATE,
+        help=f"synthesized CloudFormation template (default: {DEFAULT_TEMPLATE})",
+    )
     parser.set_defaults(run=run)
 
 
+def email_text(notification: dict[str, Any]) -> str:
+    """The email body on-call reads, from the notification the inbox queue received."""
+    message = notification.get("Message", "")
+    try:
+        body = json.loads(message)
+    except json.JSONDecodeError:
+        return str(message)
+    if isinstance(body, dict) and isinstance(body.get("email"), str):
+        return str(body["email"])
+    return json.dumps(body, indent=2, sort_keys=True)
+
+
 def run(args: argparse.Namespace) -> int:
-    raise SystemExit("grantguard demo: not implemented yet")
+    # Imported here: the demo needs boto3 and a subprocess, other subcommands need neither.
+    from grantguard.demo.emulator import EmulatorError  # noqa: PLC0415
+    from grantguard.demo.resources import TemplateError  # noqa: PLC0415
+    from grantguard.demo.run import run_demo  # noqa: PLC0415
+
+    start = time.monotonic()
+    try:
+        result = run_demo(args.template, sys.stdout, email_text)
+    except (TemplateError, EmulatorError) as error:
+        print(f"grantguard demo: {error}", file=sys.stderr)
+        return 2
+    elapsed = time.monotonic() - start
+    print(
+        f"\n{result.events_handled} events, {result.detached} detached, "
+        f"{len(result.alerts)} alerts, {elapsed:.1f} s"
+    )
+    failures = result.failures()
+    for failure in failures:
+        print(f"grantguard demo: FAILED: {failure}", file=sys.stderr)
+    return 1 if failures else 0

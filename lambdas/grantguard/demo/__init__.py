@@ -1,0 +1,1 @@
+"""The local demo: a real AWS emulator (moto server), real boto3 calls, the real handler."""
