@@ -30,7 +30,7 @@ MIN_PASSWORD_LENGTH = 14
 MIN_REUSE_PREVENTION = 24
 MAX_PASSWORD_AGE_DAYS = 90
 AWS_DEFAULT_POLICY = PasswordPolicy()  # what IAM enforces when no policy is set
-NO_POLICY = "no account password policy is set (IAM's default applies)"
+NO_POLICY = "no account password policy is set, so IAM's default applies"
 
 
 def ago(moment: datetime | None, now: datetime) -> str:
