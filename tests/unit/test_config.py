@@ -1,0 +1,93 @@
+"""Runtime settings from the GG_* variables the stack sets; every bad value names itself."""
+
+from __future__ import annotations
+
+import pytest
+from grantguard.config import ALWAYS_PROTECTED, ConfigError, load, with_overrides
+from grantguard.domain import Mode
+from grantguard.scoring import Severity
+
+TOPIC = "arn:aws:sns:us-east-1:123456789012:grantguard-alerts"
+ROLE = "arn:aws:iam::123456789012:role/GrantGuard-Responder"
+
+
+def test_defaults_are_monitor_critical_with_the_quarantine_policies_protected() -> None:
+    config = load({})
+    assert config.settings.mode is Mode.MONITOR
+    assert config.settings.detach_at is Severity.CRITICAL
+    assert config.settings.allow_actors == ()
+    assert config.settings.protected_policies == ALWAYS_PROTECTED
+    assert config.settings.exempt_tag == "grantguard:exempt"
+    assert config.settings.own_role_arns == ()
+    assert config.topic_arn is None and config.idempotency_table is None
+
+
+def test_every_variable_the_stack_sets_is_read() -> None:
+    config = load(
+        {
+            "GG_MODE": "enforce",
+            "GG_DETACH_AT": "high",
+            "GG_ALERT_TOPIC_ARN": TOPIC,
+            "GG_ALLOW_ACTORS": '["arn:aws:iam::*:role/cdk-*-cfn-exec-role-*"]',
+            "GG_PROTECTED_POLICIES": '["arn:aws:iam::aws:policy/ReadOnlyAccess"]',
+            "GG_EXEMPT_TAG": "security:break-glass",
+            "GG_IDEMPOTENCY_TABLE": "GrantGuard-Idempotency",
+            "GG_OWN_ROLE_ARN": ROLE,
+        }
+    )
+    settings = config.settings
+    assert settings.mode is Mode.ENFORCE and settings.detach_at is Severity.HIGH
+    assert settings.allow_actors == ("arn:aws:iam::*:role/cdk-*-cfn-exec-role-*",)
+    assert settings.protected_policies == (
+        "arn:aws:iam::aws:policy/ReadOnlyAccess",
+        *ALWAYS_PROTECTED,
+    )
+    assert settings.exempt_tag == "security:break-glass"
+    assert settings.own_role_arns == (ROLE,)
+    assert config.topic_arn == TOPIC and config.idempotency_table == "GrantGuard-Idempotency"
+
+
+def test_quarantine_policies_are_not_duplicated_when_listed_explicitly() -> None:
+    config = load({"GG_PROTECTED_POLICIES": f'["{ALWAYS_PROTECTED[0]}"]'})
+    assert config.settings.protected_policies == ALWAYS_PROTECTED
+
+
+def test_empty_exempt_tag_disables_the_exemption() -> None:
+    assert load({"GG_EXEMPT_TAG": ""}).settings.exempt_tag is None
+
+
+@pytest.mark.parametrize(
+    ("env", "names"),
+    [
+        ({"GG_MODE": "destroy"}, ("GG_MODE", "'destroy'", "monitor, enforce")),
+        ({"GG_DETACH_AT": "urgent"}, ("GG_DETACH_AT", "'urgent'", "CRITICAL")),
+        ({"GG_DETACH_AT": "none"}, ("GG_DETACH_AT", "LOW")),
+        ({"GG_ALLOW_ACTORS": "arn:aws:iam::1:role/x"}, ("GG_ALLOW_ACTORS", "JSON list")),
+        ({"GG_ALLOW_ACTORS": '{"a": 1}'}, ("GG_ALLOW_ACTORS", "JSON list")),
+        ({"GG_PROTECTED_POLICIES": '["ok", 3]'}, ("GG_PROTECTED_POLICIES", "strings")),
+        ({"GG_PROTECTED_POLICIES": '[""]'}, ("GG_PROTECTED_POLICIES", "non-empty")),
+        ({"GG_ALERT_TOPIC_ARN": "grantguard-alerts"}, ("GG_ALERT_TOPIC_ARN", "arn:aws:sns")),
+    ],
+)
+def test_wrong_values_fail_with_a_message_naming_variable_value_and_allowed(
+    env: dict[str, str], names: tuple[str, ...]
+) -> None:
+    with pytest.raises(ConfigError) as raised:
+        load(env)
+    message = str(raised.value)
+    assert "\n" not in message
+    for name in names:
+        assert name in message
+
+
+def test_flags_override_the_environment() -> None:
+    config = with_overrides(load({"GG_ALERT_TOPIC_ARN": TOPIC}), mode="enforce", topic_arn=None)
+    assert config.settings.mode is Mode.ENFORCE and config.topic_arn == TOPIC
+    other = "arn:aws:sns:us-east-1:123456789012:other"
+    assert with_overrides(config, topic_arn=other).topic_arn == other
+    assert with_overrides(config).settings.mode is Mode.ENFORCE
+
+
+def test_reads_os_environ_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GG_MODE", "enforce")
+    assert load().settings.mode is Mode.ENFORCE
