@@ -1,8 +1,15 @@
-"""Pure policy risk engine. TEMPORARY stand-in: the real engine replaces `assess` (issue 3)."""
+"""Pure policy risk engine: what an IAM policy really grants, and how dangerous that is.
+
+`assess(document)` takes a policy document (a mapping or its JSON text) and returns an
+`Assessment`: a score 0-100, a severity, the categories found (vocabulary in
+`grantguard.scoring.categories`) and findings naming rule, statement, actions and softening.
+Invalid documents raise `PolicyDocumentError` naming what is wrong and where. This package
+imports nothing from AWS SDKs and reads no environment (a unit test keeps it so); the IAM action
+catalog and the privilege-escalation table are loaded lazily, once, from `scoring/data/`.
+"""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -12,16 +19,8 @@ __all__ = ["Assessment", "Finding", "PolicyDocumentError", "Severity", "assess"]
 
 
 def assess(document: Mapping[str, Any] | str) -> Assessment:
-    doc = json.loads(document) if isinstance(document, str) else document
-    statements = doc.get("Statement")
-    if isinstance(statements, Mapping):
-        statements = [statements]
-    if not isinstance(statements, list):
-        raise PolicyDocumentError("policy has no Statement list")
-    for index, st in enumerate(statements):
-        actions = st.get("Action", [])
-        actions = [actions] if isinstance(actions, str) else actions
-        if st.get("Effect") == "Allow" and "*" in actions:
-            finding = Finding("admin.full", "admin", Severity.CRITICAL, "Full administrator", index, ("*",))
-            return Assessment(100, Severity.CRITICAL, ("admin",), (finding,))
-    return Assessment(0, Severity.NONE, (), ())
+    """Score one policy document with the shipped catalog and rules."""
+    # Imported on first use: importing the package stays cheap; the engine is built once.
+    from grantguard.scoring.engine import default_engine  # noqa: PLC0415
+
+    return default_engine().assess(document)

@@ -57,6 +57,8 @@ class Assessment:
     categories: tuple[str, ...]
     findings: tuple[Finding, ...]
     unknown_actions: tuple[str, ...] = field(default=())
+    # What the engine noticed but did not score, e.g. a conditional Deny it did not subtract.
+    notes: tuple[str, ...] = field(default=())
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -65,4 +67,5 @@ class Assessment:
             "categories": list(self.categories),
             "findings": [f.to_dict() for f in self.findings],
             "unknown_actions": list(self.unknown_actions),
+            "notes": list(self.notes),
         }

@@ -1,0 +1,268 @@
+"""The IAM action catalog: every known action with an index, so action sets are int bitsets.
+
+The compiled file (scripts/build_catalog.py) lists each service's actions sorted by lower-case
+name, so the catalog gives every action an index with each service one contiguous range and every
+`svc:Prefix*` pattern one contiguous sub-range. A set of actions is a Python int with bit i set for
+action i: union is `|`, intersection `&`, and NotAction's complement is `ALL ^ mask`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import zlib
+from bisect import bisect_left
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from functools import cache, lru_cache
+from pathlib import Path
+from typing import Any
+
+DATA_DIR = Path(__file__).parent / "data"
+CATALOG_FILE = DATA_DIR / "iam_catalog.json.gz"
+
+LIST, READ, WRITE, PERMISSIONS, TAGGING = "L", "R", "W", "P", "T"
+ACCESS_LEVELS = {
+    LIST: "List",
+    READ: "Read",
+    WRITE: "Write",
+    PERMISSIONS: "Permissions management",
+    TAGGING: "Tagging",
+}
+_WILDCARDS = frozenset("*?")
+
+
+class CatalogError(RuntimeError):
+    """The compiled catalog file is missing or unreadable; run `make catalog`."""
+
+
+@dataclass(frozen=True)
+class ServiceRange:
+    """One service's actions: indices start..start+len(lower_names)-1, sorted by lower name."""
+
+    prefix: str
+    start: int
+    lower_names: tuple[str, ...]
+
+    @property
+    def stop(self) -> int:
+        return self.start + len(self.lower_names)
+
+    @property
+    def mask(self) -> int:
+        return ((1 << len(self.lower_names)) - 1) << self.start
+
+
+def glob_regex(pattern: str) -> re.Pattern[str]:
+    """A regex for an IAM wildcard pattern (`*` any run, `?` one character), case-insensitive."""
+    parts = (".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+    return re.compile("".join(parts), re.IGNORECASE | re.DOTALL)
+
+
+def _bits_to_int(indices: list[int], size: int) -> int:
+    """The int with exactly these bits set (a bytes map beats shifting for more than a few)."""
+    if len(indices) < 8:
+        mask = 0
+        for i in indices:
+            mask |= 1 << i
+        return mask
+    bitmap = bytearray((size + 7) >> 3)
+    for i in indices:
+        bitmap[i >> 3] |= 1 << (i & 7)
+    return int.from_bytes(bitmap, "little")
+
+
+def has_wildcard(text: str) -> bool:
+    return not _WILDCARDS.isdisjoint(text)
+
+
+class Catalog:
+    """Index of known IAM actions; `mask_for` turns an action pattern into a bitset."""
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        services: dict[str, ServiceRange] = {}
+        qualified: list[str] = []  # "prefix:Name,prefix:Other" per service, built at C speed
+        levels: list[str] = []
+        self._types: dict[str, tuple[list[str], str]] = {}
+        start = 0
+        for prefix in sorted(data["services"]):
+            record = data["services"][prefix]
+            joined: str = record["names"]
+            lower = tuple(joined.lower().split(","))
+            services[prefix] = ServiceRange(prefix, start, lower)
+            start += len(lower)
+            qualified.append(f"{prefix}:" + joined.replace(",", f",{prefix}:"))
+            levels.append(record["levels"])
+            self._types[prefix] = (record["types"], record["resources"])  # split on demand
+        self.source: str = str(data.get("source", "unknown"))
+        self.services = services
+        self.names: tuple[str, ...] = tuple(",".join(qualified).split(","))
+        self.size = len(self.names)
+        self.all = (1 << self.size) - 1
+        # Exact lower-case name -> index: the common, wildcard-free pattern costs one lookup.
+        lower_names = ",".join(qualified).lower().split(",")
+        self._exact = dict(zip(lower_names, range(self.size), strict=True))
+        self._levels = "".join(levels)
+        if len(self._levels) != self.size or len(self._exact) != self.size:
+            raise CatalogError("the IAM action catalog is inconsistent; run `make catalog`")
+        self._level_masks = {letter: self._mask_of_level(letter) for letter in ACCESS_LEVELS}
+        self._service_list = tuple(services.values())
+        self._starts = [s.start for s in self._service_list]
+        self._service_masks = tuple(s.mask for s in self._service_list)
+        self.mask_for: Callable[[str], int] = lru_cache(maxsize=65536)(self._mask_for)
+
+    def union(self, patterns: tuple[str, ...]) -> tuple[int, list[int]]:
+        """Bitset of lower-cased patterns, and the positions of those that match nothing."""
+        found = list(map(self._exact.get, patterns))
+        if None not in found:  # all exact names: set the bits in one bytes pass
+            return _bits_to_int(found, self.size), []  # type: ignore[arg-type]
+        mask = 0
+        missing: list[int] = []
+        exact: list[int] = []
+        for position, (pattern, index) in enumerate(zip(patterns, found, strict=True)):
+            if index is not None:
+                exact.append(index)
+                continue
+            part = self.mask_for(pattern)
+            if part:
+                mask |= part
+            else:
+                missing.append(position)
+        return mask | _bits_to_int(exact, self.size), missing
+
+    @classmethod
+    def from_file(cls, path: Path = CATALOG_FILE) -> Catalog:
+        try:
+            raw = zlib.decompress(path.read_bytes(), 31)  # 31: expect a gzip header
+            data = json.loads(raw)
+        except (OSError, zlib.error, ValueError) as exc:
+            raise CatalogError(
+                f"cannot read the IAM action catalog {path}: {exc}; run `make catalog`"
+            ) from exc
+        return cls(data)
+
+    def _mask_of_level(self, letter: str) -> int:
+        # One C-speed pass: the level string becomes a binary numeral, lowest index last.
+        table = str.maketrans({c: ("1" if c == letter else "0") for c in ACCESS_LEVELS})
+        bits = self._levels.translate(table)[::-1]
+        return int(bits, 2) if bits else 0
+
+    def level_mask(self, letter: str) -> int:
+        """All actions whose access level is `letter` (one of L R W P T)."""
+        return self._level_masks[letter]
+
+    def level_of(self, index: int) -> str:
+        return self._levels[index]
+
+    def service(self, prefix: str) -> ServiceRange | None:
+        return self.services.get(prefix.lower())
+
+    def index_of(self, action: str) -> int | None:
+        """Index of an exact action name (any case), or None when the catalog does not know it."""
+        return self._exact.get(action.lower())
+
+    def mask_of(self, actions: list[str] | tuple[str, ...]) -> int:
+        """Bitset of exact action names; names the catalog does not know are skipped."""
+        mask = 0
+        for action in actions:
+            i = self.index_of(action)
+            if i is not None:
+                mask |= 1 << i
+        return mask
+
+    def _mask_for(self, pattern: str) -> int:
+        index = self._exact.get(pattern)
+        if index is not None:
+            return 1 << index
+        return self._mask_for_pattern(pattern)
+
+    def _mask_for_pattern(self, pattern: str) -> int:
+        """Bitset of the actions an IAM action pattern matches; 0 when it matches none.
+
+        Called through the lru_cache `mask_for`, keyed on the exact pattern; callers pass it
+        lower-cased so every letter case shares one entry.
+        """
+        if pattern == "*":
+            return self.all
+        prefix, sep, name = pattern.lower().partition(":")
+        if not sep:
+            return 0
+        if has_wildcard(prefix):
+            matcher = glob_regex(prefix)
+            return self._union(
+                self._in_service(s, name) for s in self._service_list if matcher.fullmatch(s.prefix)
+            )
+        service = self.services.get(prefix)
+        return 0 if service is None else self._in_service(service, name)
+
+    @staticmethod
+    def _union(masks: Iterator[int]) -> int:
+        result = 0
+        for mask in masks:
+            result |= mask
+        return result
+
+    @staticmethod
+    def _in_service(service: ServiceRange, name: str) -> int:
+        names = service.lower_names
+        if name == "*":
+            return service.mask
+        head = name.split("*", 1)[0].split("?", 1)[0]
+        if head == name:  # no wildcard: one exact name
+            i = bisect_left(names, name)
+            return 1 << (service.start + i) if i < len(names) and names[i] == name else 0
+        # Every match starts with `head`: a contiguous run of the sorted names.
+        lo = bisect_left(names, head)
+        hi = bisect_left(names, head + "\U0010ffff", lo)
+        if name == head + "*":
+            return ((1 << (hi - lo)) - 1) << (service.start + lo)
+        matcher = glob_regex(name)
+        local = 0
+        for offset, candidate in enumerate(names[lo:hi]):
+            if matcher.fullmatch(candidate):
+                local |= 1 << offset
+        return local << (service.start + lo)
+
+    def indices(self, mask: int) -> Iterator[int]:
+        """The set bits of `mask`, lowest first."""
+        while mask:
+            low = mask & -mask
+            yield low.bit_length() - 1
+            mask ^= low
+
+    def action_names(self, mask: int) -> list[str]:
+        return [self.names[i] for i in self.indices(mask)]
+
+    def summarize(self, mask: int, limit: int = 25) -> tuple[str, ...]:
+        """Readable names for a set: `*` for everything, `svc:*` for whole services, else names."""
+        if mask & self.all == self.all:
+            return ("*",)
+        if mask.bit_count() <= limit:
+            return tuple(self.names[i] for i in self.indices(mask))
+        out: list[str] = []
+        remaining = mask
+        while remaining and len(out) < limit:
+            lowest = (remaining & -remaining).bit_length() - 1
+            position = bisect_left(self._starts, lowest + 1) - 1
+            service, service_mask = self._service_list[position], self._service_masks[position]
+            part = remaining & service_mask
+            remaining ^= part
+            if part == service_mask and len(service.lower_names) > 1:
+                out.append(f"{service.prefix}:*")
+            else:
+                out.extend(self.names[i] for i in self.indices(part))
+        return tuple(out[:limit])
+
+    def resource_types(self, index: int) -> tuple[str, ...]:
+        """The resource types an action can be scoped to; empty = it only accepts `*`."""
+        position = bisect_left(self._starts, index + 1) - 1
+        service = self._service_list[position]
+        vocabulary, per_action = self._types[service.prefix]
+        cell = per_action.split(",")[index - service.start]
+        return tuple(vocabulary[int(t)] for t in cell.split(".")) if cell else ()
+
+
+@cache
+def default_catalog() -> Catalog:
+    """The catalog shipped in scoring/data, loaded once per process."""
+    return Catalog.from_file()

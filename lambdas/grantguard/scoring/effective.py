@@ -1,0 +1,192 @@
+"""What a policy really grants: Allow statements expanded against the catalog, NotAction as the
+complement, unconditional resource-wide Deny subtracted, conditional or partial Deny noted.
+
+Per action two facts are kept as bitsets: whether some Allow grants it without a condition
+(`unconditional`) and whether some Allow grants it on every resource (`wide`). An action allowed
+both unconditionally and conditionally therefore counts as unconditional.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from grantguard.scoring.catalog import Catalog, glob_regex
+from grantguard.scoring.policy import Statement
+
+
+@dataclass(frozen=True)
+class UnknownGrant:
+    """An allowed action pattern the catalog does not know (judged by its service and verb)."""
+
+    action: str
+    statement: int
+    conditional: bool
+    wide: bool
+
+
+class _Clause:
+    """A statement reduced to what matters for names outside the catalog."""
+
+    __slots__ = ("_joined", "conditional", "index", "not_action", "patterns", "wide")
+
+    def __init__(
+        self, index: int, patterns: tuple[str, ...], not_action: bool, conditional: bool, wide: bool
+    ) -> None:
+        self.index = index
+        self.patterns = patterns  # lower-cased
+        self.not_action = not_action
+        self.conditional = conditional
+        self.wide = wide
+        self._joined: str | None = None
+
+    def covers(self, name: str) -> bool:
+        """Whether this statement's action element applies to `name` (lower-cased)."""
+        if self._joined is None:
+            self._joined = "\n".join(self.patterns)
+        # One C-level scan picks the only patterns that can match: same service, or a
+        # wildcard in the service part.
+        candidates = _candidates(name.partition(":")[0]).findall(self._joined)
+        hit = any(p == name or _glob(p).fullmatch(name) is not None for p in candidates)
+        return hit != self.not_action
+
+
+@lru_cache(maxsize=1024)
+def _candidates(service: str) -> re.Pattern[str]:
+    return re.compile(rf"(?m)^(?:{re.escape(service)}:.*|[^:\n]*[*?][^:\n]*:.*|\*)$")
+
+
+@lru_cache(maxsize=65536)
+def _glob(pattern: str) -> re.Pattern[str]:
+    return glob_regex(pattern)
+
+
+@dataclass
+class Effective:
+    """The effective grant of one policy."""
+
+    catalog: Catalog
+    allowed: int = 0
+    unconditional: int = 0
+    wide: int = 0
+    statement_masks: list[tuple[int, int]] = field(default_factory=list)
+    unknown: list[UnknownGrant] = field(default_factory=list)
+    unknown_names: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    _allow_clauses: list[_Clause] = field(default_factory=list)
+    _deny_clauses: list[_Clause] = field(default_factory=list)
+    _outside: dict[str, UnknownGrant | None] = field(default_factory=dict)
+    _outside_services: dict[str, bool] = field(default_factory=dict)
+    _all_allow_patterns: str | None = None
+
+    # Actions granted without a condition and on every resource (set by effective_grant).
+    strong: int = 0
+
+    def first_statement(self, mask: int) -> int | None:
+        """Index of the first Allow statement that grants any action of `mask`."""
+        for index, granted in self.statement_masks:
+            if granted & mask:
+                return index
+        return None
+
+    def grant_outside(self, action: str) -> UnknownGrant | None:
+        """How an action the catalog does not know is granted, judged from the patterns."""
+        name = action.lower()
+        if name in self._outside:
+            return self._outside[name]
+        grant = self._grant_outside(action, name)
+        self._outside[name] = grant
+        return grant
+
+    def _grant_outside(self, action: str, name: str) -> UnknownGrant | None:
+        service = name.partition(":")[0]
+        possible = self._outside_services.get(service)
+        if possible is None:
+            # One scan over every Allow pattern: most policies name nothing that could match.
+            if self._all_allow_patterns is None:
+                self._all_allow_patterns = "\n".join(
+                    p for c in self._allow_clauses if not c.not_action for p in c.patterns
+                )
+            possible = any(c.not_action for c in self._allow_clauses) or (
+                _candidates(service).search(self._all_allow_patterns) is not None
+            )
+            self._outside_services[service] = possible
+        if not possible:
+            return None
+        if any(c.covers(name) for c in self._deny_clauses):
+            return None
+        clauses = [c for c in self._allow_clauses if c.covers(name)]
+        if not clauses:
+            return None
+        return UnknownGrant(
+            action=action,
+            statement=clauses[0].index,
+            conditional=all(c.conditional for c in clauses),
+            wide=any(c.wide for c in clauses),
+        )
+
+
+def effective_grant(catalog: Catalog, statements: tuple[Statement, ...]) -> Effective:
+    """Expand, union and subtract the statements of one policy (order never matters)."""
+    result = Effective(catalog)
+    denied = 0
+    unknown_allowed: dict[str, tuple[str, int, bool, bool]] = {}
+    union = catalog.union
+    for st in statements:
+        patterns = tuple(map(str.lower, st.actions))
+        mask, missing = union(patterns)
+        unknown = [st.actions[i] for i in missing]
+        result.unknown_names.extend(unknown)
+        if st.not_action:
+            mask = catalog.all ^ mask
+        wide = st.resource_wide
+        clause = _Clause(st.index, patterns, st.not_action, st.conditional, wide)
+        if st.allow:
+            result.allowed |= mask
+            if not st.conditional:
+                result.unconditional |= mask
+            if wide:
+                result.wide |= mask
+            result.statement_masks.append((st.index, mask))
+            result._allow_clauses.append(clause)
+            if not st.not_action:
+                for written in unknown:
+                    _merge_unknown(unknown_allowed, written, st, wide)
+        elif st.conditional:
+            result.notes.append(
+                f"Statement {st.index}: a Deny with a Condition is not subtracted "
+                "(it may not apply)."
+            )
+        elif st.not_resource or not wide:
+            result.notes.append(
+                f"Statement {st.index}: a Deny limited to some resources is not subtracted."
+            )
+        else:
+            denied |= mask
+            result._deny_clauses.append(clause)
+    if denied:
+        keep = ~denied
+        result.allowed &= keep
+        result.unconditional &= keep
+        result.wide &= keep
+        result.statement_masks = [(i, m & keep) for i, m in result.statement_masks]
+    for written, statement, conditional, wide in unknown_allowed.values():
+        if not any(c.covers(written.lower()) for c in result._deny_clauses):
+            result.unknown.append(UnknownGrant(written, statement, conditional, wide))
+    result.strong = result.allowed & result.unconditional & result.wide
+    result.unknown_names = sorted(set(result.unknown_names), key=str.lower)
+    return result
+
+
+def _merge_unknown(
+    seen: dict[str, tuple[str, int, bool, bool]], written: str, st: Statement, wide: bool
+) -> None:
+    """Unknown names merge across statements: unconditional or wide anywhere wins."""
+    key = written.lower()
+    previous = seen.get(key)
+    if previous is None:
+        seen[key] = (written, st.index, st.conditional, wide)
+    else:
+        first, index, conditional, was_wide = previous
+        seen[key] = (first, min(index, st.index), conditional and st.conditional, was_wide or wide)

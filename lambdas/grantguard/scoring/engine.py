@@ -1,0 +1,143 @@
+"""The engine: parse -> effective grant -> rules -> findings -> score and severity.
+
+Score (0-100), monotone in the findings:
+    score = BASE[top] + min(SPAN[top], sum(WEIGHT[f] for all findings) - WEIGHT[top])
+where `top` is the highest finding severity. Each severity owns a band (NONE 0, LOW 10-34,
+MEDIUM 35-64, HIGH 65-89, CRITICAL 90-100): the top finding decides the band and the other
+findings move the score up inside it. Adding a finding or raising one never lowers the score.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from grantguard.scoring.assessment import Assessment, Finding, Severity
+from grantguard.scoring.catalog import Catalog, default_catalog
+from grantguard.scoring.categories import CATEGORIES
+from grantguard.scoring.effective import Effective, effective_grant
+from grantguard.scoring.policy import parse_policy
+from grantguard.scoring.privesc import METHODS_FILE, load_methods, privesc_rules
+from grantguard.scoring.rules import Rule, evaluate
+from grantguard.scoring.ruleset import builtin_rules
+from grantguard.scoring.unknown import unknown_findings
+
+BASE = {
+    Severity.NONE: 0,
+    Severity.LOW: 10,
+    Severity.MEDIUM: 35,
+    Severity.HIGH: 65,
+    Severity.CRITICAL: 90,
+}
+SPAN = {
+    Severity.NONE: 0,
+    Severity.LOW: 24,
+    Severity.MEDIUM: 29,
+    Severity.HIGH: 24,
+    Severity.CRITICAL: 10,
+}
+WEIGHT = {
+    Severity.NONE: 0,
+    Severity.LOW: 1,
+    Severity.MEDIUM: 3,
+    Severity.HIGH: 6,
+    Severity.CRITICAL: 10,
+}
+_CATEGORY_ORDER = {c: i for i, c in enumerate(CATEGORIES)}
+
+
+def score_of(findings: list[Finding] | tuple[Finding, ...]) -> tuple[int, Severity]:
+    """The score and severity of a set of findings (see the module docstring)."""
+    if not findings:
+        return 0, Severity.NONE
+    top = max(f.severity for f in findings)
+    extra = sum(WEIGHT[f.severity] for f in findings) - WEIGHT[top]
+    return BASE[top] + min(SPAN[top], extra), top
+
+
+class Engine:
+    """Rules compiled against one catalog; `assess` is pure and thread-safe."""
+
+    def __init__(self, catalog: Catalog, rules: list[Rule]) -> None:
+        ids = [r.id for r in rules]
+        duplicates = sorted({i for i in ids if ids.count(i) > 1})
+        if duplicates:
+            raise ValueError(f"duplicate rule ids: {', '.join(duplicates)}")
+        self.catalog = catalog
+        self.rules = tuple(rules)
+        self._always, self._by_key, self._keys = _index_rules(self.rules)
+
+    @classmethod
+    def build(cls, catalog: Catalog | None = None, methods_file: Path = METHODS_FILE) -> Engine:
+        """An engine with the built-in rules and the privilege-escalation table `methods_file`."""
+        catalog = catalog or default_catalog()
+        rules = builtin_rules(catalog) + privesc_rules(catalog, load_methods(methods_file))
+        return cls(catalog, rules)
+
+    def assess(self, document: Mapping[str, Any] | str) -> Assessment:
+        statements = parse_policy(document)
+        effective = effective_grant(self.catalog, statements)
+        findings = [f for f in (evaluate(r, effective) for r in self._candidates(effective)) if f]
+        findings.extend(unknown_findings(effective.unknown))
+        findings.sort(key=lambda f: (-f.severity, _CATEGORY_ORDER[f.category], f.rule))
+        score, severity = score_of(findings)
+        present = {f.category for f in findings}
+        return Assessment(
+            score=score,
+            severity=severity,
+            categories=tuple(c for c in CATEGORIES if c in present),
+            findings=tuple(findings),
+            unknown_actions=tuple(effective.unknown_names),
+            notes=tuple(effective.notes),
+        )
+
+    def _candidates(self, effective: Effective) -> list[Rule]:
+        """The rules that can match: those without a key action, and those whose key is allowed."""
+        rules = list(self._always)
+        keys = effective.allowed & self._keys
+        while keys:
+            low = keys & -keys
+            rules.extend(self._by_key[low.bit_length() - 1])
+            keys ^= low
+        return rules
+
+
+def _index_rules(rules: tuple[Rule, ...]) -> tuple[list[Rule], dict[int, list[Rule]], int]:
+    """Index rules that need all of some actions by their rarest needed action, so a policy only
+    evaluates the rules whose key action it allows (most policies allow few of them)."""
+    uses: dict[int, int] = {}
+    for rule in rules:
+        for bit in _bits(rule.matcher.needs, limit=64):
+            uses[bit] = uses.get(bit, 0) + 1
+    always: list[Rule] = []
+    by_key: dict[int, list[Rule]] = {}
+    keys = 0
+    for rule in rules:
+        needed = _bits(rule.matcher.needs, limit=64)
+        if not needed:
+            always.append(rule)
+            continue
+        key = min(needed, key=lambda bit: (uses[bit], bit))
+        by_key.setdefault(key, []).append(rule)
+        keys |= 1 << key
+    return always, by_key, keys
+
+
+def _bits(mask: int, limit: int) -> list[int]:
+    """The set bits of `mask`, or none when it has more than `limit` (such rules run always)."""
+    if mask.bit_count() > limit:
+        return []
+    out = []
+    while mask:
+        low = mask & -mask
+        out.append(low.bit_length() - 1)
+        mask ^= low
+    return out
+
+
+@cache
+def default_engine() -> Engine:
+    """The engine with the shipped catalog and table, built once per process."""
+    return Engine.build()

@@ -1,0 +1,173 @@
+"""Normalised policy model: every valid IAM policy form parsed into `Statement`s, or a
+PolicyDocumentError that names what is wrong and where (e.g. `Statement[2].Effect`)."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from grantguard.scoring.assessment import PolicyDocumentError
+
+VERSIONS = ("2012-10-17", "2008-10-17")
+_TOP_LEVEL_KEYS = frozenset({"Version", "Id", "Statement"})
+_STATEMENT_KEYS = frozenset(
+    {
+        "Sid",
+        "Effect",
+        "Action",
+        "NotAction",
+        "Resource",
+        "NotResource",
+        "Condition",
+        "Principal",
+        "NotPrincipal",
+    }
+)
+# service prefix, colon, action name (`*` and `?` anywhere in either part), or `*`;
+# newline-separated so a whole list is checked in one call.
+_ONE_ACTION = r"(?:\*|[A-Za-z0-9*?_.-]+:[A-Za-z0-9*?_.-]+)"
+_ACTIONS = re.compile(rf"{_ONE_ACTION}(?:\n{_ONE_ACTION})*")
+# An ARN whose resource part (after the 5th colon) is made only of wildcards and separators
+# names every resource of its service: `arn:aws:s3:::*`, `arn:aws:s3:::*/*`, `arn:*:*:*:*:*`.
+_WIDE_ARN = re.compile(r"arn:[^:]*:[^:]*:[^:]*:[^:]*:[*?/:]*\*[*?/:]*")
+
+
+@dataclass(frozen=True)
+class Statement:
+    """One statement, normalised: lists are tuples, `"*"` and `["*"]` are the same."""
+
+    index: int
+    allow: bool
+    actions: tuple[str, ...]
+    not_action: bool
+    resources: tuple[str, ...]
+    not_resource: bool
+    conditional: bool
+
+    @property
+    def resource_wide(self) -> bool:
+        """True when the statement applies to every resource (NotResource counts as wide)."""
+        if self.not_resource or "*" in self.resources:
+            return True
+        return any(_WIDE_ARN.fullmatch(r) is not None for r in self.resources)
+
+
+def is_wide_resource(resource: str) -> bool:
+    return resource == "*" or _WIDE_ARN.fullmatch(resource) is not None
+
+
+def parse_policy(document: Mapping[str, Any] | str) -> tuple[Statement, ...]:
+    """The statements of a policy document (a mapping or its JSON text)."""
+    if isinstance(document, (str, bytes)):
+        try:
+            document = json.loads(document)
+        except ValueError as exc:
+            raise PolicyDocumentError(f"policy document is not valid JSON: {exc}") from None
+    if not isinstance(document, Mapping):
+        raise PolicyDocumentError(f"policy document: expected a JSON object, got {_kind(document)}")
+    unknown = sorted(set(document) - _TOP_LEVEL_KEYS)
+    if unknown:
+        raise PolicyDocumentError(
+            f"policy document: unexpected key {unknown[0]!r}; allowed: Version, Id, Statement"
+        )
+    version = document.get("Version")
+    if version is not None and version not in VERSIONS:
+        raise PolicyDocumentError(
+            f"Version: expected '2012-10-17' or '2008-10-17', got {version!r}"
+        )
+    if "Statement" not in document:
+        raise PolicyDocumentError("policy document: missing 'Statement'")
+    raw = document["Statement"]
+    if isinstance(raw, Mapping):
+        raw = [raw]
+    if not isinstance(raw, list) or not raw:
+        raise PolicyDocumentError(
+            f"Statement: expected an object or a non-empty list of objects, got {_kind(raw)}"
+        )
+    return tuple(_statement(i, s) for i, s in enumerate(raw))
+
+
+def _statement(index: int, raw: Any) -> Statement:
+    where = f"Statement[{index}]"
+    if not isinstance(raw, Mapping):
+        raise PolicyDocumentError(f"{where}: expected an object, got {_kind(raw)}")
+    if not _STATEMENT_KEYS.issuperset(raw):
+        unknown = sorted(set(raw) - _STATEMENT_KEYS, key=str)
+        raise PolicyDocumentError(f"{where}: unexpected key {unknown[0]!r}")
+    effect = raw.get("Effect")
+    if effect not in ("Allow", "Deny"):
+        raise PolicyDocumentError(f"{where}.Effect: expected 'Allow' or 'Deny', got {effect!r}")
+    action_key = _exactly_one(raw, where, "Action", "NotAction")
+    resource_key = _exactly_one(raw, where, "Resource", "NotResource")
+    actions = _strings(raw[action_key], f"{where}.{action_key}")
+    if _ACTIONS.fullmatch("\n".join(actions)) is None:  # one C-level check for the common case
+        for position, action in enumerate(actions):
+            if _ACTIONS.fullmatch(action) is None:
+                raise PolicyDocumentError(
+                    f"{where}.{action_key}[{position}]: {action!r} is not an action name; "
+                    "expected 'service:Action' or '*'"
+                )
+    resources = _strings(raw[resource_key], f"{where}.{resource_key}")
+    condition = raw.get("Condition")
+    if condition is not None:
+        _check_condition(condition, f"{where}.Condition")
+    return Statement(
+        index=index,
+        allow=effect == "Allow",
+        actions=actions,
+        not_action=action_key == "NotAction",
+        resources=resources,
+        not_resource=resource_key == "NotResource",
+        conditional=bool(condition),
+    )
+
+
+def _exactly_one(raw: Mapping[str, Any], where: str, key: str, negated: str) -> str:
+    if key in raw and negated in raw:
+        raise PolicyDocumentError(f"{where}: has both {key} and {negated}; use one")
+    if key in raw:
+        return key
+    if negated in raw:
+        return negated
+    raise PolicyDocumentError(f"{where}: missing {key} (or {negated})")
+
+
+def _strings(value: Any, where: str) -> tuple[str, ...]:
+    if isinstance(value, str):
+        values: list[Any] = [value]
+    elif isinstance(value, list) and value:
+        values = value
+    else:
+        raise PolicyDocumentError(
+            f"{where}: expected a string or a non-empty list of strings, got {_kind(value)}"
+        )
+    if set(map(type, values)) != {str} or "" in map(str.strip, values):
+        for position, item in enumerate(values):
+            if not isinstance(item, str) or not item.strip():
+                raise PolicyDocumentError(
+                    f"{where}[{position}]: expected a non-empty string, got {item!r}"
+                )
+    return tuple(values)
+
+
+def _check_condition(condition: Any, where: str) -> None:
+    if not isinstance(condition, Mapping):
+        raise PolicyDocumentError(f"{where}: expected an object, got {_kind(condition)}")
+    for operator, block in condition.items():
+        if not isinstance(block, Mapping):
+            raise PolicyDocumentError(
+                f"{where}.{operator}: expected an object of condition keys, got {_kind(block)}"
+            )
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if value in ([], {}):
+        return "an empty list" if isinstance(value, list) else "an empty object"
+    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean"}.get(
+        type(value), type(value).__name__
+    )
