@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -36,6 +36,14 @@ logger = Logger()
 metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "GrantGuard"))
 
 DEACTIVATION_FAILED = "key-deactivation-failed"
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+# The handler's only clock; tests replace it to see an account months later (moto cannot backdate).
+clock: Callable[[], datetime] = utc_now
 
 
 class AccountPort(Protocol):
@@ -147,7 +155,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         run = run_posture(
             Boto3Account(region=os.environ.get("AWS_REGION")),
             _publisher(config.topic_arn),
-            now=datetime.now(UTC),
+            now=clock(),
             deactivate=config.deactivates,
         )
     except AccountReadError:

@@ -1,0 +1,308 @@
+"""Account posture against moto in server mode: a weak account, a strong one, the daily handler.
+
+moto stamps keys and users with the real clock and cannot backdate them, so "90 days later" is
+seen by passing a later "now" to the checks (the handler's clock is replaced the same way).
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import boto3
+import pytest
+from grantguard.adapters import session as counted
+from grantguard.adapters.account import Boto3Account
+from grantguard.posture import AccountObservation, run_checks
+
+pytestmark = pytest.mark.integration
+
+LATER = timedelta(days=200)  # past both 90-day horizons
+STRONG_POLICY = {
+    "MinimumPasswordLength": 14,
+    "PasswordReusePrevention": 24,
+    "RequireUppercaseCharacters": True,
+    "RequireLowercaseCharacters": True,
+    "RequireNumbers": True,
+    "RequireSymbols": True,
+    "MaxPasswordAge": 90,
+}
+
+
+def use_key(key: dict[str, Any]) -> None:
+    """One signed call with the key, so IAM (moto) records it as used now."""
+    boto3.session.Session(
+        aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"]
+    ).client("sts").get_caller_identity()
+
+
+def add_mfa(iam: Any, user: str) -> None:
+    device = iam.create_virtual_mfa_device(VirtualMFADeviceName=f"{user}-mfa")
+    iam.enable_mfa_device(
+        UserName=user,
+        SerialNumber=device["VirtualMFADevice"]["SerialNumber"],
+        AuthenticationCode1="123456",
+        AuthenticationCode2="654321",
+    )
+
+
+def trail(
+    aws: boto3.session.Session,
+    name: str = "management",
+    multi_region: bool = True,
+    logging: bool = True,
+    **selectors: Any,
+) -> None:
+    bucket = f"{name}-trail-logs"
+    aws.client("s3").create_bucket(Bucket=bucket)
+    cloudtrail = aws.client("cloudtrail")
+    cloudtrail.create_trail(Name=name, S3BucketName=bucket, IsMultiRegionTrail=multi_region)
+    if logging:
+        cloudtrail.start_logging(Name=name)
+    if selectors:
+        cloudtrail.put_event_selectors(TrailName=name, **selectors)
+
+
+def weak_account(aws: boto3.session.Session) -> dict[str, str]:
+    """Weak policy, a console user without MFA, one used and one never-used key, no trail."""
+    iam = aws.client("iam")
+    iam.update_account_password_policy(MinimumPasswordLength=8, PasswordReusePrevention=5)
+    iam.create_user(UserName="console-no-mfa")
+    iam.create_login_profile(UserName="console-no-mfa", Password="Weak-password-1")
+    iam.create_user(UserName="builder")
+    used = iam.create_access_key(UserName="builder")["AccessKey"]
+    use_key(used)
+    never = iam.create_access_key(UserName="builder")["AccessKey"]
+    return {"used": used["AccessKeyId"], "never": never["AccessKeyId"]}
+
+
+def strong_account(aws: boto3.session.Session) -> None:
+    """Strong policy, console user with MFA, a fresh key in use, a multi-region trail."""
+    iam = aws.client("iam")
+    iam.update_account_password_policy(**STRONG_POLICY)
+    iam.create_user(UserName="alice")
+    iam.create_login_profile(UserName="alice", Password="A-long-passphrase-1!")
+    add_mfa(iam, "alice")
+    use_key(iam.create_access_key(UserName="alice")["AccessKey"])
+    iam.create_user(UserName="viewer")  # no password, no keys: nothing to find
+    trail(
+        aws,
+        EventSelectors=[{"ReadWriteType": "All", "IncludeManagementEvents": True}],
+    )
+
+
+def observe() -> AccountObservation:
+    return Boto3Account(region="us-east-1").observe()
+
+
+def by_check(observation: AccountObservation, now: datetime) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    for finding in run_checks(observation, now):
+        found.setdefault(finding.check, []).append(finding.resource)
+    return found
+
+
+def test_weak_account_has_each_finding(aws: boto3.session.Session) -> None:
+    keys = weak_account(aws)
+    observation = observe()
+    found = by_check(observation, datetime.now(UTC) + LATER)
+    account = observation.account_id
+    assert found["cloudtrail-management-events"] == [f"arn:aws:cloudtrail::{account}:trail/*"]
+    assert found["console-without-mfa"] == [f"arn:aws:iam::{account}:user/console-no-mfa"]
+    for check in ("password-min-length", "password-reuse-prevention"):
+        assert found[check] == [f"arn:aws:iam::{account}:account-password-policy"]
+    builder = f"arn:aws:iam::{account}:user/builder"
+    key_resources = sorted(f"{builder}/accesskey/{k}" for k in keys.values())
+    assert sorted(found["access-key-age"]) == key_resources
+    assert sorted(found["access-key-unused"]) == key_resources
+
+
+def test_weak_account_today_has_no_key_findings_yet(aws: boto3.session.Session) -> None:
+    weak_account(aws)
+    found = by_check(observe(), datetime.now(UTC))
+    assert "access-key-age" not in found and "access-key-unused" not in found
+    assert {"cloudtrail-management-events", "console-without-mfa", "password-min-length"} <= set(
+        found
+    )
+
+
+def test_key_use_is_read_from_iam(aws: boto3.session.Session) -> None:
+    keys = weak_account(aws)
+    builder = next(u for u in observe().users if u.name == "builder")
+    last_used = {k.key_id: k.last_used for k in builder.access_keys}
+    assert set(last_used) == set(keys.values())
+    assert last_used[keys["used"]] is not None and last_used[keys["never"]] is None
+
+
+def test_strong_account_has_no_findings(aws: boto3.session.Session) -> None:
+    strong_account(aws)
+    observation = observe()
+    assert [t.feeds_grantguard for t in observation.trails] == [True]
+    assert run_checks(observation, datetime.now(UTC)) == ()
+
+
+@pytest.mark.parametrize(
+    ("setup", "gap"),
+    [
+        ({"multi_region": False}, "single-region"),
+        ({"logging": False}, "logging is stopped"),
+        (
+            {"EventSelectors": [{"ReadWriteType": "ReadOnly", "IncludeManagementEvents": True}]},
+            "skip IAM write management events",
+        ),
+        (
+            {
+                "AdvancedEventSelectors": [
+                    {
+                        "Name": "reads only",
+                        "FieldSelectors": [
+                            {"Field": "eventCategory", "Equals": ["Management"]},
+                            {"Field": "readOnly", "Equals": ["true"]},
+                        ],
+                    }
+                ]
+            },
+            "skip IAM write management events",
+        ),
+    ],
+)
+def test_a_trail_that_misses_grants_is_critical(
+    aws: boto3.session.Session, setup: dict[str, Any], gap: str
+) -> None:
+    trail(aws, **setup)
+    (finding,) = [
+        f
+        for f in run_checks(observe(), datetime.now(UTC))
+        if f.check == "cloudtrail-management-events"
+    ]
+    assert gap in finding.message
+
+
+def test_advanced_selectors_logging_management_events_qualify(aws: boto3.session.Session) -> None:
+    trail(
+        aws,
+        AdvancedEventSelectors=[
+            {
+                "Name": "management",
+                "FieldSelectors": [{"Field": "eventCategory", "Equals": ["Management"]}],
+            }
+        ],
+    )
+    assert [t.feeds_grantguard for t in observe().trails] == [True]
+
+
+def test_account_pass_calls_do_not_grow_with_users_without_keys(
+    aws: boto3.session.Session,
+) -> None:
+    strong_account(aws)
+    Boto3Account(region="us-east-1").observe()  # the first pass generates the report
+    counted.CALLS.reset()
+    observe()
+    few = counted.CALLS.reset()
+    iam = aws.client("iam")
+    for n in range(10):
+        iam.create_user(UserName=f"extra-{n}")
+        iam.create_login_profile(UserName=f"extra-{n}", Password="A-long-passphrase-1!")
+    observe()
+    many = counted.CALLS.reset()
+    assert many == few
+    assert sum(few.values()) <= 8, few
+    assert "iam:GetLoginProfile" not in few and "iam:ListMFADevices" not in few
+
+
+def test_target_posture_reads_one_user_fresh(aws: boto3.session.Session) -> None:
+    from grantguard.posture import target_posture
+
+    iam = aws.client("iam")
+    iam.create_user(UserName="newbie", Tags=[{"Key": "team", "Value": "payments"}])
+    iam.create_login_profile(UserName="newbie", Password="Weak-password-1")
+    key = iam.create_access_key(UserName="newbie")["AccessKey"]
+    findings = {
+        f.check: f
+        for f in target_posture(
+            Boto3Account(region="us-east-1").user_credentials("newbie"), datetime.now(UTC)
+        )
+    }
+    assert set(findings) == {
+        "target-console-without-mfa",
+        "target-active-key",
+        "target-new-user",
+        "target-owner",
+    }
+    assert key["AccessKeyId"] in findings["target-active-key"].message
+    assert "team=payments" in findings["target-owner"].message
+
+
+# ---- the scheduled handler --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("mode", "flag", "deactivates"),
+    [("monitor", "true", False), ("enforce", "false", False), ("enforce", "true", True)],
+)
+def test_handler_deactivates_unused_keys_only_in_enforce_mode_with_the_flag(
+    stack: Any, monkeypatch: pytest.MonkeyPatch, mode: str, flag: str, deactivates: bool
+) -> None:
+    from grantguard import handler, posture_handler
+
+    keys = weak_account(stack.session)
+    monkeypatch.setenv("GG_MODE", mode)
+    monkeypatch.setenv("GG_DEACTIVATE_UNUSED_KEYS", flag)
+    monkeypatch.setattr(posture_handler, "clock", lambda: datetime.now(UTC) + LATER)
+
+    result = posture_handler.lambda_handler({"source": "aws.events"}, handler.LocalContext())
+
+    statuses = {
+        k["AccessKeyId"]: k["Status"]
+        for k in stack.iam.list_access_keys(UserName="builder")["AccessKeyMetadata"]
+    }
+    expected = "Inactive" if deactivates else "Active"
+    assert statuses == {keys["used"]: expected, keys["never"]: expected}
+    assert sorted(result["deactivated_keys"]) == (sorted(keys.values()) if deactivates else [])
+    (notification,) = stack.alerts(expected=1)
+    assert notification["MessageAttributes"]["action"]["Value"] == "posture_digest"
+    assert notification["MessageAttributes"]["severity"]["Value"] == "CRITICAL"
+    for key_id in keys.values():
+        command = (
+            f"aws iam update-access-key --user-name builder --access-key-id {key_id} "
+            "--status Active"
+        )
+        assert (command in notification["Message"]) is deactivates
+
+
+# ---- the command --------------------------------------------------------------------------------
+
+
+def run_cli(*args: str) -> tuple[int, str, str]:
+    """`grantguard posture ARGS` in-process, parsed by the command's own registration."""
+    from grantguard.commands import posture
+
+    parser = argparse.ArgumentParser(prog="grantguard")
+    posture.register(parser.add_subparsers(dest="command", required=True))
+    parsed = parser.parse_args(["posture", *args])
+    out, err = io.StringIO(), io.StringIO()
+    code = parsed.run(parsed, out=out, err=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_cli_json_has_one_object_per_finding(aws: boto3.session.Session) -> None:
+    weak_account(aws)
+    code, out, err = run_cli("--format", "json")
+    assert code == 0, err
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert rows[0]["check"] == "cloudtrail-management-events"
+    assert rows[0]["severity"] == "CRITICAL"
+    assert {"console-without-mfa", "password-min-length"} <= {r["check"] for r in rows}
+    assert all({"check", "severity", "resource", "message"} <= set(r) for r in rows)
+
+
+def test_cli_exits_2_when_aws_cannot_be_reached(
+    aws: boto3.session.Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # nothing listens there
+    code, out, err = run_cli("--format", "text")
+    assert (code, out) == (2, "")
+    assert "could not read AWS" in err
