@@ -679,3 +679,35 @@ def test_command_exits_2_when_aws_cannot_be_read(monkeypatch: pytest.MonkeyPatch
     code, out, err = run_command(monkeypatch, "json", Unreadable())
     assert (code, out) == (2, "")
     assert "could not read AWS" in err and "NoCredentialsError" in err
+
+
+# ---- purity ------------------------------------------------------------------------------------
+
+
+def test_the_posture_package_imports_no_aws_sdk_environment_or_clock_source() -> None:
+    import ast
+    from pathlib import Path
+
+    import grantguard.posture
+
+    forbidden = {"boto3", "botocore", "aws_lambda_powertools", "os", "time", "grantguard.adapters"}
+    package = Path(grantguard.posture.__file__).parent
+    offenders = []
+    for path in sorted(package.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = (
+                [alias.name for alias in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
+            offenders += [
+                f"{path.name}: {name}"
+                for name in names
+                if any(name == f or name.startswith(f"{f}.") for f in forbidden)
+            ]
+        source = path.read_text()
+        if ".now(" in source or "utcnow" in source:
+            offenders.append(f"{path.name}: reads the clock")
+    assert offenders == []
