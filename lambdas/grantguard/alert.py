@@ -1,0 +1,584 @@
+"""Outcome -> Alert: the subject, the on-call email, the JSON for machines, the filter attributes.
+
+Pure: no AWS imports, no environment reads. Everything a caller controls (user and policy names,
+user agents, error messages, finding text) is treated as hostile: the subject is printable ASCII
+under 100 characters, the email shows control and format characters escaped, copy-paste commands
+are shell-quoted, and `sns_message` keeps the published message under SNS's 256 KB limit.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+from grantguard.domain import Action, Actor, Alert, Grant, Outcome, Settings
+from grantguard.scoring.assessment import Assessment, Finding, Severity
+
+SUBJECT_MAX = 99  # SNS: "less than 100 characters"
+FIELD_MAX = 1_000  # any one caller-controlled value in the email or JSON
+RAW_EVENT_MAX = 20_000  # characters of the raw event kept in a could-not-process alert
+EMAIL_FINDINGS_MAX = 25
+SNS_MESSAGE_MAX_BYTES = 262_144  # 256 KB, message attributes included
+MESSAGE_BUDGET = SNS_MESSAGE_MAX_BYTES - 8_192  # room for the subject and the attributes
+IAM_CONSOLE = "https://us-east-1.console.aws.amazon.com/iam/home#"
+TEXT_PROTOCOLS = ("default", "email")
+JSON_PROTOCOLS = ("email-json", "sqs", "lambda", "https", "http")
+TRUNCATED = "\n\n[... truncated to fit SNS's 256 KB message limit; see CloudTrail for the rest]\n"
+_REGION = re.compile(r"[a-z]{2}(?:-[a-z]+)+-\d{1,2}")
+
+
+@dataclass(frozen=True)
+class Kind:
+    """What the alert reports: its subject word and its `action` message attribute."""
+
+    word: str
+    action: str
+
+
+DETACHED = Kind("DETACHED", "detached")
+ALREADY_DETACHED = Kind("already detached", "detached")  # counts as done
+WOULD_DETACH = Kind("would detach", "would_detach")
+ALERT_ONLY = Kind("alert only", "alert_only")
+ATTEMPTED = Kind("ATTEMPTED", "attempted")
+DETACH_FAILED = Kind("DETACH FAILED", "detach_failed")
+COULD_NOT_PROCESS = Kind("could not process", "could_not_process")
+COULD_NOT_PROCESS_SEVERITY = Severity.HIGH  # the stack's filter policy always passes these
+
+
+def kind_of(outcome: Outcome) -> Kind:
+    decision = outcome.decision
+    if outcome.grant is None or outcome.assessment is None or decision is None:
+        return COULD_NOT_PROCESS
+    if decision.action is Action.DETACH:
+        if outcome.detached:
+            return DETACHED
+        return ALREADY_DETACHED if outcome.already_detached else DETACH_FAILED
+    if decision.action is Action.WOULD_DETACH:
+        return WOULD_DETACH
+    return ATTEMPTED if outcome.grant.attempted_only else ALERT_ONLY
+
+
+def render_alert(outcome: Outcome, settings: Settings) -> Alert:
+    """The alert for one outcome, every shape included (see `kind_of`)."""
+    kind = kind_of(outcome)
+    facts = _Facts.of(outcome)
+    severity = (
+        outcome.decision.severity if kind is not COULD_NOT_PROCESS and outcome.decision else None
+    )
+    severity_name = (severity or COULD_NOT_PROCESS_SEVERITY).name
+    undo_note, undo_command = _undo(kind, facts)
+    email = "\n".join(
+        [
+            *_headline(kind, facts, outcome, severity),
+            "",
+            *_what_happened(facts, outcome.grant),
+            "",
+            *_why_risky(outcome.assessment, outcome.problem, kind),
+            "",
+            *_what_we_did(kind, outcome, settings),
+            "",
+            "HOW TO UNDO",
+            *[f"  {line}" for line in undo_note],
+            *([f"    {undo_command}"] if undo_command else []),
+            "",
+            "LINKS",
+            *[f"  {label:<11} {url}" for label, url in _links(facts)],
+            *_raw_event_section(outcome, kind),
+            "",
+            f"-- GrantGuard (mode {settings.mode.value}, detach at {settings.detach_at.name})",
+        ]
+    )
+    return Alert(
+        subject=_subject(kind, severity, facts),
+        email=email + "\n",
+        json_body=_json_body(
+            kind,
+            severity_name=severity_name,
+            facts=facts,
+            outcome=outcome,
+            settings=settings,
+            undo_command=undo_command,
+        ),
+        attributes={
+            "severity": severity_name,
+            "action": kind.action,
+            "event_name": outcome.grant.event_name if outcome.grant else "unknown",
+        },
+    )
+
+
+@dataclass(frozen=True)
+class _Facts:
+    """What the alert can say about the event, from the grant or, failing that, the raw event."""
+
+    event_id: str | None
+    event_time: str | None
+    event_name: str | None
+    account: str | None
+    region: str | None
+    user: str | None
+    policy_arn: str | None
+
+    @classmethod
+    def of(cls, outcome: Outcome) -> _Facts:
+        grant = outcome.grant
+        if grant is not None:
+            return cls(
+                grant.event_id,
+                grant.event_time or None,
+                grant.event_name,
+                grant.account_id,
+                grant.region,
+                grant.target_user,
+                grant.policy_arn,
+            )
+        raw = outcome.raw_event if isinstance(outcome.raw_event, Mapping) else {}
+        detail = _get(raw, "detail")
+        params = _get(detail, "requestParameters")
+        return cls(
+            _text(detail, "eventID") or _text(raw, "id"),
+            _text(detail, "eventTime") or _text(raw, "time"),
+            _text(detail, "eventName"),
+            _text(detail, "recipientAccountId") or _text(raw, "account"),
+            _text(detail, "awsRegion") or _text(raw, "region"),
+            _text(params, "userName"),
+            _text(params, "policyArn"),
+        )
+
+    @property
+    def policy_name(self) -> str | None:
+        return self.policy_arn.rsplit("/", 1)[-1] if self.policy_arn else None
+
+
+def _get(parent: Any, key: str) -> Any:
+    return parent.get(key) if isinstance(parent, Mapping) else None
+
+
+def _text(parent: Any, key: str) -> str | None:
+    value = _get(parent, key)
+    return value if isinstance(value, str) and value else None
+
+
+# -- subject ---------------------------------------------------------------------------------
+
+
+def _subject(kind: Kind, severity: Severity | None, facts: _Facts) -> str:
+    account = _ascii(facts.account or "unknown account")[:20]
+    head = f"[GrantGuard] {severity.name} {account}: " if severity else f"[GrantGuard] {account}: "
+    tail = f" - {kind.word}"
+    budget = SUBJECT_MAX - len(head) - len(tail)
+    policy, user = _ascii(facts.policy_name or ""), _ascii(facts.user or "")
+    if policy and user:
+        policy, user = _fit_pair(policy, user, budget - len(" on "))
+        middle = f"{policy} on {user}"
+    elif facts.event_id:
+        middle = _shorten(f"event {_ascii(facts.event_id)}", budget)
+    else:
+        middle = "unreadable event"
+    return head + middle + tail
+
+
+def _ascii(text: str) -> str:
+    """Printable ASCII only: accents dropped, whitespace collapsed, anything else as '?'."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    chars = (
+        " " if ch.isspace() else ch if " " <= ch <= "~" else "?"
+        for ch in decomposed
+        if not unicodedata.combining(ch)
+    )
+    return " ".join("".join(chars).split())
+
+
+def _fit_pair(first: str, second: str, budget: int) -> tuple[str, str]:
+    """Both strings within `budget` characters, shortening the longer one first."""
+    if len(first) + len(second) <= budget:
+        return first, second
+    half = budget // 2
+    if len(first) <= half:
+        return first, _shorten(second, budget - len(first))
+    if len(second) <= half:
+        return _shorten(first, budget - len(second)), second
+    return _shorten(first, half), _shorten(second, budget - half)
+
+
+def _shorten(text: str, width: int) -> str:
+    if len(text) <= width:
+        return text
+    return text[: max(width - 3, 0)] + "..."[: max(width, 0)]
+
+
+# -- email -----------------------------------------------------------------------------------
+
+
+def clean(value: object, limit: int = FIELD_MAX) -> str:
+    """A caller-controlled value made safe to show: control and format characters escaped."""
+    text = str(value)
+    if len(text) > limit:
+        text = text[:limit] + f"... [{len(text) - limit} more characters]"
+    return "".join(
+        ch if ch == " " or unicodedata.category(ch)[0] not in "CZ" else _escape(ch) for ch in text
+    )
+
+
+def _escape(ch: str) -> str:
+    return ch.encode("unicode_escape", "backslashreplace").decode("ascii")
+
+
+def _headline(kind: Kind, facts: _Facts, outcome: Outcome, severity: Severity | None) -> list[str]:
+    grant = outcome.grant
+    policy = clean(facts.policy_name or "a policy")
+    user = clean(facts.user or "an unknown user")
+    account = clean(facts.account or "an unknown account")
+    actor = clean(_actor_label(grant.actor)) if grant else "an unknown caller"
+    if kind is COULD_NOT_PROCESS:
+        return [
+            f"GrantGuard could not process an IAM event in account {account} "
+            f"({policy} for user {user}).",
+            f"Why: {clean(outcome.problem or 'no decision was recorded')}",
+            "Nothing was detached. Check the grant by hand; the raw event is at the end.",
+        ]
+    level = severity.name if severity else "UNKNOWN"
+    if kind is ATTEMPTED and grant is not None:
+        return [
+            f"{level}: {actor} TRIED to attach {policy} to IAM user {user} in account {account}.",
+            f"The call failed with {clean(grant.error_code)}: nothing was granted, "
+            "nothing to undo. Find out who tried and why.",
+        ]
+    origin = f" from {clean(grant.source_ip)}" if grant and grant.source_ip else ""
+    first = f"{level}: {policy} was attached to IAM user {user} in account {account} by {actor}"
+    first += f"{origin}."
+    second = {
+        DETACHED: "GrantGuard DETACHED it: the user no longer has these permissions.",
+        ALREADY_DETACHED: "It was already detached (or the user is gone): nothing left to do.",
+        WOULD_DETACH: "GrantGuard would detach it but did NOT (see WHAT GRANTGUARD DID). "
+        "It is still attached: review it now.",
+        ALERT_ONLY: "Below the detach threshold: GrantGuard only reports it. It is still attached.",
+        DETACH_FAILED: "GrantGuard tried to detach it and FAILED. It may STILL BE ATTACHED: "
+        "detach it by hand now (HOW TO UNDO).",
+    }[kind]
+    return [first, second]
+
+
+def _actor_label(actor: Actor) -> str:
+    if actor.identity_type == "IdentityCenterUser":
+        return f"IAM Identity Center user {actor.principal_id or 'unknown'}"
+    if actor.identity_type == "AWSAccount":
+        return f"AWS account {actor.account_id or 'unknown'} ({actor.principal_id or 'no id'})"
+    return actor.display
+
+
+def _what_happened(facts: _Facts, grant: Grant | None) -> list[str]:
+    rows: list[tuple[str, str | None]] = [
+        ("Event", facts.event_name),
+        ("Event ID", facts.event_id),
+        ("Time", facts.event_time),
+        ("Account", facts.account),
+        ("Region", facts.region),
+        ("Target user", facts.user),
+        ("Policy", facts.policy_arn),
+    ]
+    if grant is not None:
+        actor = grant.actor
+        mfa = {True: "yes", False: "no", None: None}[actor.mfa_authenticated]
+        result = f"failed with {grant.error_code}" if grant.error_code else "succeeded"
+        rows += [
+            ("Actor", _actor_label(actor)),
+            ("Actor type", actor.identity_type),
+            ("Actor ARN", actor.arn),
+            ("Via role", actor.session_issuer_arn),
+            ("Invoked by", actor.invoked_by),
+            ("Access key", actor.access_key_id),
+            ("MFA", mfa),
+            ("Source IP", grant.source_ip),
+            ("User agent", grant.user_agent),
+            ("Result", result),
+            ("Error", grant.error_message),
+        ]
+    return ["WHAT HAPPENED"] + [f"  {label:<12} {clean(value)}" for label, value in rows if value]
+
+
+def _why_risky(assessment: Assessment | None, problem: str | None, kind: Kind) -> list[str]:
+    lines = ["WHY IT IS RISKY"]
+    if assessment is None:
+        reason = clean(problem or "the policy was not read")
+        return [*lines, f"  GrantGuard could not assess the policy: {reason}"]
+    categories = ", ".join(assessment.categories) or "none"
+    lines.append(
+        f"  Score {assessment.score}/100, severity {assessment.severity.name}. "
+        f"Categories: {clean(categories)}."
+    )
+    if kind is ATTEMPTED:
+        lines.append("  (That is what the policy would grant; the attempt itself failed.)")
+    findings = sorted(assessment.findings, key=lambda f: f.severity, reverse=True)
+    if not findings:
+        lines.append("  No risky permissions found.")
+    for finding in findings[:EMAIL_FINDINGS_MAX]:
+        lines += _finding_lines(finding)
+    if len(findings) > EMAIL_FINDINGS_MAX:
+        lines.append(f"  ... and {len(findings) - EMAIL_FINDINGS_MAX} more in the JSON message.")
+    if assessment.unknown_actions:
+        shown = clean(", ".join(assessment.unknown_actions[:10]))
+        lines.append(f"  Actions GrantGuard does not know: {shown}")
+    return lines
+
+
+def _finding_lines(finding: Finding) -> list[str]:
+    where = f"statement {finding.statement}" if finding.statement is not None else "policy"
+    actions = ", ".join(finding.actions[:8]) + (" ..." if len(finding.actions) > 8 else "")
+    lines = [
+        f"  - {finding.severity.name} [{clean(finding.rule)}] {clean(finding.message)}",
+        f"      {where}; actions: {clean(actions or 'n/a')}",
+    ]
+    if finding.softened_by:
+        lines.append(f"      softened by: {clean(', '.join(finding.softened_by))}")
+    return lines
+
+
+def _what_we_did(kind: Kind, outcome: Outcome, settings: Settings) -> list[str]:
+    decision = outcome.decision
+    lines = [
+        "WHAT GRANTGUARD DID",
+        f"  {kind.word.upper()} (mode {settings.mode.value}, detach at "
+        f"{settings.detach_at.name}"
+        + (f", decision {decision.action.value})" if decision else ")"),
+    ]
+    lines += [f"  - {clean(reason)}" for reason in (decision.reasons if decision else ())]
+    if outcome.problem and kind is not COULD_NOT_PROCESS:
+        lines.append(f"  Problem: {clean(outcome.problem)}")
+    return lines
+
+
+def _undo(kind: Kind, facts: _Facts) -> tuple[list[str], str | None]:
+    """What to run to reverse what happened (or to finish the job), and why."""
+    account = clean(facts.account or "the account")
+    creds = f"(with credentials for account {account})"
+    if kind is ATTEMPTED:
+        return ["Nothing was granted, so there is nothing to undo. To check the user now:"], (
+            _cli("list-attached-user-policies", facts.user, None)
+        )
+    if kind in (DETACHED, ALREADY_DETACHED):
+        done = "GrantGuard detached it" if kind is DETACHED else "Nothing was left to detach"
+        note = f"{done}. If the grant was legitimate (and the user exists), re-attach it {creds}:"
+        command = _cli("attach-user-policy", facts.user, facts.policy_arn)
+    else:
+        note = (
+            f"GrantGuard did not act. If the grant is unwanted, remove it {creds}:"
+            if kind is COULD_NOT_PROCESS
+            else f"The policy is still attached. To remove it {creds}:"
+        )
+        command = _cli("detach-user-policy", facts.user, facts.policy_arn)
+    if command is None:
+        return [
+            note,
+            "No copy-paste command: the user or policy name is missing or contains "
+            "characters IAM names never have; check them in the console.",
+        ], None
+    return [note], command
+
+
+def _cli(verb: str, user: str | None, policy_arn: str | None) -> str | None:
+    values = [v for v in (user, policy_arn) if v is not None]
+    if user is None or not all(v.isprintable() and v.isascii() for v in values):
+        return None
+    command = f"aws iam {verb} --user-name {shlex.quote(user)}"
+    return command + (f" --policy-arn {shlex.quote(policy_arn)}" if policy_arn else "")
+
+
+def _links(facts: _Facts) -> list[tuple[str, str]]:
+    links = []
+    if facts.user:
+        links.append(("User", f"{IAM_CONSOLE}/users/details/{_url_part(facts.user)}"))
+    if facts.policy_arn:
+        links.append(("Policy", f"{IAM_CONSOLE}/policies/details/{_url_part(facts.policy_arn)}"))
+    if facts.event_id:
+        links.append(("CloudTrail", cloudtrail_link(facts.event_id, facts.region)))
+    return links
+
+
+def cloudtrail_link(event_id: str, region: str | None) -> str:
+    """The CloudTrail event history page of one event (IAM records its events in us-east-1)."""
+    region = region if region and _REGION.fullmatch(region) else "us-east-1"
+    return (
+        f"https://{region}.console.aws.amazon.com/cloudtrailv2/home?region={region}"
+        f"#/events/{_url_part(event_id)}"
+    )
+
+
+def _url_part(value: str) -> str:
+    return quote(value.encode("utf-8", "backslashreplace"), safe="")
+
+
+def _raw_event_section(outcome: Outcome, kind: Kind) -> list[str]:
+    if kind is not COULD_NOT_PROCESS:
+        return []
+    if outcome.raw_event is None:
+        return ["", "RAW EVENT", "  (not kept)"]
+    text = json.dumps(outcome.raw_event, indent=2, ensure_ascii=True, default=repr)
+    if len(text) > RAW_EVENT_MAX:
+        text = text[:RAW_EVENT_MAX] + f"\n... [{len(text) - RAW_EVENT_MAX} more characters]"
+    return ["", "RAW EVENT", text]
+
+
+# -- JSON for machines -----------------------------------------------------------------------
+
+
+def _json_body(
+    kind: Kind,
+    *,
+    severity_name: str,
+    facts: _Facts,
+    outcome: Outcome,
+    settings: Settings,
+    undo_command: str | None,
+) -> dict[str, Any]:
+    grant, assessment, decision = outcome.grant, outcome.assessment, outcome.decision
+    body: dict[str, Any] = {
+        "event_id": facts.event_id,
+        "event_time": facts.event_time,
+        "account": facts.account,
+        "region": facts.region,
+        "event_name": facts.event_name,
+        "actor": _actor_dict(grant.actor) if grant else None,
+        "source_ip": grant.source_ip if grant else None,
+        "user_agent": grant.user_agent if grant else None,
+        "error_code": grant.error_code if grant else None,
+        "target_user": facts.user,
+        "policy_arn": facts.policy_arn,
+        "severity": severity_name,
+        "policy_severity": assessment.severity.name if assessment else None,
+        "score": assessment.score if assessment else None,
+        "categories": list(assessment.categories) if assessment else [],
+        "findings": [f.to_dict() for f in assessment.findings] if assessment else [],
+        "action": kind.action,
+        "decision": decision.action.value if decision else None,
+        "mode": settings.mode.value,
+        "detached": outcome.detached,
+        "already_detached": outcome.already_detached,
+        "reasons": list(decision.reasons) if decision else [],
+        "problem": outcome.problem,
+        "undo_command": undo_command,
+        "links": dict(_links(facts)),
+    }
+    if kind is COULD_NOT_PROCESS:
+        body["raw_event"] = _raw_event_json(outcome.raw_event, RAW_EVENT_MAX)
+    clipped: dict[str, Any] = _clip(body)
+    return clipped
+
+
+def _actor_dict(actor: Actor) -> dict[str, Any]:
+    return {
+        "type": actor.identity_type,
+        "display": _actor_label(actor),
+        "arn": actor.arn,
+        "principal_id": actor.principal_id,
+        "account_id": actor.account_id,
+        "user_name": actor.user_name,
+        "session_issuer_arn": actor.session_issuer_arn,
+        "session_issuer_name": actor.session_issuer_name,
+        "session_name": actor.session_name,
+        "access_key_id": actor.access_key_id,
+        "mfa_authenticated": actor.mfa_authenticated,
+        "invoked_by": actor.invoked_by,
+    }
+
+
+def _raw_event_json(raw: dict[str, Any] | None, limit: int) -> Any:
+    """The raw event itself when small enough, else the start of its JSON text, marked."""
+    if raw is None:
+        return None
+    text = json.dumps(raw, ensure_ascii=True, separators=(",", ":"), default=repr)
+    if len(text) <= limit:
+        return json.loads(text)
+    return {"truncated": True, "size": len(text), "json_prefix": text[:limit]}
+
+
+def _clip(value: Any) -> Any:
+    """Every string in a JSON value cut to FIELD_MAX (raw event prefixes excepted)."""
+    if isinstance(value, str):
+        return value if len(value) <= FIELD_MAX else value[:FIELD_MAX] + "..."
+    if isinstance(value, dict):
+        return {k: v if k == "json_prefix" else _clip(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_clip(v) for v in value]
+    return value
+
+
+# -- SNS -------------------------------------------------------------------------------------
+
+
+def sns_message(alert: Alert) -> tuple[str, str]:
+    """(Message, MessageStructure) for SNS Publish: the email for people, JSON for machines.
+
+    The whole message stays within MESSAGE_BUDGET bytes: the JSON is compacted step by step
+    (fewer findings, a shorter raw event) and the email is cut, marked, to whatever room is left.
+    """
+    room = 0
+    payload = ""
+    for level in range(4):
+        payload = _dumps(_compact(alert, level))
+        fixed = len(_structure(alert.subject, "", payload))
+        room = (MESSAGE_BUDGET - fixed) // len(TEXT_PROTOCOLS)
+        if room >= 16_384 or level == 3:
+            break
+    email = _fit_text(alert.email, max(room, 0))
+    return _structure(alert.subject, email, payload), "json"
+
+
+def _structure(subject: str, email: str, payload: str) -> str:
+    message = dict.fromkeys(TEXT_PROTOCOLS, email)
+    message.update(dict.fromkeys(JSON_PROTOCOLS, payload))
+    message["sms"] = subject
+    return _dumps(message)
+
+
+def _dumps(value: Any) -> str:
+    # ASCII escapes: the byte count is the character count, and lone surrogates cannot break it.
+    return json.dumps(value, ensure_ascii=True, separators=(",", ":"), default=str)
+
+
+def _compact(alert: Alert, level: int) -> dict[str, Any]:
+    """The JSON body at compaction `level`: 0 as rendered, 3 only the essentials."""
+    body = alert.json_body
+    if level == 0:
+        return body
+    if level == 3:
+        keep = ("event_id", "account", "event_name", "target_user", "policy_arn", "severity")
+        essentials = {k: body.get(k) for k in keep} | {"action": alert.attributes.get("action")}
+        clipped: dict[str, Any] = _clip(essentials | {"subject": alert.subject, "truncated": True})
+        return clipped
+    findings_max, actions_max, raw_max = {1: (50, 20, 4_000), 2: (10, 5, 1_000)}[level]
+    findings = [
+        {**f, "actions": f.get("actions", [])[:actions_max]} if isinstance(f, dict) else f
+        for f in body.get("findings", [])[:findings_max]
+    ]
+    compact = {**body, "findings": findings, "truncated": True}
+    if body.get("raw_event") is not None:
+        compact["raw_event"] = _shrink_raw(body["raw_event"], raw_max)
+    return compact
+
+
+def _shrink_raw(raw: Any, limit: int) -> Any:
+    text = raw["json_prefix"] if isinstance(raw, dict) and "json_prefix" in raw else _dumps(raw)
+    return raw if len(text) <= limit else {"truncated": True, "json_prefix": text[:limit]}
+
+
+def _fit_text(text: str, room: int) -> str:
+    """`text` whose JSON-escaped form fits in `room` bytes, cut and marked when it must be."""
+    if _escaped_len(text) <= room:
+        return text
+    room -= _escaped_len(TRUNCATED)
+    low, high = 0, len(text)  # the longest prefix that fits: escaped length grows with it
+    while low < high:
+        middle = (low + high + 1) // 2
+        low, high = (middle, high) if _escaped_len(text[:middle]) <= room else (low, middle - 1)
+    return text[:low] + TRUNCATED if room >= 0 else ""
+
+
+def _escaped_len(text: str) -> int:
+    return len(_dumps(text)) - 2
