@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -31,18 +30,6 @@ def register(commands: Any) -> None:
     parser.set_defaults(run=run)
 
 
-def email_text(notification: dict[str, Any]) -> str:
-    """The email body on-call reads, from the notification the inbox queue received."""
-    message = notification.get("Message", "")
-    try:
-        body = json.loads(message)
-    except json.JSONDecodeError:
-        return str(message)
-    if isinstance(body, dict) and isinstance(body.get("email"), str):
-        return str(body["email"])
-    return json.dumps(body, indent=2, sort_keys=True)
-
-
 def run(args: argparse.Namespace) -> int:
     # Imported here: the demo needs boto3 and a subprocess, other subcommands need neither.
     from grantguard.demo.emulator import EmulatorError  # noqa: PLC0415
@@ -51,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
 
     start = time.monotonic()
     try:
-        result = run_demo(args.template, sys.stdout, email_text)
+        result = run_demo(args.template, sys.stdout)
     except (TemplateError, EmulatorError) as error:
         print(f"grantguard demo: {error}", file=sys.stderr)
         return 2

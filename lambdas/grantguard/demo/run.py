@@ -11,13 +11,14 @@ from __future__ import annotations
 import io
 import json
 import os
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, redirect_stdout
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
 import boto3
+import botocore.handlers
 
 from grantguard.demo import events, resources
 from grantguard.demo.emulator import aws_environment, moto_server
@@ -110,9 +111,49 @@ def grant(session: boto3.session.Session) -> list[dict[str, Any]]:
     ]
 
 
-def run_demo(
-    template: Path, out: TextIO, email_text: Callable[[dict[str, Any]], str]
-) -> DemoResult:
+@contextmanager
+def email_tap() -> Iterator[list[dict[str, str]]]:
+    """The part of each published message SNS sends to email subscribers, read off the Publish call.
+
+    The emulator delivers only to queues (which get the JSON part), so the demo reads the email
+    part where SNS would take it from. Process-local: every boto3 session created inside picks
+    up the hook; it is removed on exit.
+    """
+    captured: list[dict[str, str]] = []
+
+    def capture(params: dict[str, Any], **_: Any) -> None:
+        message = str(params.get("Message", ""))
+        if params.get("MessageStructure") == "json":
+            parts = json.loads(message)
+            message = str(parts.get("email") or parts.get("default", ""))
+        captured.append({"subject": str(params.get("Subject", "")), "email": message})
+
+    spec = ("provide-client-params.sns.Publish", capture)
+    botocore.handlers.BUILTIN_HANDLERS.append(spec)
+    try:
+        yield captured
+    finally:
+        botocore.handlers.BUILTIN_HANDLERS.remove(spec)
+
+
+def run_handler(endpoint: str, topic_arn: str, delivered: list[dict[str, Any]]) -> list[Any]:
+    """The real handler, in enforce mode, over each event the rule delivered."""
+    outcomes = []
+    with patched_environ(handler_environment(endpoint, topic_arn)):
+        # Imported after the environment is set: the handler's logger reads its level at import.
+        from grantguard import handler  # noqa: PLC0415
+
+        handler.reset_runtime()
+        try:
+            with redirect_stdout(io.StringIO()):  # the metrics' EMF lines are for CloudWatch
+                for event in delivered:
+                    outcomes.append(handler.lambda_handler(event, handler.LocalContext()))
+        finally:
+            handler.reset_runtime()
+    return outcomes
+
+
+def run_demo(template: Path, out: TextIO) -> DemoResult:
     pattern = resources.event_pattern(template)
     result = DemoResult()
     with moto_server() as endpoint, patched_environ(aws_environment(endpoint)):
@@ -130,30 +171,36 @@ def run_demo(
         delivered = resources.receive(session, events_queue, expected=len(entries), timeout=3.0)
         result.forged_delivered = sum(1 for e in delivered if e.get("source") == FORGED_SOURCE)
 
-        with patched_environ(handler_environment(endpoint, inbox.topic_arn)):
-            # Imported after the environment is set: the handler's logger reads its level at import.
-            from grantguard import handler  # noqa: PLC0415
-
-            handler.reset_runtime()
-            with redirect_stdout(io.StringIO()):  # the metrics' EMF lines are for CloudWatch
-                for event in delivered:
-                    result.outcomes.append(handler.lambda_handler(event, handler.LocalContext()))
-            handler.reset_runtime()
+        with email_tap() as emails:
+            result.outcomes = run_handler(endpoint, inbox.topic_arn, delivered)
+        notifications = resources.receive(session, inbox.queue_url, expected=len(delivered))
+        result.alerts = [alert_as_read(n, emails) for n in notifications]
         result.events_handled = len(result.outcomes)
         result.detached = sum(1 for o in result.outcomes if o.get("detached"))
-        result.alerts = resources.receive(session, inbox.queue_url, expected=len(delivered))
         result.after = {u: resources.attachments(session, u) for u in users}
-    _print(result, out, email_text)
+    _print(result, out)
     return result
 
 
-def _print(result: DemoResult, out: TextIO, email_text: Callable[[dict[str, Any]], str]) -> None:
+def alert_as_read(notification: dict[str, Any], emails: list[dict[str, str]]) -> dict[str, Any]:
+    """One delivered notification with the email text SNS sent for the same publish."""
+    subject = str(notification.get("Subject", ""))
+    email = next((e["email"] for e in emails if e["subject"] == subject), None)
+    return {
+        "subject": subject,
+        "attributes": {
+            k: v.get("Value") for k, v in notification.get("MessageAttributes", {}).items()
+        },
+        "email": email if email is not None else str(notification.get("Message", "")),
+    }
+
+
+def _print(result: DemoResult, out: TextIO) -> None:
     for alert in result.alerts:
         out.write("\n" + "=" * 78 + "\n")
-        out.write(f"Subject: {alert.get('Subject', '')}\n")
-        attributes = {k: v.get("Value") for k, v in alert.get("MessageAttributes", {}).items()}
-        out.write(f"Attributes: {json.dumps(attributes, sort_keys=True)}\n\n")
-        out.write(email_text(alert).rstrip() + "\n")
+        out.write(f"Subject: {alert['subject']}\n")
+        out.write(f"Message attributes: {json.dumps(alert['attributes'], sort_keys=True)}\n\n")
+        out.write(alert["email"].rstrip() + "\n")
     out.write("=" * 78 + "\n\nAttachments before and after GrantGuard:\n")
     for user, before in result.before.items():
         after = result.after.get(user, [])
