@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from collections import Counter
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -23,6 +23,7 @@ from grantguard.adapters.ports import AlertPublisher
 from grantguard.config import ConfigError
 from grantguard.domain import Alert, Mode
 from grantguard.posture import (
+    KEY_MAX_IDLE,
     AccountObservation,
     KeyRef,
     PostureFinding,
@@ -48,6 +49,8 @@ clock: Callable[[], datetime] = utc_now
 
 class AccountPort(Protocol):
     def observe(self, account_id: str | None = None) -> AccountObservation: ...
+
+    def key_last_used(self, key_id: str) -> datetime | None: ...
 
     def deactivate_key(self, user_name: str, key_id: str) -> None: ...
 
@@ -112,19 +115,34 @@ def run_posture(
     findings = list(run_checks(observation, now))
     deactivated: list[KeyRef] = []
     if deactivate:
-        for key in keys_to_deactivate(observation.users, now):
-            try:
-                account.deactivate_key(key.user_name, key.key_id)
-            except AccountReadError as error:
-                logger.warning("key deactivation failed", extra={"key_id": key.key_id})
-                findings.append(_deactivation_failed(key, str(error)))
-            else:
-                deactivated.append(key)
+        for candidate in keys_to_deactivate(observation.users, now):
+            result = _deactivate(account, candidate, now)
+            if isinstance(result, KeyRef):
+                deactivated.append(result)
+            elif result is not None:
+                findings.append(result)
     alert = render_digest(findings, observation.account_id, now, deactivated)
     message_id = publisher.publish(alert) if publisher is not None else None
     return PostureRun(
         observation.account_id, tuple(findings), tuple(deactivated), alert, message_id
     )
+
+
+def _deactivate(
+    account: AccountPort, candidate: KeyRef, now: datetime
+) -> KeyRef | PostureFinding | None:
+    """The key as deactivated, a finding saying why it could not be, or None when it was used
+    since the credential report was made (the report can be hours old, so re-read first)."""
+    try:
+        key = replace(candidate, last_used=account.key_last_used(candidate.key_id))
+        if key.last_used is not None and now - key.last_used <= KEY_MAX_IDLE:
+            logger.info("key used since the report; kept", extra={"key_id": key.key_id})
+            return None
+        account.deactivate_key(key.user_name, key.key_id)
+    except AccountReadError as error:
+        logger.warning("key deactivation failed", extra={"key_id": candidate.key_id})
+        return _deactivation_failed(candidate, str(error))
+    return key
 
 
 def _deactivation_failed(key: KeyRef, problem: str) -> PostureFinding:

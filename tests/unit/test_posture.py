@@ -556,10 +556,25 @@ def test_a_clean_digest_says_so() -> None:
 
 
 class FakeAccount:
-    def __init__(self, observation: AccountObservation, refuse: bool = False) -> None:
+    def __init__(
+        self,
+        observation: AccountObservation,
+        refuse: bool = False,
+        used_since: dict[str, datetime] | None = None,
+    ) -> None:
         self.observation = observation
         self.refuse = refuse
+        self.used_since = used_since or {}
         self.deactivated: list[tuple[str, str]] = []
+
+    def key_last_used(self, key_id: str) -> datetime | None:
+        if key_id in self.used_since:
+            return self.used_since[key_id]
+        for each in self.observation.users:
+            for access_key in each.access_keys:
+                if access_key.key_id == key_id:
+                    return access_key.last_used
+        return None
 
     def observe(self, account_id: str | None = None) -> AccountObservation:
         return self.observation
@@ -594,6 +609,22 @@ def test_run_posture_deactivates_only_when_asked(deactivate: bool) -> None:
     assert publisher.alerts == [run.alert]
     assert ("--status Active" in run.alert.email) is deactivate
     assert run.message_id == "message-1"
+
+
+def test_a_key_used_since_the_report_is_kept() -> None:
+    from grantguard.posture_handler import run_posture
+
+    fake = FakeAccount(UNUSED, used_since={"AKIAIDLE": NOW - timedelta(hours=2)})
+    run = run_posture(fake, None, NOW, deactivate=True)
+    assert (fake.deactivated, run.deactivated) == ([], ())
+
+
+def test_a_deactivated_key_is_listed_with_its_fresh_last_use() -> None:
+    from grantguard.posture_handler import run_posture
+
+    fresh = NOW - timedelta(days=95)
+    run = run_posture(FakeAccount(UNUSED, used_since={"AKIAIDLE": fresh}), None, NOW, True)
+    assert [(k.key_id, k.last_used) for k in run.deactivated] == [("AKIAIDLE", fresh)]
 
 
 def test_a_failed_deactivation_becomes_a_high_finding() -> None:

@@ -284,6 +284,14 @@ class Boto3Account:
             raise
         return True
 
+    def key_last_used(self, key_id: str) -> datetime | None:
+        """When the key was last used, read now (not from the credential report)."""
+        try:
+            used = self.iam.get_access_key_last_used(AccessKeyId=key_id)
+        except (ClientError, BotoCoreError) as error:
+            raise _describe(error, f"reading last use of key {key_id}") from error
+        return _utc(used.get("AccessKeyLastUsed", {}).get("LastUsedDate"))
+
     # ---- action -------------------------------------------------------------------------------
 
     def deactivate_key(self, user_name: str, key_id: str) -> None:
