@@ -13,7 +13,7 @@ import re
 import shlex
 import unicodedata
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 from urllib.parse import quote
 
@@ -97,14 +97,7 @@ def render_alert(outcome: Outcome, settings: Settings) -> Alert:
     return Alert(
         subject=_subject(kind, severity, facts),
         email=email + "\n",
-        json_body=_json_body(
-            kind,
-            severity_name=severity_name,
-            facts=facts,
-            outcome=outcome,
-            settings=settings,
-            undo_command=undo_command,
-        ),
+        json_body=_json_body(kind, facts, outcome, settings, undo_command),
         attributes={
             "severity": severity_name,
             "action": kind.action,
@@ -256,8 +249,8 @@ def _headline(kind: Kind, facts: _Facts, outcome: Outcome, severity: Severity | 
     second = {
         DETACHED: "GrantGuard DETACHED it: the user no longer has these permissions.",
         ALREADY_DETACHED: "It was already detached (or the user is gone): nothing left to do.",
-        WOULD_DETACH: "GrantGuard would detach it but did NOT (see WHAT GRANTGUARD DID). "
-        "It is still attached: review it now.",
+        WOULD_DETACH: "GrantGuard would detach it but did NOT (reasons under WHAT GRANTGUARD "
+        "DID): review it now.",
         ALERT_ONLY: "Below the detach threshold: GrantGuard only reports it. It is still attached.",
         DETACH_FAILED: "GrantGuard tried to detach it and FAILED. It may STILL BE ATTACHED: "
         "detach it by hand now (HOW TO UNDO).",
@@ -370,7 +363,7 @@ def _undo(kind: Kind, facts: _Facts) -> tuple[list[str], str | None]:
         note = (
             f"GrantGuard did not act. If the grant is unwanted, remove it {creds}:"
             if kind is COULD_NOT_PROCESS
-            else f"The policy is still attached. To remove it {creds}:"
+            else f"GrantGuard left the policy attached. To remove it {creds}:"
         )
         command = _cli("detach-user-policy", facts.user, facts.policy_arn)
     if command is None:
@@ -429,15 +422,10 @@ def _raw_event_section(outcome: Outcome, kind: Kind) -> list[str]:
 
 
 def _json_body(
-    kind: Kind,
-    *,
-    severity_name: str,
-    facts: _Facts,
-    outcome: Outcome,
-    settings: Settings,
-    undo_command: str | None,
+    kind: Kind, facts: _Facts, outcome: Outcome, settings: Settings, undo_command: str | None
 ) -> dict[str, Any]:
     grant, assessment, decision = outcome.grant, outcome.assessment, outcome.decision
+    severity = decision.severity if decision and kind is not COULD_NOT_PROCESS else None
     body: dict[str, Any] = {
         "event_id": facts.event_id,
         "event_time": facts.event_time,
@@ -450,7 +438,7 @@ def _json_body(
         "error_code": grant.error_code if grant else None,
         "target_user": facts.user,
         "policy_arn": facts.policy_arn,
-        "severity": severity_name,
+        "severity": (severity or COULD_NOT_PROCESS_SEVERITY).name,
         "policy_severity": assessment.severity.name if assessment else None,
         "score": assessment.score if assessment else None,
         "categories": list(assessment.categories) if assessment else [],
@@ -472,20 +460,8 @@ def _json_body(
 
 
 def _actor_dict(actor: Actor) -> dict[str, Any]:
-    return {
-        "type": actor.identity_type,
-        "display": _actor_label(actor),
-        "arn": actor.arn,
-        "principal_id": actor.principal_id,
-        "account_id": actor.account_id,
-        "user_name": actor.user_name,
-        "session_issuer_arn": actor.session_issuer_arn,
-        "session_issuer_name": actor.session_issuer_name,
-        "session_name": actor.session_name,
-        "access_key_id": actor.access_key_id,
-        "mfa_authenticated": actor.mfa_authenticated,
-        "invoked_by": actor.invoked_by,
-    }
+    fields = {k: v for k, v in asdict(actor).items() if k != "identity_type"}
+    return {"type": actor.identity_type, "display": _actor_label(actor), **fields}
 
 
 def _raw_event_json(raw: dict[str, Any] | None, limit: int) -> Any:
@@ -522,6 +498,8 @@ def sns_message(alert: Alert) -> tuple[str, str]:
     payload = ""
     for level in range(4):
         payload = _dumps(_compact(alert, level))
+        if len(payload) * len(JSON_PROTOCOLS) > MESSAGE_BUDGET and level < 3:
+            continue  # cannot fit even before escaping: skip building it
         fixed = len(_structure(alert.subject, "", payload))
         room = (MESSAGE_BUDGET - fixed) // len(TEXT_PROTOCOLS)
         if room >= 16_384 or level == 3:
@@ -543,23 +521,23 @@ def _dumps(value: Any) -> str:
 
 
 def _compact(alert: Alert, level: int) -> dict[str, Any]:
-    """The JSON body at compaction `level`: 0 as rendered, 3 only the essentials."""
+    """The JSON body at compaction `level`: 0 as rendered, 1 and 2 trimmed, 3 the essentials."""
     body = alert.json_body
     if level == 0:
         return body
     if level == 3:
         keep = ("event_id", "account", "event_name", "target_user", "policy_arn", "severity")
         essentials = {k: body.get(k) for k in keep} | {"action": alert.attributes.get("action")}
-        clipped: dict[str, Any] = _clip(essentials | {"subject": alert.subject, "truncated": True})
-        return clipped
-    findings_max, actions_max, raw_max = {1: (50, 20, 4_000), 2: (10, 5, 1_000)}[level]
-    findings = [
-        {**f, "actions": f.get("actions", [])[:actions_max]} if isinstance(f, dict) else f
-        for f in body.get("findings", [])[:findings_max]
+        clipped: dict[str, Any] = _clip(essentials | {"subject": alert.subject})
+        return clipped | {"truncated": True}
+    findings, actions, raw = (50, 20, 4_000) if level == 1 else (10, 5, 1_000)
+    trimmed = [
+        {**f, "actions": f.get("actions", [])[:actions]} if isinstance(f, dict) else f
+        for f in body.get("findings", [])[:findings]
     ]
-    compact = {**body, "findings": findings, "truncated": True}
+    compact = {**body, "findings": trimmed, "truncated": True}
     if body.get("raw_event") is not None:
-        compact["raw_event"] = _shrink_raw(body["raw_event"], raw_max)
+        compact["raw_event"] = _shrink_raw(body["raw_event"], raw)
     return compact
 
 
@@ -573,7 +551,7 @@ def _fit_text(text: str, room: int) -> str:
     if _escaped_len(text) <= room:
         return text
     room -= _escaped_len(TRUNCATED)
-    low, high = 0, len(text)  # the longest prefix that fits: escaped length grows with it
+    low, high = 0, min(len(text), max(room, 0))  # escaping never shrinks a character
     while low < high:
         middle = (low + high + 1) // 2
         low, high = (middle, high) if _escaped_len(text[:middle]) <= room else (low, middle - 1)
