@@ -1,0 +1,1 @@
+"""GrantGuard's CDK side: typed settings from context, the stack and its constructs."""

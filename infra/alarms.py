@@ -1,0 +1,67 @@
+"""CloudWatch alarms on the responder itself, published to the operations topic."""
+
+from __future__ import annotations
+
+from aws_cdk import Duration, Stack
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as actions
+from aws_cdk import aws_sns as sns
+from constructs import Construct
+
+from infra.responder import Responder
+
+PERIOD = Duration.minutes(5)
+
+
+class Alarms(Construct):
+    """Errors, throttles, and any message waiting in the dead-letter or failure queue."""
+
+    def __init__(
+        self, scope: Construct, construct_id: str, *, responder: Responder, topic: sns.ITopic
+    ) -> None:
+        super().__init__(scope, construct_id)
+        prefix = Stack.of(self).stack_name
+        function = responder.function
+        specs = [
+            (
+                "FunctionErrors",
+                function.metric_errors(period=PERIOD, statistic="Sum"),
+                "The GrantGuard function raised errors; grants may not have been assessed.",
+            ),
+            (
+                "FunctionThrottles",
+                function.metric_throttles(period=PERIOD, statistic="Sum"),
+                "The GrantGuard function was throttled; raise reservedConcurrency if this repeats.",
+            ),
+            (
+                "RuleDeadLetters",
+                responder.rule_dlq.metric_approximate_number_of_messages_visible(
+                    period=PERIOD, statistic="Maximum"
+                ),
+                "EventBridge could not deliver IAM events to GrantGuard; they wait in the "
+                "rule's dead-letter queue.",
+            ),
+            (
+                "FailedInvocations",
+                responder.failure_queue.metric_approximate_number_of_messages_visible(
+                    period=PERIOD, statistic="Maximum"
+                ),
+                "GrantGuard failed on IAM events after all retries; they wait in the "
+                "failure queue.",
+            ),
+        ]
+        self.alarms: list[cloudwatch.Alarm] = []
+        for name, metric, description in specs:
+            alarm = cloudwatch.Alarm(
+                self,
+                name,
+                alarm_name=f"{prefix}-{name}",
+                alarm_description=description,
+                metric=metric,
+                threshold=0,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                evaluation_periods=1,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            )
+            alarm.add_alarm_action(actions.SnsAction(topic))
+            self.alarms.append(alarm)

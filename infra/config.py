@@ -1,0 +1,245 @@
+"""GrantGuard's deployment settings, read from CDK context and validated before anything is built.
+
+Every key has a default in cdk.json; override one at deploy time with `-c key=value`
+(lists as JSON, e.g. `-c 'alertEmails=["oncall@example.com"]'`, or comma-separated).
+
+mode                monitor (default): alert only. enforce: detach the policy when the verdict
+                    reaches detachAt and nothing exempts the grant.
+detachAt            lowest severity that is detached in enforce mode: LOW, MEDIUM, HIGH or
+                    CRITICAL (default CRITICAL).
+alertEmails         email addresses subscribed to the alert and operations topics (default []).
+                    Each recipient must confirm the subscription email AWS sends.
+alertMinSeverity    lowest severity emailed: NONE, LOW, MEDIUM, HIGH or CRITICAL (default
+                    MEDIUM). Becomes the email subscriptions' filter policy on the `severity`
+                    message attribute; "could not process" and failed-detach alerts always pass.
+allowActors         ARN patterns (* and ?) of callers whose grants are reported but never undone,
+                    e.g. the CI/CD deploy role (default []).
+protectedPolicies   ARN patterns of policies never detached (default []). AWS's
+                    AWSCompromisedKeyQuarantine* policies are always protected, and the function's
+                    role is denied detaching any of them.
+exemptTag           IAM user tag key that exempts a user from detachment (default
+                    "grantguard:exempt").
+logRetentionDays    retention of the function's log group in days; one of CloudWatch Logs'
+                    allowed values (default 90).
+reservedConcurrency concurrent executions reserved for the function, 1 to 1000 (default 5).
+region              optional; only us-east-1 is accepted (see REGION below).
+
+A wrong value fails synth with one sentence naming the key, the value and what is allowed.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+# IAM's CloudTrail events are delivered to EventBridge only in us-east-1.
+REGION = "us-east-1"
+
+SEVERITIES = ("NONE", "LOW", "MEDIUM", "HIGH", "CRITICAL")
+MODES = ("monitor", "enforce")
+
+# AWS attaches these to users whose keys leaked; detaching one would reopen the incident.
+ALWAYS_PROTECTED = ("arn:aws:iam::aws:policy/AWSCompromisedKeyQuarantine*",)
+
+# The values CloudWatch Logs accepts for RetentionInDays (aws_logs.RetentionDays, in order).
+LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096,
+                      1827, 2192, 2557, 2922, 3288, 3653)  # fmt: skip
+
+MAX_RESERVED_CONCURRENCY = 1000
+# Lambda caps all environment variables at 4 KB together; leave room for the fixed ones.
+MAX_PATTERN_ENV_BYTES = 3000
+
+_EMAIL = re.compile(r"^[^@\s,;]+@[^@\s,;]+\.[A-Za-z]{2,}$")
+# IAM tag keys: letters, digits, spaces and _ . : / = + - @, up to 128 characters.
+_TAG_KEY = re.compile(r"^[\w .:/=+\-@]{1,128}$")
+# An ARN pattern usable both by fnmatch (the Lambda) and by IAM's ArnLike (the role's guard).
+_ARN_PATTERN = re.compile(r"^arn:[\w*?.\-]+:[\w*?\-]+:[\w*?\-]*:[\w*?\-]*:[^\s\[\]]+$")
+
+DEFAULTS: dict[str, Any] = {
+    "mode": "monitor",
+    "detachAt": "CRITICAL",
+    "alertEmails": [],
+    "alertMinSeverity": "MEDIUM",
+    "allowActors": [],
+    "protectedPolicies": [],
+    "exemptTag": "grantguard:exempt",
+    "logRetentionDays": 90,
+    "reservedConcurrency": 5,
+}
+KEYS = (*DEFAULTS, "region")
+
+
+class ConfigError(ValueError):
+    """A context value GrantGuard cannot deploy with; the message names key, value and remedy."""
+
+
+@dataclass(frozen=True)
+class GrantGuardConfig:
+    mode: str
+    detach_at: str
+    alert_emails: tuple[str, ...]
+    alert_min_severity: str
+    allow_actors: tuple[str, ...]
+    protected_policies: tuple[str, ...]  # the configured ones plus ALWAYS_PROTECTED
+    exempt_tag: str
+    log_retention_days: int
+    reserved_concurrency: int
+
+    @property
+    def alert_severities(self) -> tuple[str, ...]:
+        """Severity names at or above alert_min_severity, lowest first."""
+        return SEVERITIES[SEVERITIES.index(self.alert_min_severity) :]
+
+
+def _show(value: Any) -> str:
+    return json.dumps(value) if not isinstance(value, str) else repr(value)
+
+
+def _choice(key: str, value: Any, allowed: tuple[str, ...], *, upper: bool) -> str:
+    text = str(value).strip()
+    text = text.upper() if upper else text.lower()
+    if text not in allowed:
+        raise ConfigError(
+            f"context {key}={_show(value)} is not allowed; use one of: {', '.join(allowed)}"
+        )
+    return text
+
+
+def _string_list(key: str, value: Any) -> tuple[str, ...]:
+    """A list from JSON context, or from a `-c key=...` string (JSON list or comma-separated)."""
+    items = value
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            try:
+                items = json.loads(text)
+            except json.JSONDecodeError:
+                raise ConfigError(
+                    f"context {key}={_show(value)} is not a valid JSON list; "
+                    'use e.g. ["a", "b"] or a comma-separated string'
+                ) from None
+        else:
+            items = [part.strip() for part in text.split(",") if part.strip()]
+    if not isinstance(items, list) or not all(isinstance(i, str) and i.strip() for i in items):
+        raise ConfigError(f"context {key}={_show(value)} must be a list of non-empty strings")
+    return tuple(dict.fromkeys(i.strip() for i in items))
+
+
+def _arn_patterns(key: str, value: Any) -> tuple[str, ...]:
+    patterns = _string_list(key, value)
+    for pattern in patterns:
+        if not _ARN_PATTERN.match(pattern):
+            raise ConfigError(
+                f"context {key} has {pattern!r}, which is not an ARN pattern; use a full ARN "
+                "with only * and ? as wildcards, e.g. arn:aws:iam::123456789012:role/deploy-*"
+            )
+    return patterns
+
+
+def _integer(key: str, value: Any, allowed: str, lowest: int, highest: int) -> int:
+    number: int | None = None
+    if isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    elif isinstance(value, str) and value.strip().isdigit():
+        number = int(value.strip())
+    if number is None or not lowest <= number <= highest:
+        raise ConfigError(f"context {key}={_show(value)} is not allowed; use {allowed}")
+    return number
+
+
+def _unknown_keys(context: Mapping[str, Any]) -> None:
+    """Fail on a near miss of one of our keys (a typo would otherwise silently use a default)."""
+    for key in context:
+        if key in KEYS or ":" in key or "@" in key or "/" in key:
+            continue
+        lowered = {k.lower(): k for k in KEYS}
+        match = lowered.get(key.lower()) or next(
+            iter(difflib.get_close_matches(key, KEYS, n=1, cutoff=0.8)), None
+        )
+        if match:
+            raise ConfigError(
+                f"context key {key!r} is not a GrantGuard setting; did you mean {match!r}? "
+                f"Known keys: {', '.join(KEYS)}"
+            )
+
+
+def check_region(context: Mapping[str, Any], environ: Mapping[str, str]) -> str:
+    """The deployment region, which must be us-east-1; fails with the source of a wrong one."""
+    for source, value in (
+        ("context region", context.get("region")),
+        ("CDK_DEPLOY_REGION", environ.get("CDK_DEPLOY_REGION")),
+        ("CDK_DEFAULT_REGION", environ.get("CDK_DEFAULT_REGION")),
+    ):
+        if value:
+            if str(value).strip() != REGION:
+                raise ConfigError(
+                    f"{source}={_show(value)} is not allowed; GrantGuard deploys only to {REGION} "
+                    "because IAM's CloudTrail events reach EventBridge only there "
+                    f"(run with AWS_REGION={REGION} or -c region={REGION})"
+                )
+            break
+    return REGION
+
+
+def load_config(context: Mapping[str, Any]) -> GrantGuardConfig:
+    """The validated settings from CDK context (keys absent from `context` take DEFAULTS)."""
+    _unknown_keys(context)
+    raw = {key: context.get(key, default) for key, default in DEFAULTS.items()}
+    emails = _string_list("alertEmails", raw["alertEmails"])
+    for email in emails:
+        if not _EMAIL.match(email):
+            raise ConfigError(
+                f"context alertEmails has {email!r}, which is not an email address; "
+                "use addresses like oncall@example.com"
+            )
+    detach_at = _choice("detachAt", raw["detachAt"], SEVERITIES[1:], upper=True)
+    exempt_tag = str(raw["exemptTag"]).strip()
+    if not _TAG_KEY.match(exempt_tag) or exempt_tag.lower().startswith("aws:"):
+        raise ConfigError(
+            f"context exemptTag={_show(raw['exemptTag'])} is not a valid IAM tag key; use 1-128 "
+            "letters, digits, spaces or _.:/=+-@, not starting with aws:"
+        )
+    allow_actors = _arn_patterns("allowActors", raw["allowActors"])
+    configured = _arn_patterns("protectedPolicies", raw["protectedPolicies"])
+    protected = configured + tuple(p for p in ALWAYS_PROTECTED if p not in configured)
+    env_bytes = len(json.dumps(list(allow_actors))) + len(json.dumps(list(protected)))
+    if env_bytes > MAX_PATTERN_ENV_BYTES:
+        raise ConfigError(
+            f"context allowActors and protectedPolicies take {env_bytes} bytes together; "
+            f"Lambda environment variables allow at most {MAX_PATTERN_ENV_BYTES}, so use wildcards"
+        )
+    retention = _integer(
+        "logRetentionDays",
+        raw["logRetentionDays"],
+        f"one of {', '.join(map(str, LOG_RETENTION_DAYS))}",
+        1,
+        LOG_RETENTION_DAYS[-1],
+    )
+    if retention not in LOG_RETENTION_DAYS:
+        raise ConfigError(
+            f"context logRetentionDays={_show(raw['logRetentionDays'])} is not allowed; "
+            f"use one of {', '.join(map(str, LOG_RETENTION_DAYS))}"
+        )
+    return GrantGuardConfig(
+        mode=_choice("mode", raw["mode"], MODES, upper=False),
+        detach_at=detach_at,
+        alert_emails=emails,
+        alert_min_severity=_choice(
+            "alertMinSeverity", raw["alertMinSeverity"], SEVERITIES, upper=True
+        ),
+        allow_actors=allow_actors,
+        protected_policies=protected,
+        exempt_tag=exempt_tag,
+        log_retention_days=retention,
+        reserved_concurrency=_integer(
+            "reservedConcurrency",
+            raw["reservedConcurrency"],
+            f"a whole number from 1 to {MAX_RESERVED_CONCURRENCY}",
+            1,
+            MAX_RESERVED_CONCURRENCY,
+        ),
+    )

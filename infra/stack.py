@@ -1,0 +1,49 @@
+"""The GrantGuard stack: alerting, the responder and alarms on it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import CfnOutput, Stack
+from constructs import Construct
+
+from infra.alarms import Alarms
+from infra.alerting import Alerting
+from infra.config import GrantGuardConfig
+from infra.responder import Responder
+
+STACK_NAME = "GrantGuard"
+
+
+class GrantGuardStack(Stack):
+    def __init__(
+        self, scope: Construct, construct_id: str, *, config: GrantGuardConfig, **kwargs: Any
+    ) -> None:
+        super().__init__(
+            scope,
+            construct_id,
+            description="GrantGuard: detects and undoes dangerous IAM user policy attachments.",
+            **kwargs,
+        )
+        self.config = config
+        self.alerting = Alerting(self, "Alerting", config=config)
+        self.responder = Responder(self, "Responder", config=config, alerting=self.alerting)
+        self.alarms = Alarms(
+            self, "Alarms", responder=self.responder, topic=self.alerting.ops_topic
+        )
+
+        CfnOutput(
+            self,
+            "AlertTopicArn",
+            value=self.alerting.alert_topic.topic_arn,
+            description="Subscribe on-call here for grant alerts.",
+        )
+        CfnOutput(
+            self,
+            "OpsTopicArn",
+            value=self.alerting.ops_topic.topic_arn,
+            description="Subscribe on-call here for alarms about GrantGuard itself.",
+        )
+        CfnOutput(self, "FunctionName", value=self.responder.function.function_name)
+        CfnOutput(self, "RuleDeadLetterQueueUrl", value=self.responder.rule_dlq.queue_url)
+        CfnOutput(self, "FailedInvocationQueueUrl", value=self.responder.failure_queue.queue_url)

@@ -1,0 +1,158 @@
+"""Deployment settings: defaults, accepted forms, and errors that name key, value and remedy."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from grantguard.scoring.assessment import Severity
+
+from infra.config import (
+    ALWAYS_PROTECTED,
+    DEFAULTS,
+    LOG_RETENTION_DAYS,
+    REGION,
+    SEVERITIES,
+    ConfigError,
+    check_region,
+    load_config,
+)
+from tests.infra.conftest import cdk_json_context
+
+
+def test_cdk_json_documents_every_setting_with_its_default() -> None:
+    assert cdk_json_context() == DEFAULTS
+
+
+def test_defaults_are_monitor_mode_critical_detach_medium_alerts() -> None:
+    config = load_config({})
+    assert config.mode == "monitor"
+    assert config.detach_at == "CRITICAL"
+    assert config.alert_min_severity == "MEDIUM"
+    assert config.alert_emails == ()
+    assert config.allow_actors == ()
+    assert config.protected_policies == ALWAYS_PROTECTED
+    assert config.exempt_tag == "grantguard:exempt"
+    assert config.log_retention_days == 90
+    assert config.reserved_concurrency == 5
+
+
+def test_severity_names_match_the_lambdas_severity_scale() -> None:
+    assert tuple(s.name for s in sorted(Severity)) == SEVERITIES
+
+
+def test_cli_strings_are_accepted_for_lists_and_numbers() -> None:
+    config = load_config(
+        {
+            "mode": "ENFORCE",
+            "detachAt": "high",
+            "alertEmails": "a@example.com, b@example.org",
+            "allowActors": '["arn:aws:iam::123456789012:role/ci-*"]',
+            "logRetentionDays": "365",
+            "reservedConcurrency": "10",
+        }
+    )
+    assert config.mode == "enforce"
+    assert config.detach_at == "HIGH"
+    assert config.alert_emails == ("a@example.com", "b@example.org")
+    assert config.allow_actors == ("arn:aws:iam::123456789012:role/ci-*",)
+    assert config.log_retention_days == 365
+    assert config.reserved_concurrency == 10
+
+
+def test_quarantine_policies_are_always_protected_once() -> None:
+    mine = "arn:aws:iam::123456789012:policy/break-glass"
+    config = load_config({"protectedPolicies": [mine, ALWAYS_PROTECTED[0]]})
+    assert config.protected_policies == (mine, ALWAYS_PROTECTED[0])
+    assert load_config({"protectedPolicies": [mine]}).protected_policies == (
+        mine,
+        *ALWAYS_PROTECTED,
+    )
+
+
+def test_alert_severities_run_from_the_minimum_up() -> None:
+    assert load_config({"alertMinSeverity": "HIGH"}).alert_severities == ("HIGH", "CRITICAL")
+    assert load_config({"alertMinSeverity": "NONE"}).alert_severities == SEVERITIES
+
+
+@pytest.mark.parametrize(
+    ("context", "expected"),
+    [
+        ({"mode": "destroy"}, ["mode", "'destroy'", "monitor, enforce"]),
+        ({"detachAt": "SEVERE"}, ["detachAt", "'SEVERE'", "LOW, MEDIUM, HIGH, CRITICAL"]),
+        ({"detachAt": "NONE"}, ["detachAt", "'NONE'", "LOW, MEDIUM, HIGH, CRITICAL"]),
+        ({"alertMinSeverity": 3}, ["alertMinSeverity", "3", "NONE, LOW, MEDIUM, HIGH, CRITICAL"]),
+        ({"alertEmails": ["oncall"]}, ["alertEmails", "'oncall'", "oncall@example.com"]),
+        ({"alertEmails": "[not json"}, ["alertEmails", "'[not json'", "JSON list"]),
+        ({"alertEmails": [""]}, ["alertEmails", "non-empty strings"]),
+        ({"allowActors": ["deploy-role"]}, ["allowActors", "'deploy-role'", "ARN pattern"]),
+        (
+            {"protectedPolicies": ["arn:aws:iam::1:policy/[ab]"]},
+            ["protectedPolicies", "only * and ?"],
+        ),
+        ({"exemptTag": "aws:reserved"}, ["exemptTag", "'aws:reserved'", "not starting with aws:"]),
+        ({"exemptTag": ""}, ["exemptTag", "''", "1-128"]),
+        ({"logRetentionDays": 10}, ["logRetentionDays", "10", "one of 1, 3, 5, 7, 14"]),
+        ({"logRetentionDays": "forever"}, ["logRetentionDays", "'forever'", "3653"]),
+        ({"reservedConcurrency": 0}, ["reservedConcurrency", "0", "from 1 to 1000"]),
+        ({"reservedConcurrency": True}, ["reservedConcurrency", "true", "from 1 to 1000"]),
+        ({"detachat": "HIGH"}, ["'detachat'", "did you mean 'detachAt'"]),
+        ({"alertEmail": ["a@example.com"]}, ["'alertEmail'", "did you mean 'alertEmails'"]),
+    ],
+)
+def test_a_wrong_value_names_the_key_the_value_and_what_is_allowed(
+    context: dict[str, Any], expected: list[str]
+) -> None:
+    with pytest.raises(ConfigError) as raised:
+        load_config(context)
+    message = str(raised.value)
+    assert "\n" not in message
+    for part in expected:
+        assert part in message
+
+
+def test_too_many_patterns_for_the_lambda_environment_fail_with_the_size() -> None:
+    patterns = [f"arn:aws:iam::123456789012:role/team-{i:04d}-deploy" for i in range(100)]
+    with pytest.raises(ConfigError, match=r"allowActors and protectedPolicies take \d+ bytes"):
+        load_config({"allowActors": patterns})
+
+
+def test_cdk_and_cli_context_keys_are_not_mistaken_for_typos() -> None:
+    context = {
+        "@aws-cdk/core:target-partitions": ["aws"],
+        "aws:cdk:enable-path-metadata": True,
+        "availability-zones:account=1:region=us-east-1": ["us-east-1a"],
+        "acknowledged-issue-numbers": [1],
+        "mode": "enforce",
+    }
+    assert load_config(context).mode == "enforce"
+
+
+def test_every_listed_retention_is_accepted() -> None:
+    for days in LOG_RETENTION_DAYS:
+        assert load_config({"logRetentionDays": days}).log_retention_days == days
+
+
+@pytest.mark.parametrize(
+    ("context", "environ", "source"),
+    [
+        ({"region": "eu-west-1"}, {}, "context region='eu-west-1'"),
+        ({}, {"CDK_DEPLOY_REGION": "us-west-2"}, "CDK_DEPLOY_REGION='us-west-2'"),
+        ({}, {"CDK_DEFAULT_REGION": "eu-central-1"}, "CDK_DEFAULT_REGION='eu-central-1'"),
+    ],
+)
+def test_another_region_fails_with_a_one_line_reason(
+    context: dict[str, Any], environ: dict[str, str], source: str
+) -> None:
+    with pytest.raises(ConfigError) as raised:
+        check_region(context, environ)
+    message = str(raised.value)
+    assert "\n" not in message
+    assert message.startswith(source)
+    assert "only to us-east-1" in message
+    assert "CloudTrail events reach EventBridge only there" in message
+
+
+def test_us_east_1_is_the_default_and_explicit_context_wins_over_the_profile() -> None:
+    assert check_region({}, {}) == REGION
+    assert check_region({"region": "us-east-1"}, {"CDK_DEFAULT_REGION": "eu-west-1"}) == REGION
