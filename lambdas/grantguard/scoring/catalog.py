@@ -116,19 +116,20 @@ class Catalog:
         found = list(map(self._exact.get, patterns))
         if None not in found:  # all exact names: set the bits in one bytes pass
             return _bits_to_int(found, self.size), []  # type: ignore[arg-type]
-        mask = 0
-        missing: list[int] = []
-        exact: list[int] = []
-        for position, (pattern, index) in enumerate(zip(patterns, found, strict=True)):
-            if index is not None:
-                exact.append(index)
-                continue
-            part = self.mask_for(pattern)
-            if part:
-                mask |= part
-            else:
-                missing.append(position)
-        return mask | _bits_to_int(exact, self.size), missing
+        exact = [i for i in found if i is not None]
+        others = [p for p, i in zip(patterns, found, strict=True) if i is None]
+        masks = list(map(self.mask_for, others))
+        mask = _bits_to_int(exact, self.size)
+        for part in masks:
+            mask |= part
+        if 0 not in masks:
+            return mask, []
+        missing = [
+            position
+            for position, (pattern, index) in enumerate(zip(patterns, found, strict=True))
+            if index is None and not self.mask_for(pattern)
+        ]
+        return mask, missing
 
     @classmethod
     def from_file(cls, path: Path = CATALOG_FILE) -> Catalog:
@@ -237,8 +238,6 @@ class Catalog:
         """Readable names for a set: `*` for everything, `svc:*` for whole services, else names."""
         if mask & self.all == self.all:
             return ("*",)
-        if mask.bit_count() <= limit:
-            return tuple(self.names[i] for i in self.indices(mask))
         out: list[str] = []
         remaining = mask
         while remaining and len(out) < limit:

@@ -27,34 +27,68 @@ class UnknownGrant:
 
 
 class _Clause:
-    """A statement reduced to what matters for names outside the catalog."""
+    """A statement reduced to what matters for names outside the catalog.
 
-    __slots__ = ("_joined", "conditional", "index", "not_action", "patterns", "wide")
+    Only three kinds of pattern can match a name the catalog does not know: patterns that
+    themselves match nothing in the catalog (`unknown`), patterns with a wildcard in the service
+    part (`*`, `code*:...`), and, for a service the catalog knows, that service's own patterns.
+    """
+
+    __slots__ = (
+        "_joined",
+        "_wild",
+        "conditional",
+        "index",
+        "not_action",
+        "patterns",
+        "unknown",
+        "wide",
+    )
+    unknown: list[str]
 
     def __init__(
-        self, index: int, patterns: tuple[str, ...], not_action: bool, conditional: bool, wide: bool
+        self,
+        index: int,
+        patterns: tuple[str, ...],
+        not_action: bool,
+        conditional: bool,
+        wide: bool,
     ) -> None:
         self.index = index
         self.patterns = patterns  # lower-cased
         self.not_action = not_action
         self.conditional = conditional
         self.wide = wide
+        self.unknown = []
         self._joined: str | None = None
+        self._wild: list[str] | None = None
 
-    def covers(self, name: str) -> bool:
-        """Whether this statement's action element applies to `name` (lower-cased)."""
-        if self._joined is None:
+    def _scan(self) -> tuple[str, list[str]]:
+        if self._joined is None or self._wild is None:
             self._joined = "\n".join(self.patterns)
-        # One C-level scan picks the only patterns that can match: same service, or a
-        # wildcard in the service part.
-        candidates = _candidates(name.partition(":")[0]).findall(self._joined)
+            self._wild = _WILD_SERVICE.findall(self._joined)
+        return self._joined, self._wild
+
+    def has_wild_service(self) -> bool:
+        return bool(self._scan()[1])
+
+    def covers(self, name: str, known_service: bool) -> bool:
+        """Whether this statement's action element applies to `name` (lower-cased)."""
+        joined, wild = self._scan()
+        candidates = [*self.unknown, *wild]
+        if known_service:
+            candidates += _service_lines(name.partition(":")[0]).findall(joined)
         hit = any(p == name or _glob(p).fullmatch(name) is not None for p in candidates)
         return hit != self.not_action
 
 
+# A pattern with `*` or `?` in its service part; linear: the service part cannot hold them.
+_WILD_SERVICE = re.compile(r"(?m)^[^:\n*?]*[*?][^\n]*$")
+
+
 @lru_cache(maxsize=1024)
-def _candidates(service: str) -> re.Pattern[str]:
-    return re.compile(rf"(?m)^(?:{re.escape(service)}:.*|[^:\n]*[*?][^:\n]*:.*|\*)$")
+def _service_lines(service: str) -> re.Pattern[str]:
+    return re.compile(rf"(?m)^{re.escape(service)}:.*$")
 
 
 @lru_cache(maxsize=65536)
@@ -77,8 +111,7 @@ class Effective:
     _allow_clauses: list[_Clause] = field(default_factory=list)
     _deny_clauses: list[_Clause] = field(default_factory=list)
     _outside: dict[str, UnknownGrant | None] = field(default_factory=dict)
-    _outside_services: dict[str, bool] = field(default_factory=dict)
-    _all_allow_patterns: str | None = None
+    _outside_possible: bool | None = None
 
     # Actions granted without a condition and on every resource (set by effective_grant).
     strong: int = 0
@@ -100,23 +133,12 @@ class Effective:
         return grant
 
     def _grant_outside(self, action: str, name: str) -> UnknownGrant | None:
-        service = name.partition(":")[0]
-        possible = self._outside_services.get(service)
-        if possible is None:
-            # One scan over every Allow pattern: most policies name nothing that could match.
-            if self._all_allow_patterns is None:
-                self._all_allow_patterns = "\n".join(
-                    p for c in self._allow_clauses if not c.not_action for p in c.patterns
-                )
-            possible = any(c.not_action for c in self._allow_clauses) or (
-                _candidates(service).search(self._all_allow_patterns) is not None
-            )
-            self._outside_services[service] = possible
-        if not possible:
+        known = self.catalog.service(name.partition(":")[0]) is not None
+        if not known and not self._outside_patterns():
             return None
-        if any(c.covers(name) for c in self._deny_clauses):
+        if any(c.covers(name, known) for c in self._deny_clauses):
             return None
-        clauses = [c for c in self._allow_clauses if c.covers(name)]
+        clauses = [c for c in self._allow_clauses if c.covers(name, known)]
         if not clauses:
             return None
         return UnknownGrant(
@@ -125,6 +147,14 @@ class Effective:
             conditional=all(c.conditional for c in clauses),
             wide=any(c.wide for c in clauses),
         )
+
+    def _outside_patterns(self) -> bool:
+        """Whether any Allow could reach a name outside the catalog's services (computed once)."""
+        if self._outside_possible is None:
+            self._outside_possible = any(
+                c.not_action or c.unknown or c.has_wild_service() for c in self._allow_clauses
+            )
+        return self._outside_possible
 
 
 def effective_grant(catalog: Catalog, statements: tuple[Statement, ...]) -> Effective:
@@ -141,26 +171,27 @@ def effective_grant(catalog: Catalog, statements: tuple[Statement, ...]) -> Effe
         if st.not_action:
             mask = catalog.all ^ mask
         wide = st.resource_wide
-        clause = _Clause(st.index, patterns, st.not_action, st.conditional, wide)
+        clause = _Clause(st.position, patterns, st.not_action, st.conditional, wide)
+        clause.unknown = [patterns[i] for i in missing]
         if st.allow:
             result.allowed |= mask
             if not st.conditional:
                 result.unconditional |= mask
             if wide:
                 result.wide |= mask
-            result.statement_masks.append((st.index, mask))
+            result.statement_masks.append((st.position, mask))
             result._allow_clauses.append(clause)
             if not st.not_action:
                 for written in unknown:
                     _merge_unknown(unknown_allowed, written, st, wide)
         elif st.conditional:
             result.notes.append(
-                f"Statement {st.index}: a Deny with a Condition is not subtracted "
+                f"Statement {st.position}: a Deny with a Condition is not subtracted "
                 "(it may not apply)."
             )
         elif st.not_resource or not wide:
             result.notes.append(
-                f"Statement {st.index}: a Deny limited to some resources is not subtracted."
+                f"Statement {st.position}: a Deny limited to some resources is not subtracted."
             )
         else:
             denied |= mask
@@ -172,7 +203,8 @@ def effective_grant(catalog: Catalog, statements: tuple[Statement, ...]) -> Effe
         result.wide &= keep
         result.statement_masks = [(i, m & keep) for i, m in result.statement_masks]
     for written, statement, conditional, wide in unknown_allowed.values():
-        if not any(c.covers(written.lower()) for c in result._deny_clauses):
+        known = catalog.service(written.partition(":")[0]) is not None
+        if not any(c.covers(written.lower(), known) for c in result._deny_clauses):
             result.unknown.append(UnknownGrant(written, statement, conditional, wide))
     result.strong = result.allowed & result.unconditional & result.wide
     result.unknown_names = sorted(set(result.unknown_names), key=str.lower)
@@ -186,7 +218,7 @@ def _merge_unknown(
     key = written.lower()
     previous = seen.get(key)
     if previous is None:
-        seen[key] = (written, st.index, st.conditional, wide)
+        seen[key] = (written, st.position, st.conditional, wide)
     else:
         first, index, conditional, was_wide = previous
-        seen[key] = (first, min(index, st.index), conditional and st.conditional, was_wide or wide)
+        seen[key] = (first, min(index, st.position), conditional and st.conditional, was_wide or wide)

@@ -94,35 +94,48 @@ class Engine:
         )
 
     def _candidates(self, effective: Effective) -> list[Rule]:
-        """The rules that can match: those without a key action, and those whose key is allowed."""
-        rules = list(self._always)
+        """The rules that can match: unindexed ones, and those whose key actions are allowed."""
         keys = effective.allowed & self._keys
+        if not keys:
+            return self._always
+        chosen: set[int] = set()
         while keys:
             low = keys & -keys
-            rules.extend(self._by_key[low.bit_length() - 1])
+            chosen.update(self._by_key[low.bit_length() - 1])
             keys ^= low
-        return rules
+        return self._always + [self.rules[i] for i in sorted(chosen)]
 
 
-def _index_rules(rules: tuple[Rule, ...]) -> tuple[list[Rule], dict[int, list[Rule]], int]:
-    """Index rules that need all of some actions by their rarest needed action, so a policy only
-    evaluates the rules whose key action it allows (most policies allow few of them)."""
+INDEX_LIMIT = 64  # rules needing or gated on more actions than this are always evaluated
+
+
+def _index_rules(rules: tuple[Rule, ...]) -> tuple[list[Rule], dict[int, list[int]], int]:
+    """Index rules by key actions so a policy only evaluates rules it can match (most policies
+    allow few of the risky actions). A rule that needs all of some actions is keyed on the
+    rarest of them; a rule that needs any of a few actions is keyed on each of them."""
     uses: dict[int, int] = {}
     for rule in rules:
-        for bit in _bits(rule.matcher.needs, limit=64):
+        for bit in _bits(rule.matcher.needs, INDEX_LIMIT):
             uses[bit] = uses.get(bit, 0) + 1
     always: list[Rule] = []
-    by_key: dict[int, list[Rule]] = {}
-    keys = 0
-    for rule in rules:
-        needed = _bits(rule.matcher.needs, limit=64)
-        if not needed:
+    by_key: dict[int, list[int]] = {}
+    for position, rule in enumerate(rules):
+        needed = _bits(rule.matcher.needs, INDEX_LIMIT)
+        gate = rule.matcher.gate
+        if needed:
+            keys = [min(needed, key=lambda bit: (uses[bit], bit))]
+        elif gate is not None and not rule.matcher.needs:
+            keys = _bits(gate, INDEX_LIMIT)
+        else:
+            keys = []
+        if not keys:
             always.append(rule)
-            continue
-        key = min(needed, key=lambda bit: (uses[bit], bit))
-        by_key.setdefault(key, []).append(rule)
-        keys |= 1 << key
-    return always, by_key, keys
+        for key in keys:
+            by_key.setdefault(key, []).append(position)
+    all_keys = 0
+    for key in by_key:
+        all_keys |= 1 << key
+    return always, by_key, all_keys
 
 
 def _bits(mask: int, limit: int) -> list[int]:

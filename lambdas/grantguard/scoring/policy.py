@@ -6,8 +6,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from grantguard.scoring.assessment import PolicyDocumentError
 
@@ -35,11 +34,10 @@ _ACTIONS = re.compile(rf"{_ONE_ACTION}(?:\n{_ONE_ACTION})*")
 _WIDE_ARN = re.compile(r"arn:[^:]*:[^:]*:[^:]*:[^:]*:[*?/:]*\*[*?/:]*")
 
 
-@dataclass(frozen=True)
-class Statement:
+class Statement(NamedTuple):
     """One statement, normalised: lists are tuples, `"*"` and `["*"]` are the same."""
 
-    index: int
+    position: int
     allow: bool
     actions: tuple[str, ...]
     not_action: bool
@@ -115,7 +113,7 @@ def _statement(index: int, raw: Any) -> Statement:
     if condition is not None:
         _check_condition(condition, f"{where}.Condition")
     return Statement(
-        index=index,
+        position=index,
         allow=effect == "Allow",
         actions=actions,
         not_action=action_key == "NotAction",
