@@ -191,8 +191,33 @@ def test_password_complexity_names_only_the_missing_classes() -> None:
         if f.check == "password-complexity"
     ]
     assert finding.severity is Severity.LOW
-    assert finding.remediation.endswith("--require-numbers --require-symbols")
+    assert "need not contain a number, a symbol (" in finding.message
     assert "upper-case" not in finding.message
+
+
+def test_password_remediation_is_one_command_that_keeps_stronger_settings() -> None:
+    # UpdateAccountPasswordPolicy resets what it is not given, so every password finding
+    # offers the same full command, built on the current policy.
+    policy = replace(
+        STRONG_POLICY,
+        minimum_length=20,
+        reuse_prevention=3,
+        require_symbols=False,
+        max_age_days=30,
+        allow_users_to_change=True,
+    )
+    findings = [
+        f for f in run_checks(account(password_policy=policy), NOW) if f.check.startswith("pass")
+    ]
+    assert {f.check for f in findings} == {"password-reuse-prevention", "password-complexity"}
+    (command,) = {f.remediation for f in findings}
+    assert command.startswith(
+        "aws iam update-account-password-policy --minimum-password-length 20 "
+        "--password-reuse-prevention 24 --require-uppercase-characters "
+        "--require-lowercase-characters --require-numbers --require-symbols "
+        "--max-password-age 30 --allow-users-to-change-password"
+    )
+    assert "--hard-expiry" not in command
 
 
 @pytest.mark.parametrize(("max_age", "fires"), [(None, True), (91, True), (90, False), (30, False)])

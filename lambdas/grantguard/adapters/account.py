@@ -137,6 +137,8 @@ class Boto3Account:
             require_numbers=bool(raw.get("RequireNumbers", False)),
             require_symbols=bool(raw.get("RequireSymbols", False)),
             max_age_days=raw.get("MaxPasswordAge") if raw.get("ExpirePasswords", True) else None,
+            allow_users_to_change=bool(raw.get("AllowUsersToChangePassword", False)),
+            hard_expiry=bool(raw.get("HardExpiry", False)),
         )
 
     def _credential_report(self) -> tuple[tuple[UserCredentials, ...], RootCredentials | None]:

@@ -122,6 +122,28 @@ def _policy_resource(observation: AccountObservation) -> str:
     return f"arn:aws:iam::{observation.account_id}:account-password-policy"
 
 
+def policy_command(policy: PasswordPolicy) -> str:
+    """One command that meets every password item and keeps stronger current settings.
+
+    One command for all password findings because UpdateAccountPasswordPolicy replaces the whole
+    policy: a setting the command leaves out reverts to IAM's default.
+    """
+    max_age = min(policy.max_age_days or MAX_PASSWORD_AGE_DAYS, MAX_PASSWORD_AGE_DAYS)
+    parts = [
+        "aws iam update-account-password-policy",
+        f"--minimum-password-length {max(policy.minimum_length, MIN_PASSWORD_LENGTH)}",
+        f"--password-reuse-prevention {max(policy.reuse_prevention or 0, MIN_REUSE_PREVENTION)}",
+        "--require-uppercase-characters --require-lowercase-characters",
+        "--require-numbers --require-symbols",
+        f"--max-password-age {max_age}",
+    ]
+    if policy.allow_users_to_change:
+        parts.append("--allow-users-to-change-password")
+    if policy.hard_expiry:
+        parts.append("--hard-expiry")
+    return " ".join(parts) + " (the command sets the whole policy)"
+
+
 def _policy(observation: AccountObservation) -> tuple[PasswordPolicy, str]:
     """The policy in force and how to say where it comes from."""
     if observation.password_policy is None:
@@ -146,10 +168,7 @@ def password_min_length(
                 f"Passwords may be {policy.minimum_length} characters long ({source}); "
                 f"CIS asks for at least {MIN_PASSWORD_LENGTH}."
             ),
-            remediation=(
-                "aws iam update-account-password-policy "
-                f"--minimum-password-length {MIN_PASSWORD_LENGTH}"
-            ),
+            remediation=policy_command(policy),
         )
 
 
@@ -172,10 +191,7 @@ def password_reuse(
                 f"Passwords may repeat: {said} passwords are remembered ({source}); "
                 f"CIS asks for {MIN_REUSE_PREVENTION}."
             ),
-            remediation=(
-                "aws iam update-account-password-policy "
-                f"--password-reuse-prevention {MIN_REUSE_PREVENTION}"
-            ),
+            remediation=policy_command(policy),
         )
 
 
@@ -190,20 +206,20 @@ def password_complexity(
 ) -> Iterator[PostureFinding]:
     policy, source = _policy(observation)
     classes = {
-        "--require-uppercase-characters": ("an upper-case letter", policy.require_uppercase),
-        "--require-lowercase-characters": ("a lower-case letter", policy.require_lowercase),
-        "--require-numbers": ("a number", policy.require_numbers),
-        "--require-symbols": ("a symbol", policy.require_symbols),
+        "an upper-case letter": policy.require_uppercase,
+        "a lower-case letter": policy.require_lowercase,
+        "a number": policy.require_numbers,
+        "a symbol": policy.require_symbols,
     }
-    missing = {flag: words for flag, (words, required) in classes.items() if not required}
+    missing = [words for words, required in classes.items() if not required]
     if missing:
         yield spec.finding(
             resource=_policy_resource(observation),
             message=(
-                f"Passwords need not contain {', '.join(missing.values())} ({source}); "
+                f"Passwords need not contain {', '.join(missing)} ({source}); "
                 "CIS 1.2.0 asked for each."
             ),
-            remediation=f"aws iam update-account-password-policy {' '.join(missing)}",
+            remediation=policy_command(policy),
         )
 
 
@@ -226,9 +242,7 @@ def password_expiry(
                 f"Passwords {said} ({source}); CIS 1.2.0 asked for {MAX_PASSWORD_AGE_DAYS} "
                 "days or less."
             ),
-            remediation=(
-                f"aws iam update-account-password-policy --max-password-age {MAX_PASSWORD_AGE_DAYS}"
-            ),
+            remediation=policy_command(policy),
         )
 
 

@@ -29,6 +29,8 @@ class PasswordPolicy:
     require_numbers: bool = False
     require_symbols: bool = False
     max_age_days: int | None = None  # None: passwords never expire
+    allow_users_to_change: bool = False
+    hard_expiry: bool = False
 
 
 @dataclass(frozen=True)
