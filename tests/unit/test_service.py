@@ -1,0 +1,299 @@
+"""The responder's orchestration with fake adapters: decision paths, error paths, ordering."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from grantguard.adapters.ports import AccessDeniedError, NotFoundError, PolicyDocument
+from grantguard.demo import events
+from grantguard.domain import Action, Alert, Mode, Settings, UserContext
+from grantguard.service import Responder, summary
+
+ADMIN = "arn:aws:iam::aws:policy/AdministratorAccess"
+CUSTOM = "arn:aws:iam::123456789012:policy/team/platform/ReadReports"
+OWN_ROLE = "arn:aws:iam::123456789012:role/grantguard-responder"
+ADMIN_DOC = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
+}
+READ_DOC = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::reports/*"}
+    ],
+}
+ENFORCE = Settings(mode=Mode.ENFORCE, own_role_arns=(OWN_ROLE,))
+MONITOR = Settings(mode=Mode.MONITOR, own_role_arns=(OWN_ROLE,))
+
+
+class TransientError(Exception):
+    """Stands in for a throttling or network error that Lambda should retry."""
+
+
+@dataclass
+class FakeIam:
+    documents: dict[str, dict[str, Any]] = field(
+        default_factory=lambda: {ADMIN: ADMIN_DOC, CUSTOM: READ_DOC}
+    )
+    users: dict[str, UserContext] = field(default_factory=dict)
+    # Attachments as a re-read right before detaching would see them (None: as in users).
+    attached_now: dict[str, tuple[str, ...]] | None = None
+    policy_error: Exception | None = None
+    user_error: Exception | None = None
+    detach_error: Exception | None = None
+    calls: list[tuple[str, ...]] = field(default_factory=list)
+
+    def policy_document(self, policy_arn: str) -> PolicyDocument:
+        self.calls.append(("policy_document", policy_arn))
+        if self.policy_error:
+            raise self.policy_error
+        if policy_arn not in self.documents:
+            raise NotFoundError("GetPolicy", "NoSuchEntity", f"Policy {policy_arn} was not found.")
+        return PolicyDocument(policy_arn, "v1", self.documents[policy_arn])
+
+    def user_context(self, user_name: str) -> UserContext:
+        self.calls.append(("user_context", user_name))
+        if self.user_error:
+            raise self.user_error
+        return self.users.get(user_name, UserContext(exists=False))
+
+    def attached_policy_arns(self, user_name: str) -> tuple[str, ...]:
+        self.calls.append(("attached_policy_arns", user_name))
+        if self.attached_now is not None:
+            if user_name not in self.attached_now:
+                raise NotFoundError("ListAttachedUserPolicies", "NoSuchEntity", "user gone")
+            return self.attached_now[user_name]
+        if user_name not in self.users:
+            raise NotFoundError("ListAttachedUserPolicies", "NoSuchEntity", "user gone")
+        return self.users[user_name].attached_policy_arns
+
+    def detach(self, user_name: str, policy_arn: str) -> bool:
+        self.calls.append(("detach", user_name, policy_arn))
+        if self.detach_error:
+            raise self.detach_error
+        return True
+
+    def names(self) -> list[str]:
+        return [c[0] for c in self.calls]
+
+
+@dataclass
+class FakePublisher:
+    alerts: list[Alert] = field(default_factory=list)
+    error: Exception | None = None
+
+    def publish(self, alert: Alert) -> str | None:
+        if self.error:
+            raise self.error
+        self.alerts.append(alert)
+        return f"message-{len(self.alerts)}"
+
+
+def attached(*arns: str, **tags: str) -> UserContext:
+    return UserContext(exists=True, tags=dict(tags), attached_policy_arns=arns)
+
+
+def event_for(user: str, policy: str, actor: dict[str, Any] | None = None, **kw: Any) -> Any:
+    identity = actor or events.iam_user("mallory")
+    return events.envelope(events.attach_user_policy_detail(identity, user, policy, **kw))
+
+
+def responder(settings: Settings, iam: FakeIam, publisher: FakePublisher) -> Responder:
+    return Responder(settings=settings, iam=iam, publisher=publisher)
+
+
+def test_enforce_detaches_a_critical_grant_after_re_reading_and_alerts() -> None:
+    iam = FakeIam(users={"mallory": attached(ADMIN)})
+    publisher = FakePublisher()
+    outcome = responder(ENFORCE, iam, publisher).handle(event_for("mallory", ADMIN))
+    assert outcome.detached and outcome.alerted and not outcome.already_detached
+    assert outcome.decision is not None and outcome.decision.action is Action.DETACH
+    # The attachment is re-read immediately before the detach, never after it.
+    names = iam.names()
+    assert names.index("attached_policy_arns") == names.index("detach") - 1
+    assert ("detach", "mallory", ADMIN) in iam.calls
+    assert len(publisher.alerts) == 1
+    assert "DETACHED" in publisher.alerts[0].subject
+
+
+def test_monitor_alerts_without_detaching() -> None:
+    iam = FakeIam(users={"mallory": attached(ADMIN)})
+    publisher = FakePublisher()
+    outcome = responder(MONITOR, iam, publisher).handle(event_for("mallory", ADMIN))
+    assert outcome.decision is not None and outcome.decision.action is Action.WOULD_DETACH
+    assert not outcome.detached and outcome.alerted
+    assert "detach" not in iam.names() and "attached_policy_arns" not in iam.names()
+    assert len(publisher.alerts) == 1
+
+
+def test_harmless_grant_is_alerted_but_never_detached() -> None:
+    iam = FakeIam(users={"bob": attached(CUSTOM)})
+    publisher = FakePublisher()
+    outcome = responder(ENFORCE, iam, publisher).handle(event_for("bob", CUSTOM))
+    assert outcome.decision is not None and outcome.decision.action is Action.ALERT_ONLY
+    assert "detach" not in iam.names()
+    assert outcome.alerted and len(publisher.alerts) == 1
+
+
+def test_policy_already_detached_on_re_read_counts_as_done_without_a_detach_call() -> None:
+    iam = FakeIam(users={"mallory": attached(ADMIN)}, attached_now={"mallory": ()})
+    publisher = FakePublisher()
+    outcome = responder(ENFORCE, iam, publisher).handle(event_for("mallory", ADMIN))
+    assert outcome.already_detached and not outcome.detached
+    assert "detach" not in iam.names()
+    assert len(publisher.alerts) == 1
+
+
+def test_detach_reporting_not_attached_counts_as_already_detached() -> None:
+    class RacingIam(FakeIam):
+        def detach(self, user_name: str, policy_arn: str) -> bool:
+            self.calls.append(("detach", user_name, policy_arn))
+            return False  # someone detached it between the re-read and our call
+
+    iam = RacingIam(users={"mallory": attached(ADMIN)})
+    outcome = responder(ENFORCE, iam, FakePublisher()).handle(event_for("mallory", ADMIN))
+    assert outcome.already_detached and not outcome.detached
+
+
+def test_user_deleted_between_decision_and_detach_is_alerted_not_raised() -> None:
+    iam = FakeIam(users={"mallory": attached(ADMIN)}, attached_now={})
+    publisher = FakePublisher()
+    outcome = responder(ENFORCE, iam, publisher).handle(event_for("mallory", ADMIN))
+    assert outcome.already_detached and not outcome.detached and outcome.alerted
+    assert "detach" not in iam.names()
+
+
+def test_responders_own_call_is_ignored_without_any_aws_call() -> None:
+    iam = FakeIam(users={"mallory": attached(ADMIN)})
+    publisher = FakePublisher()
+    own = events.assumed_role("grantguard-responder", "1234abcd")
+    outcome = responder(ENFORCE, iam, publisher).handle(event_for("mallory", ADMIN, actor=own))
+    assert outcome.decision is not None and outcome.decision.action is Action.IGNORE
+    assert iam.calls == [] and publisher.alerts == []
+    assert summary(outcome)["decision"] == "ignore"
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        {},
+        {"detail": "not an object"},
+        {"source": "aws.iam", "detail": {"eventName": "AttachUserPolicy"}},
+    ],
+    ids=["empty", "detail-not-object", "no-request-parameters"],
+)
+def test_malformed_event_is_alerted_as_could_not_process_and_returns(event: Any) -> None:
+    iam = FakeIam()
+    publisher = FakePublisher()
+    outcome = responder(ENFORCE, iam, publisher).handle(event)
+    assert outcome.grant is None and outcome.problem
+    assert outcome.raw_event == event
+    assert outcome.alerted and len(publisher.alerts) == 1
+    assert iam.calls == []
+
+
+def test_deleted_policy_is_alerted_with_a_problem_not_raised() -> None:
+    missing = "arn:aws:iam::123456789012:policy/gone"
+    iam = FakeIam(users={"mallory": attached(missing)})
+    publisher = FakePublisher()
+    outcome = responder(ENFORCE, iam, publisher).handle(event_for("mallory", missing))
+    assert outcome.problem is not None and "no longer exists" in outcome.problem
+    assert outcome.assessment is None and outcome.alerted
+    assert "detach" not in iam.names()
+
+
+def test_access_denied_reading_the_policy_is_permanent_so_alerted() -> None:
+    denied = AccessDeniedError("GetPolicy", "AccessDenied", "not authorized to iam:GetPolicy")
+    iam = FakeIam(users={"mallory": attached(ADMIN)}, policy_error=denied)
+    publisher = FakePublisher()
+    outcome = responder(ENFORCE, iam, publisher).handle(event_for("mallory", ADMIN))
+    assert outcome.problem is not None and "AccessDenied" in outcome.problem
+    assert len(publisher.alerts) == 1
+
+
+def test_deleted_user_counts_as_already_detached_and_is_alerted() -> None:
+    iam = FakeIam(users={})
+    publisher = FakePublisher()
+    outcome = responder(ENFORCE, iam, publisher).handle(event_for("ghost", ADMIN))
+    assert outcome.already_detached and not outcome.detached and outcome.alerted
+    assert "detach" not in iam.names()
+    assert len(publisher.alerts) == 1
+
+
+@pytest.mark.parametrize("where", ["policy", "user"])
+def test_transient_read_errors_raise_for_lambda_retry_without_alerting(where: str) -> None:
+    iam = FakeIam(users={"mallory": attached(ADMIN)})
+    setattr(iam, f"{where}_error", TransientError("Throttling: Rate exceeded"))
+    publisher = FakePublisher()
+    with pytest.raises(TransientError):
+        responder(ENFORCE, iam, publisher).handle(event_for("mallory", ADMIN))
+    assert publisher.alerts == []
+    assert "detach" not in iam.names()
+
+
+def test_detach_failure_is_alerted_then_re_raised() -> None:
+    iam = FakeIam(users={"mallory": attached(ADMIN)}, detach_error=TransientError("ServiceFailure"))
+    publisher = FakePublisher()
+    with pytest.raises(TransientError):
+        responder(ENFORCE, iam, publisher).handle(event_for("mallory", ADMIN))
+    assert len(publisher.alerts) == 1
+    assert "ServiceFailure" in publisher.alerts[0].email
+
+
+def test_failed_attempt_is_alerted_and_never_detached() -> None:
+    iam = FakeIam(users={"mallory": attached()})
+    publisher = FakePublisher()
+    event = event_for("mallory", ADMIN, error_code="AccessDenied")
+    outcome = responder(ENFORCE, iam, publisher).handle(event)
+    assert outcome.decision is not None and outcome.decision.action is Action.ALERT_ONLY
+    assert outcome.alerted and "detach" not in iam.names()
+
+
+def test_exempt_tag_and_protected_policy_and_allow_listed_actor_are_not_detached() -> None:
+    exempt = FakeIam(users={"mallory": attached(ADMIN, **{"grantguard:exempt": "true"})})
+    protected = FakeIam(users={"mallory": attached(ADMIN)})
+    allowed = FakeIam(users={"mallory": attached(ADMIN)})
+    cases = [
+        (ENFORCE, exempt, events.iam_user("mallory")),
+        (Settings(mode=Mode.ENFORCE, protected_policies=(ADMIN,)), protected, None),
+        (
+            Settings(mode=Mode.ENFORCE, allow_actors=("arn:aws:iam::*:role/deploy",)),
+            allowed,
+            events.assumed_role("deploy", "ci-42"),
+        ),
+    ]
+    for settings, iam, actor in cases:
+        publisher = FakePublisher()
+        outcome = responder(settings, iam, publisher).handle(
+            event_for("mallory", ADMIN, actor=actor)
+        )
+        assert outcome.decision is not None and outcome.decision.action is Action.WOULD_DETACH
+        assert "detach" not in iam.names() and outcome.alerted
+
+
+def test_publish_failure_raises_so_the_event_is_retried() -> None:
+    iam = FakeIam(users={"bob": attached(CUSTOM)})
+    with pytest.raises(TransientError):
+        responder(ENFORCE, iam, FakePublisher(error=TransientError("sns down"))).handle(
+            event_for("bob", CUSTOM)
+        )
+
+
+def test_summary_carries_the_cli_fields() -> None:
+    iam = FakeIam(users={"mallory": attached(ADMIN)})
+    event = event_for("mallory", ADMIN, event_id="11111111-2222-3333-4444-555555555555")
+    result = summary(responder(ENFORCE, iam, FakePublisher()).handle(event))
+    assert result["event_id"] == "11111111-2222-3333-4444-555555555555"
+    assert result["decision"] == "detach" and result["detached"] is True
+    assert result["alerted"] is True and result["severity"] == "CRITICAL"
+    assert isinstance(result["score"], int) and result["score"] > 0
+    assert result["target_user"] == "mallory" and result["policy_arn"] == ADMIN
+
+
+def test_summary_of_a_malformed_event_keeps_its_event_id() -> None:
+    event = {"detail": {"eventID": "abc-123"}}
+    result = summary(responder(ENFORCE, FakeIam(), FakePublisher()).handle(event))
+    assert result["event_id"] == "abc-123" and result["decision"] is None
+    assert result["problem"] and result["alerted"] is True and result["detached"] is False
