@@ -132,5 +132,7 @@ def reset_runtime() -> None:
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     current = runtime()
     current.idempotency.register_lambda_context(context)
+    # Every delivery, duplicates included: EventsReceived - EventsProcessed = duplicates skipped.
+    metrics.add_metric(name="EventsReceived", unit=MetricUnit.Count, value=1)
     result: dict[str, Any] = current.process(event=event)
     return result
