@@ -60,7 +60,7 @@ class Run:
 
 
 def managed_policies(limit: int | None) -> list[tuple[str, dict[str, Any]]]:
-    from moto.iam.aws_managed_policies import aws_managed_policies_data
+    from moto.iam.aws_managed_policies import aws_managed_policies_data  # noqa: PLC0415
 
     data = json.loads(aws_managed_policies_data)
     items = sorted((name, entry["Document"]) for name, entry in data.items())
@@ -101,7 +101,7 @@ def time_corpus(
 
 
 def ours() -> Callable[[dict[str, Any]], None]:
-    from grantguard.scoring import assess
+    from grantguard.scoring import assess  # noqa: PLC0415 - imported when timed
 
     def analyse(document: dict[str, Any]) -> None:
         assess(document)
@@ -110,7 +110,7 @@ def ours() -> Callable[[dict[str, Any]], None]:
 
 
 def cloudsplaining() -> Callable[[dict[str, Any]], Any]:
-    from cloudsplaining.command.scan_policy_file import scan_policy
+    from cloudsplaining.command.scan_policy_file import scan_policy  # noqa: PLC0415
 
     def analyse(document: dict[str, Any]) -> None:
         scan_policy(document, flag_conditional_statements=True, flag_resource_arn_statements=True)
@@ -119,7 +119,7 @@ def cloudsplaining() -> Callable[[dict[str, Any]], Any]:
 
 
 def parliament() -> Callable[[dict[str, Any]], Any]:
-    import parliament as lib
+    import parliament as lib  # noqa: PLC0415
 
     # What `parliament --include-community-auditors` does before analysing.
     lib.override_config(Path(lib.__file__).parent / "community_auditors" / "config_override.yaml")
@@ -182,12 +182,9 @@ def main(argv: list[str] | None = None) -> int:
     ours_import = cold_import_seconds(OURS_IMPORT, args.import_runs)
     boto_import = cold_import_seconds(BOTO3_IMPORT, args.import_runs)
     ours_med, boto_med = statistics.median(ours_import), statistics.median(boto_import)
-    print(
-        f"  grantguard.scoring import + catalog load + first assess: {ms(ours_med)} ({ms(min(ours_import))})"
-    )
-    print(
-        f"  import boto3:                                            {ms(boto_med)} ({ms(min(boto_import))})"
-    )
+    ours_label = "grantguard.scoring import + catalog load + first assess:"
+    print(f"  {ours_label} {ms(ours_med)} ({ms(min(ours_import))})")
+    print(f"  {'import boto3:':<{len(ours_label)}} {ms(boto_med)} ({ms(min(boto_import))})")
 
     corpus = managed_policies(args.limit)
     analyse = ours()
@@ -205,18 +202,16 @@ def main(argv: list[str] | None = None) -> int:
     if not args.skip_peers:
         speedup = runs[1].total / ours_run.total
         verdict = "met" if speedup >= TARGET_SPEEDUP else "MISSED"
-        print(
-            f"  >= {TARGET_SPEEDUP:.0f}x faster than cloudsplaining in total: {speedup:.1f}x ({verdict})"
-        )
+        target = f">= {TARGET_SPEEDUP:.0f}x faster than cloudsplaining in total"
+        print(f"  {target}: {speedup:.1f}x ({verdict})")
     verdict = "met" if ours_run.worst * 1000 < TARGET_WORST_MS else "MISSED"
     print(
         f"  worst single policy < {TARGET_WORST_MS:.0f} ms: {ms(ours_run.worst)} first pass, "
         f"{ms(warm.worst)} warm ({verdict})"
     )
     verdict = "met" if ours_med < boto_med else "MISSED"
-    print(
-        f"  import + catalog load cheaper than import boto3: {ms(ours_med)} vs {ms(boto_med)} ({verdict})"
-    )
+    target = "import + catalog load cheaper than import boto3"
+    print(f"  {target}: {ms(ours_med)} vs {ms(boto_med)} ({verdict})")
     print(f"  grantguard crashes: {len(ours_run.crashes)}")
     return 0
 

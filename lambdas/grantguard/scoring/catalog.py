@@ -110,26 +110,30 @@ class Catalog:
         self._starts = [s.start for s in self._service_list]
         self._service_masks = tuple(s.mask for s in self._service_list)
         self.mask_for: Callable[[str], int] = lru_cache(maxsize=65536)(self._mask_for)
+        # Patterns seen with a wildcard in the service part (recorded as mask_for meets them).
+        self._wild_service: set[str] = set()
 
-    def union(self, patterns: tuple[str, ...]) -> tuple[int, list[int]]:
-        """Bitset of lower-cased patterns, and the positions of those that match nothing."""
+    def union(self, patterns: tuple[str, ...]) -> tuple[int, list[int], list[str]]:
+        """Bitset of lower-cased patterns, the positions of those that match nothing, and those
+        with a wildcard in the service part (`*`, `s3*:Get*`)."""
         found = list(map(self._exact.get, patterns))
         if None not in found:  # all exact names: set the bits in one bytes pass
-            return _bits_to_int(found, self.size), []  # type: ignore[arg-type]
+            return _bits_to_int(found, self.size), [], []  # type: ignore[arg-type]
         exact = [i for i in found if i is not None]
         others = [p for p, i in zip(patterns, found, strict=True) if i is None]
         masks = list(map(self.mask_for, others))
         mask = _bits_to_int(exact, self.size)
         for part in masks:
             mask |= part
+        wild = list(self._wild_service.intersection(others)) if self._wild_service else []
         if 0 not in masks:
-            return mask, []
+            return mask, [], wild
         missing = [
             position
             for position, (pattern, index) in enumerate(zip(patterns, found, strict=True))
             if index is None and not self.mask_for(pattern)
         ]
-        return mask, missing
+        return mask, missing, wild
 
     @classmethod
     def from_file(cls, path: Path = CATALOG_FILE) -> Catalog:
@@ -184,11 +188,13 @@ class Catalog:
         lower-cased so every letter case shares one entry.
         """
         if pattern == "*":
+            self._wild_service.add(pattern)
             return self.all
         prefix, sep, name = pattern.lower().partition(":")
         if not sep:
             return 0
         if has_wildcard(prefix):
+            self._wild_service.add(pattern)
             matcher = glob_regex(prefix)
             return self._union(
                 self._in_service(s, name) for s in self._service_list if matcher.fullmatch(s.prefix)

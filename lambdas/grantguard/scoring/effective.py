@@ -36,15 +36,16 @@ class _Clause:
 
     __slots__ = (
         "_joined",
-        "_wild",
         "conditional",
         "index",
         "not_action",
         "patterns",
         "unknown",
         "wide",
+        "wild",
     )
     unknown: list[str]
+    wild: list[str]
 
     def __init__(
         self,
@@ -60,30 +61,18 @@ class _Clause:
         self.conditional = conditional
         self.wide = wide
         self.unknown = []
+        self.wild = []
         self._joined: str | None = None
-        self._wild: list[str] | None = None
-
-    def _scan(self) -> tuple[str, list[str]]:
-        if self._joined is None or self._wild is None:
-            self._joined = "\n".join(self.patterns)
-            self._wild = _WILD_SERVICE.findall(self._joined)
-        return self._joined, self._wild
-
-    def has_wild_service(self) -> bool:
-        return bool(self._scan()[1])
 
     def covers(self, name: str, known_service: bool) -> bool:
         """Whether this statement's action element applies to `name` (lower-cased)."""
-        joined, wild = self._scan()
-        candidates = [*self.unknown, *wild]
+        candidates = [*self.unknown, *self.wild]
         if known_service:
-            candidates += _service_lines(name.partition(":")[0]).findall(joined)
+            if self._joined is None:
+                self._joined = "\n".join(self.patterns)
+            candidates += _service_lines(name.partition(":")[0]).findall(self._joined)
         hit = any(p == name or _glob(p).fullmatch(name) is not None for p in candidates)
         return hit != self.not_action
-
-
-# A pattern with `*` or `?` in its service part; linear: the service part cannot hold them.
-_WILD_SERVICE = re.compile(r"(?m)^[^:\n*?]*[*?][^\n]*$")
 
 
 @lru_cache(maxsize=1024)
@@ -152,7 +141,7 @@ class Effective:
         """Whether any Allow could reach a name outside the catalog's services (computed once)."""
         if self._outside_possible is None:
             self._outside_possible = any(
-                c.not_action or c.unknown or c.has_wild_service() for c in self._allow_clauses
+                c.not_action or c.unknown or c.wild for c in self._allow_clauses
             )
         return self._outside_possible
 
@@ -165,7 +154,7 @@ def effective_grant(catalog: Catalog, statements: tuple[Statement, ...]) -> Effe
     union = catalog.union
     for st in statements:
         patterns = tuple(map(str.lower, st.actions))
-        mask, missing = union(patterns)
+        mask, missing, wild = union(patterns)
         unknown = [st.actions[i] for i in missing]
         result.unknown_names.extend(unknown)
         if st.not_action:
@@ -173,6 +162,7 @@ def effective_grant(catalog: Catalog, statements: tuple[Statement, ...]) -> Effe
         wide = st.resource_wide
         clause = _Clause(st.position, patterns, st.not_action, st.conditional, wide)
         clause.unknown = [patterns[i] for i in missing]
+        clause.wild = wild
         if st.allow:
             result.allowed |= mask
             if not st.conditional:
@@ -221,4 +211,9 @@ def _merge_unknown(
         seen[key] = (written, st.position, st.conditional, wide)
     else:
         first, index, conditional, was_wide = previous
-        seen[key] = (first, min(index, st.position), conditional and st.conditional, was_wide or wide)
+        seen[key] = (
+            first,
+            min(index, st.position),
+            conditional and st.conditional,
+            was_wide or wide,
+        )

@@ -50,7 +50,8 @@ class Statement(NamedTuple):
         """True when the statement applies to every resource (NotResource counts as wide)."""
         if self.not_resource or "*" in self.resources:
             return True
-        return any(_WIDE_ARN.fullmatch(r) is not None for r in self.resources)
+        # Every wide ARN ends with `*`; most scoped ones do not, so they skip the regex.
+        return any(_WIDE_ARN.fullmatch(r) is not None for r in self.resources if r[-1] == "*")
 
 
 def is_wide_resource(resource: str) -> bool:
