@@ -247,7 +247,7 @@ def _headline(kind: Kind, facts: _Facts, outcome: Outcome, severity: Severity | 
     first = f"{level}: {policy} was attached to IAM user {user} in account {account} by {actor}"
     first += f"{origin}."
     second = {
-        DETACHED: "GrantGuard DETACHED it: the user no longer has these permissions.",
+        DETACHED: "GrantGuard DETACHED it: the user no longer holds this policy.",
         ALREADY_DETACHED: "It was already detached (or the user is gone): nothing left to do.",
         WOULD_DETACH: "GrantGuard would detach it but did NOT (reasons under WHAT GRANTGUARD "
         "DID): review it now.",
@@ -342,6 +342,10 @@ def _what_we_did(kind: Kind, outcome: Outcome, settings: Settings) -> list[str]:
         + (f", decision {decision.action.value})" if decision else ")"),
     ]
     lines += [f"  - {clean(reason)}" for reason in (decision.reasons if decision else ())]
+    if kind is ALREADY_DETACHED:
+        lines.append(
+            "  - Re-read before detaching: the policy was no longer attached (or the user gone)."
+        )
     if outcome.problem and kind is not COULD_NOT_PROCESS:
         lines.append(f"  Problem: {clean(outcome.problem)}")
     return lines
@@ -451,7 +455,7 @@ def _json_body(
         "reasons": list(decision.reasons) if decision else [],
         "problem": outcome.problem,
         "undo_command": undo_command,
-        "links": dict(_links(facts)),
+        "links": {label.lower(): url for label, url in _links(facts)},
     }
     if kind is COULD_NOT_PROCESS:
         body["raw_event"] = _raw_event_json(outcome.raw_event, RAW_EVENT_MAX)

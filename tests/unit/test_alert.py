@@ -279,6 +279,13 @@ def test_what_grantguard_did_states_the_reasons() -> None:
         assert f"  - {reason}" in did
 
 
+def test_already_detached_says_the_re_read_found_nothing() -> None:
+    outcome, settings = all_outcomes()["already_detached"]
+    email = render_alert(outcome, settings).email
+    assert "already detached" in email.splitlines()[1]
+    assert "Re-read before detaching: the policy was no longer attached" in email
+
+
 def test_detach_failed_says_it_may_still_be_attached_and_why() -> None:
     outcome, settings = all_outcomes()["detach_failed"]
     email = render_alert(outcome, settings).email
@@ -383,10 +390,10 @@ def test_links_to_user_policy_and_event() -> None:
     alert = render_alert(detached(grant), ENFORCE)
     links = alert.json_body["links"]
     assert links == {
-        "User": "https://us-east-1.console.aws.amazon.com/iam/home#/users/details/svc-deployer",
-        "Policy": "https://us-east-1.console.aws.amazon.com/iam/home#/policies/details/"
+        "user": "https://us-east-1.console.aws.amazon.com/iam/home#/users/details/svc-deployer",
+        "policy": "https://us-east-1.console.aws.amazon.com/iam/home#/policies/details/"
         "arn%3Aaws%3Aiam%3A%3A123456789012%3Apolicy%2Fteam%2Fplatform%2FDeployerAccess",
-        "CloudTrail": "https://us-east-1.console.aws.amazon.com/cloudtrailv2/home?region=us-east-1"
+        "cloudtrail": "https://us-east-1.console.aws.amazon.com/cloudtrailv2/home?region=us-east-1"
         "#/events/f0182b3c-4c5d-46e7-f809-1a2b3c4d5e6f",
     }
     for url in links.values():
@@ -396,8 +403,8 @@ def test_links_to_user_policy_and_event() -> None:
 def test_links_encode_hostile_values_and_ignore_bad_regions() -> None:
     grant = sample_grant(target_user="a b/../#x", region="evil.example.com/")
     links = render_alert(detached(grant), ENFORCE).json_body["links"]
-    assert links["User"].endswith("/users/details/a%20b%2F..%2F%23x")
-    assert links["CloudTrail"].startswith("https://us-east-1.console.aws.amazon.com/")
+    assert links["user"].endswith("/users/details/a%20b%2F..%2F%23x")
+    assert links["cloudtrail"].startswith("https://us-east-1.console.aws.amazon.com/")
 
 
 # -- JSON ----------------------------------------------------------------------------------------
