@@ -140,6 +140,14 @@ def test_aws_account_type() -> None:
     )
 
 
+def test_assumed_role_session_comes_from_the_arn() -> None:
+    actor = parse_actor(
+        {"type": "AssumedRole", "arn": f"arn:aws:sts::{ACCOUNT}:assumed-role/deploy/ci-1234"}
+    )
+    assert (actor.session_issuer_name, actor.session_name) == ("deploy", "ci-1234")
+    assert actor.display == "role deploy (session ci-1234)"
+
+
 def test_assumed_role_without_arn_falls_back_to_principal_id() -> None:
     actor = parse_actor({"type": "AssumedRole", "principalId": "AROAEXAMPLE:night-job"})
     assert actor.session_name == "night-job"
