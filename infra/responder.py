@@ -126,7 +126,7 @@ class Responder(Construct):
             point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
                 point_in_time_recovery_enabled=True
             ),
-            # Records live for an hour to deduplicate deliveries; nothing worth keeping.
+            # Records only deduplicate deliveries (they expire after a day); nothing worth keeping.
             removal_policy=RemovalPolicy.DESTROY,
         )
         self.rule_dlq = _queue(self, "RuleDeadLetterQueue")
