@@ -106,7 +106,7 @@ def test_duplicate_delivery_is_processed_once(stack: Stack) -> None:
     second = stack.invoke({**event, "id": "another-envelope"})
 
     assert first["detached"] is True and second == first
-    assert len(stack.alerts(expected=2, timeout=1.5)) == 1
+    assert len(stack.alerts(expected=2, timeout=1.0)) == 1
     items = stack.session.client("dynamodb").scan(TableName=TABLE)["Items"]
     assert len(items) == 1 and items[0]["status"]["S"] == "COMPLETED"
 
