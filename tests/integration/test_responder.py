@@ -178,3 +178,11 @@ def test_warm_container_reads_each_policy_version_once(stack: Stack) -> None:
     assert first["aws_calls"]["iam:GetPolicyVersion"] == 1
     assert "iam:GetPolicyVersion" not in second["aws_calls"]
     assert second["aws_calls"]["iam:GetPolicy"] == 1  # the default version is always re-read
+
+
+def test_event_without_an_event_id_is_still_alerted_once_handled(stack: Stack) -> None:
+    # No detail.eventID: no idempotency key and no correlation id, but never a crash or a retry.
+    result = stack.invoke({"detail-type": "Scheduled Event", "source": "aws.events"})
+    assert result["event_id"] is None and result["problem"]
+    assert result["alerted"] is True
+    assert len(stack.alerts()) == 1
