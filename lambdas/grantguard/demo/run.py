@@ -212,10 +212,13 @@ def _print(result: DemoResult, out: TextIO) -> None:
     )
     for outcome in result.outcomes:
         calls = outcome.get("aws_calls", {})
+        listed = ", ".join(
+            f"{name} x{count}" if count > 1 else name for name, count in calls.items()
+        )
         out.write(
             f"  {outcome.get('target_user')}: {outcome.get('severity')} score "
             f"{outcome.get('score')} -> {outcome.get('decision')}; "
-            f"{sum(calls.values())} AWS calls ({', '.join(sorted(calls))})\n"
+            f"{sum(calls.values())} IAM/SNS calls ({listed}) + idempotency PutItem, UpdateItem\n"
         )
 
 
