@@ -108,11 +108,11 @@ class Responder:
 
     @staticmethod
     def _read_problem(grant: Grant, error: Exception) -> str:
-        if isinstance(error, NotFoundError):
+        if isinstance(error, NotFoundError) and error.operation == "GetPolicy":
             return f"Policy {grant.policy_arn} no longer exists, so it could not be assessed."
         if isinstance(error, PolicyDocumentError):
             return f"Policy {grant.policy_arn} could not be read as IAM policy grammar: {error}"
-        return f"GrantGuard could not read policy {grant.policy_arn}: {error}"
+        return f"GrantGuard could not assess the grant of {grant.policy_arn}: {error}"
 
     def _detach(self, outcome: Outcome, grant: Grant) -> Outcome:
         log = {"event_id": grant.event_id, "user": grant.target_user, "policy": grant.policy_arn}

@@ -297,3 +297,20 @@ def test_summary_of_a_malformed_event_keeps_its_event_id() -> None:
     result = summary(responder(ENFORCE, FakeIam(), FakePublisher()).handle(event))
     assert result["event_id"] == "abc-123" and result["decision"] is None
     assert result["problem"] and result["alerted"] is True and result["detached"] is False
+
+
+def test_access_denied_reading_the_user_is_alerted_naming_the_call() -> None:
+    denied = AccessDeniedError("GetUser", "AccessDenied", "not authorized to iam:GetUser")
+    iam = FakeIam(users={"mallory": attached(ADMIN)}, user_error=denied)
+    publisher = FakePublisher()
+    outcome = responder(ENFORCE, iam, publisher).handle(event_for("mallory", ADMIN))
+    assert outcome.problem is not None and "GetUser failed with AccessDenied" in outcome.problem
+    assert outcome.alerted and "detach" not in iam.names()
+
+
+def test_policy_that_is_not_iam_grammar_is_alerted_not_raised() -> None:
+    iam = FakeIam(documents={ADMIN: {"Statement": "nonsense"}}, users={"mallory": attached(ADMIN)})
+    publisher = FakePublisher()
+    outcome = responder(ENFORCE, iam, publisher).handle(event_for("mallory", ADMIN))
+    assert outcome.problem is not None and "grammar" in outcome.problem
+    assert outcome.alerted and "detach" not in iam.names()
