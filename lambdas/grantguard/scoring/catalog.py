@@ -59,6 +59,22 @@ def glob_regex(pattern: str) -> re.Pattern[str]:
     return re.compile("".join(parts), re.IGNORECASE | re.DOTALL)
 
 
+@lru_cache(maxsize=1024)
+def _line_glob(pattern: str) -> re.Pattern[str]:
+    """A multi-line regex matching whole lines that fit an IAM wildcard pattern."""
+    parts = ("[^\n]*" if c == "*" else "[^\n]" if c == "?" else re.escape(c) for c in pattern)
+    return re.compile(f"(?m)^{''.join(parts)}$")
+
+
+def _line_starts(text: str) -> list[int]:
+    starts = [0]
+    position = text.find("\n")
+    while position != -1:
+        starts.append(position + 1)
+        position = text.find("\n", position + 1)
+    return starts
+
+
 def _bits_to_int(indices: list[int], size: int) -> int:
     """The int with exactly these bits set (a bytes map beats shifting for more than a few)."""
     if len(indices) < 8:
@@ -70,6 +86,10 @@ def _bits_to_int(indices: list[int], size: int) -> int:
     for i in indices:
         bitmap[i >> 3] |= 1 << (i & 7)
     return int.from_bytes(bitmap, "little")
+
+
+LARGE_STATEMENT = 128  # wildcard patterns in one statement before `_union_large` pays off
+_BIT_CHARS = bytes.maketrans(b"\x00\x01", b"01")
 
 
 def has_wildcard(text: str) -> bool:
@@ -109,9 +129,14 @@ class Catalog:
         self._service_list = tuple(services.values())
         self._starts = [s.start for s in self._service_list]
         self._service_masks = tuple(s.mask for s in self._service_list)
-        self.mask_for: Callable[[str], int] = lru_cache(maxsize=65536)(self._mask_for)
+        self.mask_for: Callable[[str], int] = lru_cache(maxsize=8192)(self._mask_for)
         # Patterns seen with a wildcard in the service part (recorded as mask_for meets them).
         self._wild_service: set[str] = set()
+        self._texts: dict[str, tuple[str, list[int]]] = {}
+        self.span_for: Callable[[str], tuple[int, int] | None] = lru_cache(maxsize=8192)(
+            self._span_for
+        )
+        self._ones = b"\x01" * self.size
 
     def union(self, patterns: tuple[str, ...]) -> tuple[int, list[int], list[str]]:
         """Bitset of lower-cased patterns, the positions of those that match nothing, and those
@@ -119,21 +144,51 @@ class Catalog:
         found = list(map(self._exact.get, patterns))
         if None not in found:  # all exact names: set the bits in one bytes pass
             return _bits_to_int(found, self.size), [], []  # type: ignore[arg-type]
-        exact = [i for i in found if i is not None]
-        others = [p for p, i in zip(patterns, found, strict=True) if i is None]
-        masks = list(map(self.mask_for, others))
-        mask = _bits_to_int(exact, self.size)
-        for part in masks:
-            mask |= part
+        positions = [k for k, index in enumerate(found) if index is None]
+        others = [patterns[k] for k in positions]
+        exact = [index for index in found if index is not None]
+        if len(others) >= LARGE_STATEMENT:
+            mask, empty = self._union_large(exact, others)
+        else:
+            masks = list(map(self.mask_for, others))
+            mask = _bits_to_int(exact, self.size)
+            for part in masks:
+                mask |= part
+            empty = [k for k, part in enumerate(masks) if not part] if 0 in masks else []
         wild = list(self._wild_service.intersection(others)) if self._wild_service else []
-        if 0 not in masks:
-            return mask, [], wild
-        missing = [
-            position
-            for position, (pattern, index) in enumerate(zip(patterns, found, strict=True))
-            if index is None and not self.mask_for(pattern)
-        ]
-        return mask, missing, wild
+        return mask, [positions[k] for k in empty], wild
+
+    def _union_large(self, exact: list[int], others: list[str]) -> tuple[int, list[int]]:
+        """For statements with hundreds of wildcards: one byte per action, prefix patterns set
+        as slices, then a single conversion to int (instead of hundreds of wide ORs)."""
+        flags = bytearray(self.size)
+        for index in exact:
+            flags[index] = 1
+        extra = 0
+        empty: list[int] = []
+        for k, (pattern, span) in enumerate(zip(others, map(self.span_for, others), strict=True)):
+            if span is None:
+                part = self.mask_for(pattern)
+                extra |= part
+                if not part:
+                    empty.append(k)
+            elif span[0] == span[1]:
+                empty.append(k)
+            else:
+                flags[span[0] : span[1]] = self._ones[: span[1] - span[0]]
+        return int(flags[::-1].translate(_BIT_CHARS), 2) | extra, empty
+
+    def _span_for(self, pattern: str) -> tuple[int, int] | None:
+        """(lo, hi) indices when a lower-cased pattern is `svc:*` or `svc:Prefix*` of a known
+        service (a contiguous run), else None."""
+        prefix, _, name = pattern.partition(":")
+        service = self.services.get(prefix)
+        if service is None or not name.endswith("*") or has_wildcard(name[:-1]):
+            return None
+        head = name[:-1]
+        lo = bisect_left(service.lower_names, head)
+        hi = bisect_left(service.lower_names, head + "\U0010ffff", lo)
+        return service.start + lo, service.start + hi
 
     @classmethod
     def from_file(cls, path: Path = CATALOG_FILE) -> Catalog:
@@ -209,8 +264,7 @@ class Catalog:
             result |= mask
         return result
 
-    @staticmethod
-    def _in_service(service: ServiceRange, name: str) -> int:
+    def _in_service(self, service: ServiceRange, name: str) -> int:
         names = service.lower_names
         if name == "*":
             return service.mask
@@ -223,19 +277,33 @@ class Catalog:
         hi = bisect_left(names, head + "\U0010ffff", lo)
         if name == head + "*":
             return ((1 << (hi - lo)) - 1) << (service.start + lo)
-        matcher = glob_regex(name)
+        # One C-level scan over the run's names joined by newlines; only matches cost Python.
+        text, starts = self._text_of(service)
+        end = starts[hi] - 1 if hi < len(starts) else len(text)
         local = 0
-        for offset, candidate in enumerate(names[lo:hi]):
-            if matcher.fullmatch(candidate):
-                local |= 1 << offset
-        return local << (service.start + lo)
+        for found in _line_glob(name).finditer(text, starts[lo], end):
+            local |= 1 << (bisect_left(starts, found.start() + 1) - 1)
+        return local << service.start
 
-    def indices(self, mask: int) -> Iterator[int]:
-        """The set bits of `mask`, lowest first."""
-        while mask:
-            low = mask & -mask
-            yield low.bit_length() - 1
-            mask ^= low
+    def _text_of(self, service: ServiceRange) -> tuple[str, list[int]]:
+        """A service's lower-case names joined by newlines, and where each line starts."""
+        cached = self._texts.get(service.prefix)
+        if cached is None:
+            text = "\n".join(service.lower_names)
+            cached = self._texts[service.prefix] = (text, _line_starts(text))
+        return cached
+
+    def indices(self, mask: int) -> list[int]:
+        """The set bits of `mask`, lowest first (one C-level pass over its binary digits)."""
+        digits = bin(mask)
+        last = len(digits) - 1
+        out: list[int] = []
+        position = digits.find("1", 2)
+        while position != -1:
+            out.append(last - position)
+            position = digits.find("1", position + 1)
+        out.reverse()
+        return out
 
     def action_names(self, mask: int) -> list[str]:
         return [self.names[i] for i in self.indices(mask)]
@@ -255,7 +323,8 @@ class Catalog:
             if part == service_mask and len(service.lower_names) > 1:
                 out.append(f"{service.prefix}:*")
             else:
-                out.extend(self.names[i] for i in self.indices(part))
+                start = service.start  # bits of one service, as a small int
+                out.extend(self.names[start + i] for i in self.indices(part >> start))
         return tuple(out[:limit])
 
     def resource_types(self, index: int) -> tuple[str, ...]:

@@ -80,7 +80,7 @@ def _service_lines(service: str) -> re.Pattern[str]:
     return re.compile(rf"(?m)^{re.escape(service)}:.*$")
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=4096)
 def _glob(pattern: str) -> re.Pattern[str]:
     return glob_regex(pattern)
 

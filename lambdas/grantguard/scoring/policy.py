@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import string
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
@@ -29,6 +30,7 @@ _STATEMENT_KEYS = frozenset(
 # newline-separated so a whole list is checked in one call.
 _ONE_ACTION = r"(?:\*|[A-Za-z0-9*?_.-]+:[A-Za-z0-9*?_.-]+)"
 _ACTIONS = re.compile(rf"{_ONE_ACTION}(?:\n{_ONE_ACTION})*")
+_NAME_CHARS = str.maketrans("", "", string.ascii_letters + string.digits + "*?_.-")
 # An ARN whose resource part (after the 5th colon) is made only of wildcards and separators
 # names every resource of its service: `arn:aws:s3:::*`, `arn:aws:s3:::*/*`, `arn:*:*:*:*:*`.
 _WIDE_ARN = re.compile(r"arn:[^:]*:[^:]*:[^:]*:[^:]*:[*?/:]*\*[*?/:]*")
@@ -90,6 +92,71 @@ def parse_policy(document: Mapping[str, Any] | str) -> tuple[Statement, ...]:
 
 
 def _statement(index: int, raw: Any) -> Statement:
+    """A statement; well-formed ones take the fast path, anything odd the checked one."""
+    return _fast_statement(index, raw) or _checked_statement(index, raw)
+
+
+def _fast_statement(index: int, raw: Any) -> Statement | None:
+    """The common, valid case with few calls; None sends the statement to `_checked_statement`,
+    which finds and names the problem (or accepts what this path does not know)."""
+    if type(raw) is not dict or not _STATEMENT_KEYS.issuperset(raw):
+        return None
+    effect = raw.get("Effect")
+    if effect not in {"Allow", "Deny"}:
+        return None
+    action_key = "Action" if "Action" in raw else "NotAction"
+    resource_key = "Resource" if "Resource" in raw else "NotResource"
+    if ("NotAction" in raw) == (action_key == "Action") or resource_key not in raw:
+        return None
+    if ("NotResource" in raw) == (resource_key == "Resource"):
+        return None
+    actions = _fast_strings(raw[action_key], blank_check=False)  # _valid_actions rejects blanks
+    resources = _fast_strings(raw[resource_key])
+    if actions is None or resources is None or not _valid_actions(actions):
+        return None
+    condition = raw.get("Condition")
+    if condition is not None and (
+        type(condition) is not dict or set(map(type, condition.values())) - {dict}
+    ):
+        return None
+    return Statement(
+        index,
+        effect == "Allow",
+        actions,
+        action_key == "NotAction",
+        resources,
+        resource_key == "NotResource",
+        bool(condition),
+    )
+
+
+def _fast_strings(value: Any, blank_check: bool = True) -> tuple[str, ...] | None:
+    if type(value) is str:
+        return (value,) if value.strip() else None
+    if type(value) is not list or not value or set(map(type, value)) != {str}:
+        return None
+    if blank_check and "" in map(str.strip, value):
+        return None
+    return tuple(value)
+
+
+def _valid_actions(actions: tuple[str, ...]) -> bool:
+    """Every entry is `*` or `service:Action` (one C-level pass in the common case)."""
+    if "*" not in actions:
+        joined = "\n".join(actions)
+        # Without the legal name characters, n valid actions leave exactly n-1 ":\n" and a ":".
+        if (
+            joined.translate(_NAME_CHARS) == ":\n" * (len(actions) - 1) + ":"
+            and joined[0] != ":"
+            and joined[-1] != ":"
+            and ":\n" not in joined
+            and "\n:" not in joined
+        ):
+            return True
+    return _ACTIONS.fullmatch("\n".join(actions)) is not None
+
+
+def _checked_statement(index: int, raw: Any) -> Statement:
     where = f"Statement[{index}]"
     if not isinstance(raw, Mapping):
         raise PolicyDocumentError(f"{where}: expected an object, got {_kind(raw)}")

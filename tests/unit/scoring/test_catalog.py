@@ -104,3 +104,35 @@ def test_unreadable_catalog_says_how_to_fix(tmp_path: Path) -> None:
     broken.write_bytes(b"not gzip")
     with pytest.raises(CatalogError, match="make catalog"):
         Catalog.from_file(broken)
+
+
+def test_large_statements_union_the_same_as_small_ones(
+    catalog: Catalog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from grantguard.scoring import catalog as module
+
+    patterns = tuple(
+        p.lower()
+        for p in (
+            "s3:Get*",
+            "iam:*",
+            "ec2:Describe*",
+            "s3:GetObject",
+            "nosuch:Thing",
+            "iam:*User*Policy",
+            "s3*:List*",
+            "kms:NoSuchAction*",
+            "sts:AssumeRole",
+        )
+    )
+    monkeypatch.setattr(module, "LARGE_STATEMENT", 10_000)
+    small = catalog.union(patterns)
+    monkeypatch.setattr(module, "LARGE_STATEMENT", 1)
+    large = catalog.union(patterns)
+    assert small[0] == large[0]
+    assert small[1] == large[1] == [4, 7]
+    assert sorted(small[2]) == sorted(large[2]) == ["s3*:list*"]
+    expected = 0
+    for p in patterns:
+        expected |= catalog.mask_for(p)
+    assert large[0] == expected

@@ -120,3 +120,25 @@ def test_invalid_documents_name_what_and_where(document: Any, message: str) -> N
 def test_policy_document_error_is_a_value_error() -> None:
     with pytest.raises(ValueError, match="Effect"):
         assess({"Statement": [{**allow("*"), "Effect": "Permit"}]})
+
+
+@pytest.mark.parametrize(
+    ("actions", "valid"),
+    [
+        (["s3:GetObject", "iam:*", "*", "ec2:Describe?nstances"], True),
+        (["s3:GetObject", "s3:", "iam:PassRole"], False),
+        ([":GetObject", "iam:PassRole"], False),
+        (["s3:Get:Object"], False),
+        (["s3:Get Object"], False),
+        (["s3GetObject", "iam:PassRole"], False),
+        (["s3:GetObject\n", "iam:PassRole"], False),
+        (["s3:Gét"], False),
+    ],
+)
+def test_action_names_are_checked_on_every_path(actions: list[str], valid: bool) -> None:
+    document = policy(allow(actions))
+    if valid:
+        assert parse_policy(document)[0].actions == tuple(actions)
+    else:
+        with pytest.raises(PolicyDocumentError, match="is not an action name"):
+            parse_policy(document)
