@@ -280,10 +280,25 @@ class Catalog:
         # One C-level scan over the run's names joined by newlines; only matches cost Python.
         text, starts = self._text_of(service)
         end = starts[hi] - 1 if hi < len(starts) else len(text)
+        middle = name[1:-1]
+        if middle and name[0] == name[-1] == "*" and not has_wildcard(middle):
+            return self._containing(middle, text, starts, end) << service.start
         local = 0
         for found in _line_glob(name).finditer(text, starts[lo], end):
             local |= 1 << (bisect_left(starts, found.start() + 1) - 1)
         return local << service.start
+
+    @staticmethod
+    def _containing(part: str, text: str, starts: list[int], end: int) -> int:
+        """Lines of `text` that contain `part` (the `*part*` pattern), found with str.find."""
+        local = 0
+        position = text.find(part, 0, end)
+        while position != -1:
+            line = bisect_left(starts, position + 1) - 1
+            local |= 1 << line
+            after = starts[line + 1] if line + 1 < len(starts) else end
+            position = text.find(part, after, end)
+        return local
 
     def _text_of(self, service: ServiceRange) -> tuple[str, list[int]]:
         """A service's lower-case names joined by newlines, and where each line starts."""

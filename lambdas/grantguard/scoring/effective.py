@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from grantguard.scoring.catalog import Catalog, glob_regex
+from grantguard.scoring.catalog import Catalog, glob_regex, has_wildcard
 from grantguard.scoring.policy import Statement
 
 
@@ -71,13 +71,23 @@ class _Clause:
             if self._joined is None:
                 self._joined = "\n".join(self.patterns)
             candidates += _service_lines(name.partition(":")[0]).findall(self._joined)
-        hit = any(p == name or _glob(p).fullmatch(name) is not None for p in candidates)
+        hit = any(_matches(p, name) for p in candidates)
         return hit != self.not_action
 
 
 @lru_cache(maxsize=1024)
 def _service_lines(service: str) -> re.Pattern[str]:
     return re.compile(rf"(?m)^{re.escape(service)}:.*$")
+
+
+def _matches(pattern: str, name: str) -> bool:
+    """Whether a lower-cased IAM pattern matches a lower-cased action name."""
+    if pattern in (name, "*"):
+        return True
+    head = pattern[:-1]
+    if pattern[-1] == "*" and not has_wildcard(head):  # the usual `svc:Prefix*`
+        return name.startswith(head)
+    return has_wildcard(pattern) and _glob(pattern).fullmatch(name) is not None
 
 
 @lru_cache(maxsize=4096)
@@ -101,16 +111,32 @@ class Effective:
     _deny_clauses: list[_Clause] = field(default_factory=list)
     _outside: dict[str, UnknownGrant | None] = field(default_factory=dict)
     _outside_possible: bool | None = None
+    _running: list[int] | None = None
 
     # Actions granted without a condition and on every resource (set by effective_grant).
     strong: int = 0
 
     def first_statement(self, mask: int) -> int | None:
-        """Index of the first Allow statement that grants any action of `mask`."""
-        for index, granted in self.statement_masks:
-            if granted & mask:
-                return index
-        return None
+        """Index of the first Allow statement that grants any action of `mask`.
+
+        A binary search over running unions of the statements: log2(n) intersections, not n.
+        """
+        if self._running is None:
+            running, total = [], 0
+            for _, granted in self.statement_masks:
+                total |= granted
+                running.append(total)
+            self._running = running
+        if not self._running or not self._running[-1] & mask:
+            return None
+        lo, hi = 0, len(self._running) - 1
+        while lo < hi:
+            middle = (lo + hi) // 2
+            if self._running[middle] & mask:
+                hi = middle
+            else:
+                lo = middle + 1
+        return self.statement_masks[lo][0]
 
     def grant_outside(self, action: str) -> UnknownGrant | None:
         """How an action the catalog does not know is granted, judged from the patterns."""

@@ -136,3 +136,15 @@ def test_large_statements_union_the_same_as_small_ones(
     for p in patterns:
         expected |= catalog.mask_for(p)
     assert large[0] == expected
+
+
+@pytest.mark.parametrize("pattern", ["iam:*AccessKey*", "ec2:*Snapshot*", "s3:*acl*", "iam:**"])
+def test_contains_patterns_match_like_a_glob(catalog: Catalog, pattern: str) -> None:
+    import re
+
+    service, _, name = pattern.lower().partition(":")
+    regex = re.compile(name.replace("*", ".*"))
+    expected = {n for n in catalog.names if n.lower().startswith(f"{service}:")}
+    expected = {n for n in expected if regex.fullmatch(n.lower().partition(":")[2])}
+    assert expected
+    assert names(catalog, pattern) == expected

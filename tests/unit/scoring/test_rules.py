@@ -170,3 +170,11 @@ def test_unknown_actions_are_never_safe() -> None:
     assert finding(result, "unknown.write").severity == Severity.LOW
     conditional = assess(policy(allow("iam:PutBrandNewPolicy", Condition=MFA)))
     assert finding(conditional, "unknown.permissions_management").severity == Severity.MEDIUM
+
+
+def test_statement_is_the_first_granting_one_among_many() -> None:
+    statements = [allow(f"s3:List{n}") for n in ("Bucket", "AllMyBuckets", "BucketVersions")]
+    statements += [allow("ec2:DescribeInstances")] * 4
+    statements += [allow("iam:PutUserPolicy"), allow("iam:PutUserPolicy"), allow("s3:ListBucket")]
+    hit = finding(assess(policy(*statements)), "privesc.iam-put-user-policy")
+    assert hit.statement == 7
