@@ -176,6 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-peers", action="store_true", help="only time GrantGuard")
     parser.add_argument("--import-runs", type=int, default=7, help="fresh interpreters per import")
     args = parser.parse_args(argv)
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
     warnings.simplefilter("ignore")  # parliament's pkg_resources deprecation noise
 
     print(f"import timing: {args.import_runs} fresh interpreters each, median (min)")
@@ -194,6 +195,7 @@ def main(argv: list[str] | None = None) -> int:
     warm = time_corpus("grantguard (warm, best of 3)", corpus, analyse, repeats=3)
     runs = [ours_run]
     if not args.skip_peers:
+        print("running cloudsplaining, then parliament (parliament takes minutes) ...")
         runs.append(time_corpus("cloudsplaining (flags on)", corpus, cloudsplaining()))
         runs.append(time_corpus("parliament (community on)", corpus, parliament()))
     report(runs, ours_run, warm)
