@@ -18,8 +18,6 @@ import boto3
 import pytest
 from grantguard.demo import events, resources
 
-pytestmark = pytest.mark.integration
-
 TABLE = "grantguard-idempotency"
 OWN_ROLE = f"arn:aws:iam::{events.ACCOUNT}:role/grantguard-responder"
 
