@@ -10,6 +10,8 @@ BIN := $(CURDIR)/$(VENV)/bin
 # Node 22 from package.json comes first on PATH: jsii (CDK synth) refuses end-of-life Node.
 export PATH := $(CURDIR)/node_modules/.bin:$(BIN):$(PATH)
 export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
+# No AWS account is needed to synth: do not let the CDK CLI probe for EC2 instance credentials.
+export AWS_EC2_METADATA_DISABLED := true
 PY_STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 CDK_OUT := cdk.out
@@ -37,7 +39,7 @@ $(NODE_STAMP): package.json package-lock.json
 
 install: $(PY_STAMP) $(NODE_STAMP)
 
-$(TEMPLATE): install app.py cdk.json $(shell find infra lambdas -name '*.py' -o -name '*.json' -o -name '*.gz' 2>/dev/null)
+$(TEMPLATE): $(PY_STAMP) $(NODE_STAMP) app.py cdk.json $(shell find infra lambdas -name '*.py' -o -name '*.json' -o -name '*.gz' 2>/dev/null)
 	cdk synth --quiet --output $(CDK_OUT) >/dev/null
 
 synth: $(TEMPLATE)
@@ -67,7 +69,7 @@ infra: install
 	$(BIN)/pytest -q tests/infra
 
 test: lint typecheck
-	$(BIN)/pytest -q -n 2 tests
+	$(BIN)/pytest -q -n 2 --dist loadgroup tests
 
 bench: install
 	$(BIN)/python benchmarks/bench_scoring.py

@@ -1,8 +1,8 @@
 """What each suite may touch:
 
 - tests/unit: pure code and files in the repo. No network: any socket connect fails the test.
-- tests/integration: real HTTP to a local AWS emulator (moto server on 127.0.0.1) started per session.
-- tests/infra: one in-process CDK synth per session; assertions, cdk-nag and cfn-lint on its template.
+- tests/integration: real HTTP to a local AWS emulator (moto server on 127.0.0.1), one per session.
+- tests/infra: one in-process CDK synth per session; assertions, cdk-nag and cfn-lint on it.
 
 Sample CloudTrail events live in tests/events/*.json and are read through `load_event`.
 """

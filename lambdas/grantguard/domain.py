@@ -20,7 +20,9 @@ class EventError(ValueError):
 class Actor:
     """Who made the call, for every CloudTrail userIdentity type."""
 
-    identity_type: str  # IAMUser | AssumedRole | Root | AWSService | FederatedUser | AWSAccount | ...
+    identity_type: (
+        str  # IAMUser | AssumedRole | Root | AWSService | FederatedUser | AWSAccount | ...
+    )
     arn: str | None = None
     principal_id: str | None = None
     account_id: str | None = None
@@ -44,7 +46,11 @@ class Actor:
             return f"IAM user {self.user_name}"
         if self.identity_type == "AssumedRole":
             role = self.session_issuer_name or self.arn or "unknown role"
-            return f"role {role} (session {self.session_name})" if self.session_name else f"role {role}"
+            return (
+                f"role {role} (session {self.session_name})"
+                if self.session_name
+                else f"role {role}"
+            )
         if self.identity_type == "Root":
             return f"root user of account {self.account_id}" if self.account_id else "root user"
         if self.identity_type == "AWSService":

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from grantguard.scoring.assessment import Severity
 
+from grantguard.scoring.assessment import Severity
 from infra.config import (
     ALWAYS_PROTECTED,
     DEFAULTS,

@@ -16,6 +16,7 @@ from typing import Any
 
 import boto3
 import pytest
+
 from grantguard.demo import events, resources
 
 TABLE = "grantguard-idempotency"

@@ -8,6 +8,7 @@ from urllib.parse import quote
 import boto3
 import pytest
 from botocore.exceptions import ClientError
+
 from grantguard.adapters import iam as iam_adapter
 from grantguard.adapters import session
 from grantguard.adapters.iam import Boto3Iam, decode_document, translate

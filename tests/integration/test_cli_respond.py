@@ -9,8 +9,8 @@ import sys
 from typing import Any
 
 import pytest
-from grantguard.demo import events
 
+from grantguard.demo import events
 from tests.integration.conftest import Stack, aws_env
 
 pytestmark = pytest.mark.integration

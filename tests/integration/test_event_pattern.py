@@ -14,8 +14,8 @@ from typing import Any
 
 import boto3
 import pytest
-from grantguard.demo import events, resources
 
+from grantguard.demo import events, resources
 from tests.conftest import REPO_ROOT
 
 pytestmark = pytest.mark.integration

@@ -14,6 +14,7 @@ from typing import Any
 
 import boto3
 import pytest
+
 from grantguard.adapters import session as counted
 from grantguard.adapters.account import Boto3Account
 from grantguard.posture import AccountObservation, run_checks

@@ -6,8 +6,8 @@ import json
 from typing import Any
 
 import pytest
-from grantguard.demo import events
 
+from grantguard.demo import events
 from tests.integration.conftest import TABLE, Stack
 
 pytestmark = pytest.mark.integration

@@ -9,6 +9,7 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
+
 from grantguard.alert import (
     MESSAGE_BUDGET,
     SUBJECT_MAX,
@@ -20,7 +21,6 @@ from grantguard.decision import decide
 from grantguard.domain import Action, Alert, Decision, Grant, Mode, Outcome, Settings, UserContext
 from grantguard.events import parse_event
 from grantguard.scoring.assessment import Assessment, Finding, Severity
-
 from tests.conftest import load_event
 
 ACCOUNT = "123456789012"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from grantguard.config import ALWAYS_PROTECTED, ConfigError, load, with_overrides
 from grantguard.domain import Mode
 from grantguard.scoring import Severity

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
+
 from grantguard.decision import decide, exempt_tag, first_match
 from grantguard.domain import Action, Actor, Grant, Mode, Settings, UserContext
 from grantguard.scoring.assessment import Assessment, Finding, Severity

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from grantguard.domain import Actor, EventError
 from grantguard.events import SUPPORTED_EVENT_NAMES, parse_actor, parse_event
-
 from tests.conftest import EVENTS_DIR, load_event
 
 ACCOUNT = "123456789012"

@@ -9,6 +9,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
+
 from grantguard.config import ConfigError
 from grantguard.domain import Mode
 from grantguard.posture import (

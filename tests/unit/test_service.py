@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+
 from grantguard.adapters.ports import AccessDeniedError, NotFoundError, PolicyDocument
 from grantguard.demo import events
 from grantguard.domain import Action, Alert, Mode, Settings, UserContext
