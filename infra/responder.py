@@ -63,7 +63,7 @@ ASSET_EXCLUDES = [
 
 # What the handler needs from IAM, and nothing else: read the policy document, read the user
 # (existence, tags, current attachments) and detach.
-IAM_READ_USER_ACTIONS = ("iam:GetUser", "iam:ListUserTags", "iam:ListAttachedUserPolicies")
+IAM_READ_USER_ACTIONS = ("iam:GetUser", "iam:ListAttachedUserPolicies")  # GetUser returns tags
 IAM_READ_POLICY_ACTIONS = ("iam:GetPolicy", "iam:GetPolicyVersion")
 IAM_DETACH_ACTIONS = ("iam:DetachUserPolicy",)
 

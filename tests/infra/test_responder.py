@@ -23,7 +23,6 @@ EXPECTED_ACTIONS = {
     "iam:GetPolicyVersion",
     "iam:ListAttachedUserPolicies",
     "iam:GetUser",
-    "iam:ListUserTags",
     "iam:DetachUserPolicy",
     "sns:Publish",
     "kms:Decrypt",
