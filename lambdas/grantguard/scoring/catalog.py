@@ -76,12 +76,16 @@ def _line_starts(text: str) -> list[int]:
 
 
 def _bits_to_int(indices: list[int], size: int) -> int:
-    """The int with exactly these bits set (a bytes map beats shifting for more than a few)."""
-    if len(indices) < 8:
-        mask = 0
+    """The int with exactly these bits set. Bits are set in a small int relative to the lowest
+    one (a statement's actions usually sit in one service) and shifted into place once."""
+    if not indices:
+        return 0
+    low = min(indices)
+    if max(indices) - low < 2048:
+        local = 0
         for i in indices:
-            mask |= 1 << i
-        return mask
+            local |= 1 << (i - low)
+        return local << low
     bitmap = bytearray((size + 7) >> 3)
     for i in indices:
         bitmap[i >> 3] |= 1 << (i & 7)
@@ -324,23 +328,53 @@ class Catalog:
         return [self.names[i] for i in self.indices(mask)]
 
     def summarize(self, mask: int, limit: int = 25) -> tuple[str, ...]:
-        """Readable names for a set: `*` for everything, `svc:*` for whole services, else names."""
+        """Readable names for a set: `*` for everything, `svc:*` for whole services, else names.
+
+        Works on the binary digits of `mask` (bit i is digits[-1 - i]) with C-level string
+        searches, so a set of thousands of actions costs about as much as a small one.
+        """
         if mask & self.all == self.all:
             return ("*",)
+        if mask.bit_count() <= limit:
+            return self._summarize_few(mask)
+        digits = bin(mask)[2:]
+        width = len(digits)
         out: list[str] = []
-        remaining = mask
-        while remaining and len(out) < limit:
-            lowest = (remaining & -remaining).bit_length() - 1
-            position = bisect_left(self._starts, lowest + 1) - 1
-            service, service_mask = self._service_list[position], self._service_masks[position]
-            part = remaining & service_mask
-            remaining ^= part
-            if part == service_mask and len(service.lower_names) > 1:
+        position = digits.rfind("1")
+        while position != -1 and len(out) < limit:
+            lowest = width - 1 - position
+            service_position = bisect_left(self._starts, lowest + 1) - 1
+            service = self._service_list[service_position]
+            start, stop = service.start, service.stop
+            low_edge = max(0, width - stop)  # digits[low_edge:width - start] is this service
+            segment = digits[low_edge : width - start]
+            if width >= stop and "0" not in segment and stop - start > 1:
                 out.append(f"{service.prefix}:*")
             else:
-                start = service.start  # bits of one service, as a small int
-                out.extend(self.names[start + i] for i in self.indices(part >> start))
+                found = segment.rfind("1")
+                while found != -1 and len(out) < limit:
+                    out.append(self.names[width - 1 - (low_edge + found)])
+                    found = segment.rfind("1", 0, found)
+            position = digits.rfind("1", 0, low_edge)
         return tuple(out[:limit])
+
+    def _summarize_few(self, mask: int) -> tuple[str, ...]:
+        """`summarize` for a handful of actions: visit the set bits themselves."""
+        out: list[str] = []
+        while mask:
+            lowest = (mask & -mask).bit_length() - 1
+            position = bisect_left(self._starts, lowest + 1) - 1
+            service, service_mask = self._service_list[position], self._service_masks[position]
+            part = mask & service_mask
+            mask ^= part
+            if part == service_mask and len(service.lower_names) > 1:
+                out.append(f"{service.prefix}:*")
+                continue
+            while part:
+                low = part & -part
+                out.append(self.names[low.bit_length() - 1])
+                part ^= low
+        return tuple(out)
 
     def resource_types(self, index: int) -> tuple[str, ...]:
         """The resource types an action can be scoped to; empty = it only accepts `*`."""

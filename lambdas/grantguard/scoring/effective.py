@@ -113,8 +113,18 @@ class Effective:
     _outside_possible: bool | None = None
     _running: list[int] | None = None
 
-    # Actions granted without a condition and on every resource (set by effective_grant).
+    # Actions granted without a condition and on every resource, and on every resource with or
+    # without a condition (both set by effective_grant).
     strong: int = 0
+    allowed_wide: int = 0
+    _allowed_count: int | None = None
+
+    @property
+    def allowed_count(self) -> int:
+        """How many catalog actions are allowed (counted once)."""
+        if self._allowed_count is None:
+            self._allowed_count = self.allowed.bit_count()
+        return self._allowed_count
 
     def first_statement(self, mask: int) -> int | None:
         """Index of the first Allow statement that grants any action of `mask`.
@@ -149,7 +159,7 @@ class Effective:
 
     def _grant_outside(self, action: str, name: str) -> UnknownGrant | None:
         known = self.catalog.service(name.partition(":")[0]) is not None
-        if not known and not self._outside_patterns():
+        if not known and not self.may_grant_unknown_services():
             return None
         if any(c.covers(name, known) for c in self._deny_clauses):
             return None
@@ -163,8 +173,8 @@ class Effective:
             wide=any(c.wide for c in clauses),
         )
 
-    def _outside_patterns(self) -> bool:
-        """Whether any Allow could reach a name outside the catalog's services (computed once)."""
+    def may_grant_unknown_services(self) -> bool:
+        """Whether any Allow could reach a service the catalog does not know (computed once)."""
         if self._outside_possible is None:
             self._outside_possible = any(
                 c.not_action or c.unknown or c.wild for c in self._allow_clauses
@@ -222,7 +232,8 @@ def effective_grant(catalog: Catalog, statements: tuple[Statement, ...]) -> Effe
         known = catalog.service(written.partition(":")[0]) is not None
         if not any(c.covers(written.lower(), known) for c in result._deny_clauses):
             result.unknown.append(UnknownGrant(written, statement, conditional, wide))
-    result.strong = result.allowed & result.unconditional & result.wide
+    result.allowed_wide = result.allowed & result.wide
+    result.strong = result.allowed_wide & result.unconditional
     result.unknown_names = sorted(set(result.unknown_names), key=str.lower)
     return result
 

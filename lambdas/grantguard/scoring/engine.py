@@ -20,7 +20,7 @@ from grantguard.scoring.categories import CATEGORIES
 from grantguard.scoring.effective import Effective, effective_grant
 from grantguard.scoring.policy import parse_policy
 from grantguard.scoring.privesc import METHODS_FILE, load_methods, privesc_rules
-from grantguard.scoring.rules import Rule, evaluate
+from grantguard.scoring.rules import AllOf, Rule, evaluate
 from grantguard.scoring.ruleset import builtin_rules
 from grantguard.scoring.unknown import unknown_findings
 
@@ -68,6 +68,10 @@ class Engine:
         self.catalog = catalog
         self.rules = tuple(rules)
         self._always, self._by_key, self._keys = _index_rules(self.rules)
+        # Rules that need only actions of services the catalog does not know (e.g. retired
+        # CodeStar): evaluated only when a policy could grant such a service at all.
+        self._unknown_only = [r for r in self._always if _unknown_services_only(r, catalog)]
+        self._always = [r for r in self._always if r not in self._unknown_only]
 
     @classmethod
     def build(cls, catalog: Catalog | None = None, methods_file: Path = METHODS_FILE) -> Engine:
@@ -95,15 +99,28 @@ class Engine:
 
     def _candidates(self, effective: Effective) -> list[Rule]:
         """The rules that can match: unindexed ones, and those whose key actions are allowed."""
+        rules = self._always
+        if self._unknown_only and effective.may_grant_unknown_services():
+            rules = rules + self._unknown_only
         keys = effective.allowed & self._keys
         if not keys:
-            return self._always
+            return rules
         chosen: set[int] = set()
         while keys:
             low = keys & -keys
             chosen.update(self._by_key[low.bit_length() - 1])
             keys ^= low
-        return self._always + [self.rules[i] for i in sorted(chosen)]
+        return rules + [self.rules[i] for i in sorted(chosen)]
+
+
+def _unknown_services_only(rule: Rule, catalog: Catalog) -> bool:
+    matcher = rule.matcher
+    outside = matcher.outside if isinstance(matcher, AllOf) else ()
+    return (
+        not matcher.needs
+        and bool(outside)
+        and all(catalog.service(name.partition(":")[0]) is None for name in outside)
+    )
 
 
 INDEX_LIMIT = 64  # rules needing or gated on more actions than this are always evaluated

@@ -77,11 +77,14 @@ def evaluate(rule: Rule, effective: Effective) -> Finding | None:
         return None
     if matcher.gate is not None and not allowed & matcher.gate:
         return None
-    match = rule.matcher(effective, effective.strong)
+    strong = effective.strong
+    match = matcher(effective, strong)
     softened: tuple[str, ...] = ()
     if match is None or match.conditional or match.scoped:
-        base = effective.allowed & effective.wide if rule.requires_wide else effective.allowed
-        match = rule.matcher(effective, base)
+        base = effective.allowed_wide if rule.requires_wide else allowed
+        if match is None and base == strong:  # nothing conditional or scoped to look at
+            return None
+        match = matcher(effective, base)
         if match is None or (rule.requires_wide and match.scoped):
             return None
         softened = _softened_by(effective, match)
@@ -123,6 +126,8 @@ class AnyOf(Matcher):
         self.gate = targets
 
     def __call__(self, effective: Effective, candidate: int) -> Match | None:
+        if self.min_count > 1 and effective.allowed_count < self.min_count:
+            return None
         hit = candidate & self.targets
         if not hit:
             return None

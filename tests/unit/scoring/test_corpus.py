@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from grantguard.scoring import Severity, assess
 from grantguard.scoring.privesc import load_methods
-
 from tests.conftest import POLICIES_DIR
 
 CASES = sorted(POLICIES_DIR.rglob("*.json"))

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from grantguard.scoring.catalog import Catalog, default_catalog
 from grantguard.scoring.effective import Effective, effective_grant
 from grantguard.scoring.policy import parse_policy
-
 from tests.unit.scoring.helpers import MFA, allow, deny, policy
 
 

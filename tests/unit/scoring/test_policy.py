@@ -6,9 +6,9 @@ import json
 from typing import Any
 
 import pytest
+
 from grantguard.scoring import PolicyDocumentError, assess
 from grantguard.scoring.policy import is_wide_resource, parse_policy
-
 from tests.unit.scoring.helpers import allow, policy
 
 

@@ -7,10 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from grantguard.scoring import Severity
 from grantguard.scoring.engine import Engine
 from grantguard.scoring.privesc import METHODS_FILE, PrivescTableError, load_methods, parse_methods
-
 from tests.unit.scoring.helpers import allow, finding, policy, rules_of
 
 

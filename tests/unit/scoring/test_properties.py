@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from grantguard.scoring import Assessment, assess
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from grantguard.scoring import Assessment, assess
 from tests.unit.scoring.helpers import MFA
 
 ACTIONS = [

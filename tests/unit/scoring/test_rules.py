@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import pytest
+
 from grantguard.scoring import Severity, assess
 from grantguard.scoring.categories import CATEGORIES
 from grantguard.scoring.engine import default_engine
 from grantguard.scoring.rules import CONDITION, RESOURCE_SCOPE, soften
 from grantguard.scoring.ruleset import FAMILIES, FamilyRule
 from grantguard.scoring.unknown import judge_level
-
 from tests.unit.scoring.helpers import MFA, allow, finding, policy, rules_of
 
 SCOPED = "arn:aws:s3:::one-bucket"

@@ -6,7 +6,6 @@ from itertools import combinations, pairwise
 
 from grantguard.scoring import Finding, Severity, assess
 from grantguard.scoring.engine import BASE, SPAN, score_of
-
 from tests.unit.scoring.helpers import allow, policy
 
 

@@ -7,8 +7,8 @@ import json
 from pathlib import Path
 
 import pytest
-from grantguard.cli import main
 
+from grantguard.cli import main
 from tests.unit.scoring.helpers import allow, policy
 
 
