@@ -1,4 +1,4 @@
-"""CloudWatch alarms on the responder itself, published to the operations topic."""
+"""CloudWatch alarms on GrantGuard's own functions and queues, published to the operations topic."""
 
 from __future__ import annotations
 
@@ -8,16 +8,23 @@ from aws_cdk import aws_cloudwatch_actions as actions
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
+from infra.posture import Posture
 from infra.responder import Responder
 
 PERIOD = Duration.minutes(5)
 
 
 class Alarms(Construct):
-    """Errors, throttles, and any message waiting in the dead-letter or failure queue."""
+    """Errors, throttles, and any message waiting in a dead-letter or failure queue."""
 
     def __init__(
-        self, scope: Construct, construct_id: str, *, responder: Responder, topic: sns.ITopic
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        responder: Responder,
+        posture: Posture,
+        topic: sns.ITopic,
     ) -> None:
         super().__init__(scope, construct_id)
         prefix = Stack.of(self).stack_name
@@ -48,6 +55,28 @@ class Alarms(Construct):
                 ),
                 "GrantGuard failed on IAM events after all retries; they wait in the "
                 "failure queue.",
+            ),
+            (
+                "PostureErrors",
+                posture.function.metric_errors(period=PERIOD, statistic="Sum"),
+                "The daily posture check failed; today's digest may be missing. Its logs say "
+                "which AWS call failed.",
+            ),
+            (
+                "PostureDeadLetters",
+                posture.schedule_dlq.metric_approximate_number_of_messages_visible(
+                    period=PERIOD, statistic="Maximum"
+                ),
+                "EventBridge could not start the daily posture check; the schedule's events "
+                "wait in its dead-letter queue.",
+            ),
+            (
+                "PostureFailedInvocations",
+                posture.failure_queue.metric_approximate_number_of_messages_visible(
+                    period=PERIOD, statistic="Maximum"
+                ),
+                "The daily posture check failed after all retries; no digest was published "
+                "for that day.",
             ),
         ]
         self.alarms: list[cloudwatch.Alarm] = []

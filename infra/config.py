@@ -21,7 +21,16 @@ exemptTag           IAM user tag key that exempts a user from detachment (defaul
                     "grantguard:exempt").
 logRetentionDays    retention of the function's log group in days; one of CloudWatch Logs'
                     allowed values (default 90).
-reservedConcurrency concurrent executions reserved for the function, 1 to 1000 (default 5).
+reservedConcurrency concurrent executions reserved for the responder function, 1 to 1000
+                    (default 5). The posture function always reserves exactly 1.
+postureHourUtc      hour of the day, 0 to 23 in UTC, at which the daily account posture check
+                    runs and publishes its digest to the alert topic (default 6).
+deactivateUnusedKeys
+                    true or false (default false). In enforce mode only, the posture check
+                    deactivates access keys unused for more than 90 days and lists each one in
+                    the digest with the command that reactivates it. Its role is granted
+                    iam:UpdateAccessKey only when this is true and mode is enforce; in monitor
+                    mode the flag does nothing.
 region              optional; only us-east-1 is accepted (see REGION below).
 
 A wrong value fails synth with one sentence naming the key, the value and what is allowed.
@@ -50,6 +59,7 @@ LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 
                       1827, 2192, 2557, 2922, 3288, 3653)  # fmt: skip
 
 MAX_RESERVED_CONCURRENCY = 1000
+BOOLEANS = {"true": True, "false": False}
 # Lambda caps all environment variables at 4 KB together; leave room for the fixed ones.
 MAX_PATTERN_ENV_BYTES = 3000
 
@@ -69,6 +79,8 @@ DEFAULTS: dict[str, Any] = {
     "exemptTag": "grantguard:exempt",
     "logRetentionDays": 90,
     "reservedConcurrency": 5,
+    "postureHourUtc": 6,
+    "deactivateUnusedKeys": False,
 }
 KEYS = (*DEFAULTS, "region")
 
@@ -88,6 +100,13 @@ class GrantGuardConfig:
     exempt_tag: str
     log_retention_days: int
     reserved_concurrency: int
+    posture_hour_utc: int = 6
+    deactivate_unused_keys: bool = False
+
+    @property
+    def deactivates_keys(self) -> bool:
+        """Whether the posture check may deactivate unused keys: the flag, and enforce mode."""
+        return self.mode == "enforce" and self.deactivate_unused_keys
 
     @property
     def alert_severities(self) -> tuple[str, ...]:
@@ -149,6 +168,15 @@ def _integer(key: str, value: Any, allowed: str, lowest: int, highest: int) -> i
     if number is None or not lowest <= number <= highest:
         raise ConfigError(f"context {key}={_show(value)} is not allowed; use {allowed}")
     return number
+
+
+def _boolean(key: str, value: Any) -> bool:
+    """A JSON boolean from cdk.json, or "true"/"false" from `-c key=value` (any case)."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in BOOLEANS:
+        return BOOLEANS[value.strip().lower()]
+    raise ConfigError(f"context {key}={_show(value)} is not allowed; use true or false")
 
 
 def _unknown_keys(context: Mapping[str, Any]) -> None:
@@ -242,4 +270,8 @@ def load_config(context: Mapping[str, Any]) -> GrantGuardConfig:
             1,
             MAX_RESERVED_CONCURRENCY,
         ),
+        posture_hour_utc=_integer(
+            "postureHourUtc", raw["postureHourUtc"], "a whole hour from 0 to 23 (UTC)", 0, 23
+        ),
+        deactivate_unused_keys=_boolean("deactivateUnusedKeys", raw["deactivateUnusedKeys"]),
     )

@@ -8,7 +8,6 @@ that still fail after Lambda's retries.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Stack, Validations
@@ -18,28 +17,13 @@ from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_destinations as destinations
-from aws_cdk import aws_logs as logs
-from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from infra import runtime
 from infra.alerting import Alerting
-from infra.config import LOG_RETENTION_DAYS, GrantGuardConfig
+from infra.config import GrantGuardConfig
 
-LAMBDA_SOURCE = Path(__file__).resolve().parent.parent / "lambdas"
 HANDLER = "grantguard.handler.lambda_handler"
-RUNTIME = lambda_.Runtime.PYTHON_3_14  # the newest Python runtime aws-cdk-lib 2.275 knows
-
-# Powertools for AWS Lambda (Python) v3 from AWS's public layer account, pinned by layer version.
-# ARN format (docs, "Lambda Layer"):
-#   arn:aws:lambda:{region}:017000801446:layer:AWSLambdaPowertoolsPythonV3-{python}-{arch}:{N}
-# requirements-dev.txt pins aws-lambda-powertools==3.37.0 for local runs. Before a Powertools
-# upgrade, check which release a layer version carries (its Description names it):
-#   aws lambda get-layer-version-by-arn --region us-east-1 --arn <POWERTOOLS_LAYER_ARN>
-POWERTOOLS_LAYER_VERSION = 38
-POWERTOOLS_LAYER_ARN = (
-    "arn:aws:lambda:us-east-1:017000801446:layer:"
-    f"AWSLambdaPowertoolsPythonV3-python314-arm64:{POWERTOOLS_LAYER_VERSION}"
-)
 
 # CloudTrail's record of a user policy attachment, as EventBridge delivers it on the default bus.
 # `source` is pinned to aws.iam: anyone can PutEvents with any other source. Failed attempts
@@ -52,26 +36,39 @@ EVENT_PATTERN: dict[str, Any] = {
     "detail": {"eventSource": ["iam.amazonaws.com"], "eventName": ["AttachUserPolicy"]},
 }
 
-ASSET_EXCLUDES = [
-    "**/__pycache__",
-    "**/*.pyc",
-    "*.egg-info",
-    "**/.mypy_cache",
-    "**/.pytest_cache",
-    "**/.ruff_cache",
-]
-
-# What the handler needs from IAM, and nothing else: read the policy document, read the user
-# (existence, tags, current attachments) and detach.
-IAM_READ_USER_ACTIONS = ("iam:GetUser", "iam:ListAttachedUserPolicies")  # GetUser returns tags
+# What the handler needs from IAM, and nothing else: read the policy documents, read the user
+# (existence, tags, boundary, current attachments, inline policies, groups) and its posture
+# (console password, MFA, access keys) to judge the grant in context, read the groups' policies,
+# and detach.
+IAM_READ_USER_ACTIONS = (
+    "iam:GetUser",  # returns tags and the permissions boundary too
+    "iam:ListAttachedUserPolicies",
+    "iam:ListUserPolicies",
+    "iam:GetUserPolicy",
+    "iam:ListGroupsForUser",
+    "iam:GetLoginProfile",
+    "iam:ListMFADevices",
+    "iam:ListAccessKeys",
+    "iam:GetAccessKeyLastUsed",
+)
+IAM_READ_GROUP_ACTIONS = (
+    "iam:ListAttachedGroupPolicies",
+    "iam:ListGroupPolicies",
+    "iam:GetGroupPolicy",
+)
 IAM_READ_POLICY_ACTIONS = ("iam:GetPolicy", "iam:GetPolicyVersion")
 IAM_DETACH_ACTIONS = ("iam:DetachUserPolicy",)
 
 # Each wildcard in the role's policy, with why a reviewer can accept it.
 ROLE_WILDCARDS = {
     "Resource::arn:<AWS::Partition>:iam::<AWS::AccountId>:user/*": (
-        "Any IAM user in the account can be the target of a grant; reads and detaches are "
-        "limited to users of this account, and detaching protected policies is denied."
+        "Any IAM user in the account can be the target of a grant; reads (its policies, groups, "
+        "MFA, password and keys) and detaches are limited to users of this account, and "
+        "detaching protected policies is denied."
+    ),
+    "Resource::arn:<AWS::Partition>:iam::<AWS::AccountId>:group/*": (
+        "The target user may belong to any group of the account; only the read-only "
+        "ListAttachedGroupPolicies, ListGroupPolicies and GetGroupPolicy apply to groups."
     ),
     "Resource::arn:<AWS::Partition>:iam::<AWS::AccountId>:policy/*": (
         "Any customer-managed policy of this account can be attached; only GetPolicy and "
@@ -90,16 +87,6 @@ ROLE_WILDCARDS = {
         "it is the only statement on '*'."
     ),
 }
-
-
-def _queue(scope: Construct, construct_id: str) -> sqs.Queue:
-    return sqs.Queue(
-        scope,
-        construct_id,
-        encryption=sqs.QueueEncryption.SQS_MANAGED,
-        enforce_ssl=True,
-        retention_period=Duration.days(14),
-    )
 
 
 class Responder(Construct):
@@ -129,36 +116,27 @@ class Responder(Construct):
             # Records only deduplicate deliveries (they expire after a day); nothing worth keeping.
             removal_policy=RemovalPolicy.DESTROY,
         )
-        self.rule_dlq = _queue(self, "RuleDeadLetterQueue")
-        self.failure_queue = _queue(self, "FailedInvocationQueue")
-        self.log_group = logs.LogGroup(
-            self,
-            "FunctionLogs",
-            retention=list(logs.RetentionDays)[LOG_RETENTION_DAYS.index(config.log_retention_days)],
-            # The logs are the audit trail of what GrantGuard detached; keep them.
-            removal_policy=RemovalPolicy.RETAIN,
-        )
+        self.rule_dlq = runtime.queue(self, "RuleDeadLetterQueue")
+        self.failure_queue = runtime.queue(self, "FailedInvocationQueue")
+        self.log_group = runtime.log_group(self, "FunctionLogs", config.log_retention_days)
 
         self.role = iam.Role(
             self,
             "FunctionRole",
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            description="GrantGuard responder: read IAM users and policies, detach user policies.",
+            description="GrantGuard responder: read IAM users, groups and policies; detach user "
+            "policies.",
             inline_policies={"Responder": self._policy(stack, config, alerting)},
         )
         self.function = lambda_.Function(
             self,
             "Function",
             description="GrantGuard: scores IAM user policy attachments, alerts and detaches.",
-            runtime=RUNTIME,
-            architecture=lambda_.Architecture.ARM_64,
+            runtime=runtime.RUNTIME,
+            architecture=runtime.ARCHITECTURE,
             handler=HANDLER,
-            code=lambda_.Code.from_asset(str(LAMBDA_SOURCE), exclude=ASSET_EXCLUDES),
-            layers=[
-                lambda_.LayerVersion.from_layer_version_arn(
-                    self, "PowertoolsLayer", POWERTOOLS_LAYER_ARN
-                )
-            ],
+            code=runtime.code(),
+            layers=[runtime.powertools_layer(self)],
             # The role's inline policy is the whole grant: CDK must not add statements to it.
             role=self.role.without_policy_updates(),
             memory_size=256,
@@ -214,6 +192,11 @@ class Responder(Construct):
             statements=[
                 iam.PolicyStatement(
                     sid="ReadUsers", actions=list(IAM_READ_USER_ACTIONS), resources=[users]
+                ),
+                iam.PolicyStatement(
+                    sid="ReadGroups",
+                    actions=list(IAM_READ_GROUP_ACTIONS),
+                    resources=[f"arn:{stack.partition}:iam::{stack.account}:group/*"],
                 ),
                 iam.PolicyStatement(
                     sid="ReadPolicies",
@@ -277,10 +260,4 @@ class Responder(Construct):
             (self.rule_dlq, "the EventBridge target's dead-letter queue"),
             (self.failure_queue, "the function's on-failure destination"),
         ):
-            Validations.of(queue).acknowledge(
-                Acknowledgment(
-                    id="AwsSolutions-SQS3",
-                    reason=f"This queue is {role}, itself the place failed events land; "
-                    "a dead-letter queue behind it would add nothing. Its alarm pages on-call.",
-                )
-            )
+            runtime.acknowledge_no_dead_letter_queue(queue, role)

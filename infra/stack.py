@@ -1,4 +1,4 @@
-"""The GrantGuard stack: alerting, the responder and alarms on it."""
+"""The GrantGuard stack: alerting, the responder, the daily posture check and alarms on both."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from constructs import Construct
 from infra.alarms import Alarms
 from infra.alerting import Alerting
 from infra.config import GrantGuardConfig
+from infra.posture import Posture
 from infra.responder import Responder
 
 STACK_NAME = "GrantGuard"
@@ -22,14 +23,20 @@ class GrantGuardStack(Stack):
         super().__init__(
             scope,
             construct_id,
-            description="GrantGuard: detects and undoes dangerous IAM user policy attachments.",
+            description="GrantGuard: detects and undoes dangerous IAM user policy attachments; "
+            "checks account posture daily.",
             **kwargs,
         )
         self.config = config
         self.alerting = Alerting(self, "Alerting", config=config)
         self.responder = Responder(self, "Responder", config=config, alerting=self.alerting)
+        self.posture = Posture(self, "Posture", config=config, alerting=self.alerting)
         self.alarms = Alarms(
-            self, "Alarms", responder=self.responder, topic=self.alerting.ops_topic
+            self,
+            "Alarms",
+            responder=self.responder,
+            posture=self.posture,
+            topic=self.alerting.ops_topic,
         )
 
         CfnOutput(
@@ -47,3 +54,8 @@ class GrantGuardStack(Stack):
         CfnOutput(self, "FunctionName", value=self.responder.function.function_name)
         CfnOutput(self, "RuleDeadLetterQueueUrl", value=self.responder.rule_dlq.queue_url)
         CfnOutput(self, "FailedInvocationQueueUrl", value=self.responder.failure_queue.queue_url)
+        CfnOutput(self, "PostureFunctionName", value=self.posture.function.function_name)
+        CfnOutput(self, "PostureDeadLetterQueueUrl", value=self.posture.schedule_dlq.queue_url)
+        CfnOutput(
+            self, "PostureFailedInvocationQueueUrl", value=self.posture.failure_queue.queue_url
+        )

@@ -1,10 +1,11 @@
 """One in-process synth of the GrantGuard app per test session (per xdist worker).
 
 The synth uses cdk.json's context with a few overrides so that every optional part of the stack
-(email subscriptions, allow-list, extra protected policy) is present in the template. All infra
-tests share the `xdist_group("infra")` mark: under `pytest -n N --dist loadgroup` they run on one
-worker and the synth happens once; under plain `-n N` each worker that gets an infra test
-synthesizes its own copy (about 5 s each, in parallel).
+(email subscriptions, allow-list, extra protected policy) is present in the template, the posture
+hour is not the default, and deactivateUnusedKeys is on in monitor mode (where it must not act).
+All infra tests share the `xdist_group("infra")` mark: under `pytest -n N --dist loadgroup` they
+run on one worker and the synth happens once; under plain `-n N` each worker that gets an infra
+test synthesizes its own copy (about 5 s each, in parallel).
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ OVERRIDES: dict[str, Any] = {
     "alertMinSeverity": "HIGH",
     "allowActors": ["arn:aws:iam::123456789012:role/deploy-*"],
     "protectedPolicies": ["arn:aws:iam::123456789012:policy/break-glass"],
+    "postureHourUtc": 3,
+    "deactivateUnusedKeys": True,
 }
 
 

@@ -171,10 +171,10 @@ def test_sns_delivers_exactly_the_wanted_alerts(sns_to_sqs: tuple[Any, Any], syn
     assert _delivered(sns, sqs, subscription["FilterPolicy"], messages) == expected
 
 
-def test_four_alarms_page_the_ops_topic_and_ignore_missing_data(synth: Synth) -> None:
+def test_seven_alarms_page_the_ops_topic_and_ignore_missing_data(synth: Synth) -> None:
     ops_ref = _ref(synth.logical_id(synth.stack.alerting.ops_topic))
     alarms = synth.of_type("AWS::CloudWatch::Alarm")
-    assert len(alarms) == 4
+    assert len(alarms) == 7
     for alarm in alarms.values():
         props = alarm["Properties"]
         assert props["AlarmActions"] == [ops_ref]
@@ -187,22 +187,21 @@ def test_four_alarms_page_the_ops_topic_and_ignore_missing_data(synth: Synth) ->
         props = alarm["Properties"]
         dimension = json.dumps(props["Dimensions"][0]["Value"])
         watched.add((props["Namespace"], props["MetricName"], dimension))
-    function = json.dumps(_ref(synth.logical_id(synth.stack.responder.function)))
-    queue_name = {
-        q: json.dumps({"Fn::GetAtt": [synth.logical_id(q), "QueueName"]})
-        for q in (synth.stack.responder.rule_dlq, synth.stack.responder.failure_queue)
-    }
+    responder, posture = synth.stack.responder, synth.stack.posture
+
+    def function(construct: Any) -> str:
+        return json.dumps(_ref(synth.logical_id(construct)))
+
+    def queue(construct: Any) -> tuple[str, str, str]:
+        name = json.dumps({"Fn::GetAtt": [synth.logical_id(construct), "QueueName"]})
+        return ("AWS/SQS", "ApproximateNumberOfMessagesVisible", name)
+
     assert watched == {
-        ("AWS/Lambda", "Errors", function),
-        ("AWS/Lambda", "Throttles", function),
-        (
-            "AWS/SQS",
-            "ApproximateNumberOfMessagesVisible",
-            queue_name[synth.stack.responder.rule_dlq],
-        ),
-        (
-            "AWS/SQS",
-            "ApproximateNumberOfMessagesVisible",
-            queue_name[synth.stack.responder.failure_queue],
-        ),
+        ("AWS/Lambda", "Errors", function(responder.function)),
+        ("AWS/Lambda", "Throttles", function(responder.function)),
+        queue(responder.rule_dlq),
+        queue(responder.failure_queue),
+        ("AWS/Lambda", "Errors", function(posture.function)),
+        queue(posture.schedule_dlq),
+        queue(posture.failure_queue),
     }

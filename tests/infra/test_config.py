@@ -35,6 +35,9 @@ def test_defaults_are_monitor_mode_critical_detach_medium_alerts() -> None:
     assert config.exempt_tag == "grantguard:exempt"
     assert config.log_retention_days == 90
     assert config.reserved_concurrency == 5
+    assert config.posture_hour_utc == 6
+    assert config.deactivate_unused_keys is False
+    assert config.deactivates_keys is False
 
 
 def test_severity_names_match_the_lambdas_severity_scale() -> None:
@@ -50,6 +53,8 @@ def test_cli_strings_are_accepted_for_lists_and_numbers() -> None:
             "allowActors": '["arn:aws:iam::123456789012:role/ci-*"]',
             "logRetentionDays": "365",
             "reservedConcurrency": "10",
+            "postureHourUtc": "0",
+            "deactivateUnusedKeys": "TRUE",
         }
     )
     assert config.mode == "enforce"
@@ -58,6 +63,9 @@ def test_cli_strings_are_accepted_for_lists_and_numbers() -> None:
     assert config.allow_actors == ("arn:aws:iam::123456789012:role/ci-*",)
     assert config.log_retention_days == 365
     assert config.reserved_concurrency == 10
+    assert config.posture_hour_utc == 0
+    assert config.deactivate_unused_keys is True
+    assert load_config({"deactivateUnusedKeys": " false "}).deactivate_unused_keys is False
 
 
 def test_quarantine_policies_are_always_protected_once() -> None:
@@ -67,6 +75,25 @@ def test_quarantine_policies_are_always_protected_once() -> None:
     assert load_config({"protectedPolicies": [mine]}).protected_policies == (
         mine,
         *ALWAYS_PROTECTED,
+    )
+
+
+@pytest.mark.parametrize(
+    ("mode", "flag", "deactivates"),
+    [("enforce", True, True), ("enforce", False, False), ("monitor", True, False),
+     ("monitor", False, False)],
+)  # fmt: skip
+def test_unused_keys_are_deactivated_only_with_the_flag_in_enforce_mode(
+    mode: str, flag: bool, deactivates: bool
+) -> None:
+    config = load_config({"mode": mode, "deactivateUnusedKeys": flag})
+    assert config.deactivate_unused_keys is flag
+    assert config.deactivates_keys is deactivates
+
+
+def test_every_hour_of_the_day_is_a_posture_hour() -> None:
+    assert [load_config({"postureHourUtc": h}).posture_hour_utc for h in range(24)] == list(
+        range(24)
     )
 
 
@@ -96,6 +123,19 @@ def test_alert_severities_run_from_the_minimum_up() -> None:
         ({"logRetentionDays": "forever"}, ["logRetentionDays", "'forever'", "3653"]),
         ({"reservedConcurrency": 0}, ["reservedConcurrency", "0", "from 1 to 1000"]),
         ({"reservedConcurrency": True}, ["reservedConcurrency", "true", "from 1 to 1000"]),
+        ({"postureHourUtc": 24}, ["postureHourUtc", "24", "from 0 to 23 (UTC)"]),
+        ({"postureHourUtc": -1}, ["postureHourUtc", "-1", "from 0 to 23 (UTC)"]),
+        ({"postureHourUtc": "6am"}, ["postureHourUtc", "'6am'", "from 0 to 23 (UTC)"]),
+        ({"postureHourUtc": 6.5}, ["postureHourUtc", "6.5", "from 0 to 23 (UTC)"]),
+        ({"postureHourUtc": False}, ["postureHourUtc", "false", "from 0 to 23 (UTC)"]),
+        ({"deactivateUnusedKeys": "yes"}, ["deactivateUnusedKeys", "'yes'", "true or false"]),
+        ({"deactivateUnusedKeys": 1}, ["deactivateUnusedKeys", "1", "true or false"]),
+        ({"deactivateUnusedKeys": None}, ["deactivateUnusedKeys", "null", "true or false"]),
+        ({"postureHour": 3}, ["'postureHour'", "did you mean 'postureHourUtc'"]),
+        (
+            {"deactivateUnusedKey": True},
+            ["'deactivateUnusedKey'", "did you mean 'deactivateUnusedKeys'"],
+        ),
         ({"detachat": "HIGH"}, ["'detachat'", "did you mean 'detachAt'"]),
         ({"alertEmail": ["a@example.com"]}, ["'alertEmail'", "did you mean 'alertEmails'"]),
     ],

@@ -8,7 +8,7 @@ from typing import Any
 
 from aws_cdk import aws_lambda as lambda_
 
-from infra import responder
+from infra import runtime
 from infra.config import ALWAYS_PROTECTED
 from tests.infra.conftest import OVERRIDES, Synth
 
@@ -18,12 +18,29 @@ EXPECTED_PATTERN = {
     "detail": {"eventSource": ["iam.amazonaws.com"], "eventName": ["AttachUserPolicy"]},
 }
 
-EXPECTED_ACTIONS = {
-    "iam:GetPolicy",
-    "iam:GetPolicyVersion",
-    "iam:ListAttachedUserPolicies",
+# IAM reads on users of the account, on groups of the account, and on policies.
+USER_ACTIONS = {
     "iam:GetUser",
+    "iam:ListAttachedUserPolicies",
+    "iam:ListUserPolicies",
+    "iam:GetUserPolicy",
+    "iam:ListGroupsForUser",
+    "iam:GetLoginProfile",
+    "iam:ListMFADevices",
+    "iam:ListAccessKeys",
+    "iam:GetAccessKeyLastUsed",
     "iam:DetachUserPolicy",
+}
+GROUP_ACTIONS = {
+    "iam:ListAttachedGroupPolicies",
+    "iam:ListGroupPolicies",
+    "iam:GetGroupPolicy",
+}
+POLICY_ACTIONS = {"iam:GetPolicy", "iam:GetPolicyVersion"}
+EXPECTED_ACTIONS = {
+    *USER_ACTIONS,
+    *GROUP_ACTIONS,
+    *POLICY_ACTIONS,
     "sns:Publish",
     "kms:Decrypt",
     "kms:GenerateDataKey*",
@@ -63,15 +80,20 @@ def _function(synth: Synth) -> dict[str, Any]:
     return synth.resources[synth.logical_id(synth.stack.responder.function)]
 
 
+def _rule(synth: Synth) -> tuple[str, dict[str, Any]]:
+    logical_id = synth.logical_id(synth.stack.responder.rule)
+    return logical_id, synth.resources[logical_id]
+
+
 def test_the_rule_matches_exactly_cloudtrail_attach_user_policy_from_aws_iam(synth: Synth) -> None:
-    _, rule = synth.one("AWS::Events::Rule")
+    _, rule = _rule(synth)
     assert rule["Properties"]["EventPattern"] == EXPECTED_PATTERN
     assert "EventBusName" not in rule["Properties"]  # the default bus
     assert rule["Properties"]["State"] == "ENABLED"
 
 
 def test_the_rule_targets_the_function_with_a_dead_letter_queue_and_retries(synth: Synth) -> None:
-    _, rule = synth.one("AWS::Events::Rule")
+    _, rule = _rule(synth)
     (target,) = rule["Properties"]["Targets"]
     function_id = synth.logical_id(synth.stack.responder.function)
     dlq_id = synth.logical_id(synth.stack.responder.rule_dlq)
@@ -84,7 +106,7 @@ def test_the_rule_targets_the_function_with_a_dead_letter_queue_and_retries(synt
     assert allow == [
         {
             "Action": "sqs:SendMessage",
-            "Condition": {"ArnEquals": {"aws:SourceArn": _arn(synth.one("AWS::Events::Rule")[0])}},
+            "Condition": {"ArnEquals": {"aws:SourceArn": _arn(_rule(synth)[0])}},
             "Effect": "Allow",
             "Principal": {"Service": "events.amazonaws.com"},
             "Resource": _arn(dlq_id),
@@ -94,21 +116,31 @@ def test_the_rule_targets_the_function_with_a_dead_letter_queue_and_retries(synt
 
 
 def test_failed_async_invocations_go_to_the_failure_queue_after_two_retries(synth: Synth) -> None:
-    _, config = synth.one("AWS::Lambda::EventInvokeConfig")
-    props = config["Properties"]
-    assert props["FunctionName"] == _ref(synth.logical_id(synth.stack.responder.function))
+    function = _ref(synth.logical_id(synth.stack.responder.function))
+    (props,) = [
+        c["Properties"]
+        for c in synth.of_type("AWS::Lambda::EventInvokeConfig").values()
+        if c["Properties"]["FunctionName"] == function
+    ]
     assert props["MaximumRetryAttempts"] == 2
     assert props["MaximumEventAgeInSeconds"] == 3600
     failure_id = synth.logical_id(synth.stack.responder.failure_queue)
     assert props["DestinationConfig"] == {"OnFailure": {"Destination": _arn(failure_id)}}
 
 
-def test_both_queues_are_encrypted_and_refuse_plain_http(synth: Synth) -> None:
+def test_every_queue_is_encrypted_and_refuses_plain_http(synth: Synth) -> None:
     queues = synth.of_type("AWS::SQS::Queue")
-    assert len(queues) == 2
+    constructs = (
+        synth.stack.responder.rule_dlq,
+        synth.stack.responder.failure_queue,
+        synth.stack.posture.schedule_dlq,
+        synth.stack.posture.failure_queue,
+    )
+    assert sorted(queues) == sorted(synth.logical_id(q) for q in constructs)
     for queue in queues.values():
         assert queue["Properties"]["SqsManagedSseEnabled"] is True
-    for construct in (synth.stack.responder.rule_dlq, synth.stack.responder.failure_queue):
+        assert queue["Properties"]["MessageRetentionPeriod"] == 14 * 24 * 3600
+    for construct in constructs:
         denies = synth.statements("AWS::SQS::QueuePolicy", construct, "Deny")
         assert denies[0]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
 
@@ -120,6 +152,7 @@ def test_the_role_has_exactly_the_actions_the_responder_needs(synth: Synth) -> N
     assert all(s["Effect"] == "Allow" for s in _statements(role))
     assert "ManagedPolicyArns" not in role["Properties"]
     assert synth.of_type("AWS::IAM::Policy") == {}  # CDK added nothing behind our back
+    assert len(actions) == sum(len(_as_list(s["Action"])) for s in _statements(role))  # no repeats
     assert role["Properties"]["AssumeRolePolicyDocument"]["Statement"] == [
         {
             "Action": "sts:AssumeRole",
@@ -127,6 +160,25 @@ def test_the_role_has_exactly_the_actions_the_responder_needs(synth: Synth) -> N
             "Principal": {"Service": "lambda.amazonaws.com"},
         }
     ]
+
+
+def test_iam_reads_are_scoped_to_users_groups_or_policies_of_the_account(synth: Synth) -> None:
+    """User actions on user/*, group actions on group/* (never the other way round)."""
+    resources: dict[str, list[str]] = {}
+    for statement in _statements(_role(synth)):
+        for action in _as_list(statement["Action"]):
+            resources[action] = [json.dumps(r) for r in _as_list(statement["Resource"])]
+    account = '{"Ref": "AWS::AccountId"}'
+    for action in USER_ACTIONS:
+        (resource,) = resources[action]
+        assert resource.endswith(f'":iam::", {account}, ":user/*"]]}}'), action
+    for action in GROUP_ACTIONS:
+        (resource,) = resources[action]
+        assert resource.endswith(f'":iam::", {account}, ":group/*"]]}}'), action
+    for action in POLICY_ACTIONS:
+        assert len(resources[action]) == 2
+        assert resources[action][0].endswith(f'":iam::", {account}, ":policy/*"]]}}')
+        assert resources[action][1].endswith('":iam::aws:policy/*"]]}')
 
 
 def test_each_permission_is_scoped_to_its_own_resource(synth: Synth) -> None:
@@ -191,7 +243,7 @@ def test_powertools_comes_from_the_public_layer_pinned_for_this_runtime(synth: S
     python = _function(synth)["Properties"]["Runtime"].replace(".", "")  # python3.14 -> python314
     assert layer == (
         "arn:aws:lambda:us-east-1:017000801446:layer:"
-        f"AWSLambdaPowertoolsPythonV3-{python}-arm64:{responder.POWERTOOLS_LAYER_VERSION}"
+        f"AWSLambdaPowertoolsPythonV3-{python}-arm64:{runtime.POWERTOOLS_LAYER_VERSION}"
     )
 
 
@@ -230,8 +282,12 @@ def test_the_idempotency_table_matches_powertools_defaults(synth: Synth) -> None
 
 
 def test_only_eventbridge_on_this_rule_may_invoke_the_function(synth: Synth) -> None:
-    _, permission = synth.one("AWS::Lambda::Permission")
-    props = permission["Properties"]
+    function = _arn(synth.logical_id(synth.stack.responder.function))
+    (props,) = [
+        p["Properties"]
+        for p in synth.of_type("AWS::Lambda::Permission").values()
+        if p["Properties"]["FunctionName"] == function
+    ]
     assert props["Principal"] == "events.amazonaws.com"
     assert props["Action"] == "lambda:InvokeFunction"
-    assert props["SourceArn"] == _arn(synth.one("AWS::Events::Rule")[0])
+    assert props["SourceArn"] == _arn(_rule(synth)[0])

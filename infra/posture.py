@@ -1,0 +1,217 @@
+"""The daily account posture check: a schedule -> Lambda, its least-privilege role, its queues.
+
+The function (grantguard.posture_handler) reads the credential report, the password policy and
+the CloudTrail trails, and publishes one digest to the alert topic. Like the responder, nothing
+is lost: the schedule's target has a dead-letter queue and the function's asynchronous
+invocations an on-failure destination; the alarms on both page the operations topic.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Acknowledgment, Duration, Stack, Validations
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_destinations as destinations
+from constructs import Construct
+
+from infra import runtime
+from infra.alerting import Alerting
+from infra.config import GrantGuardConfig
+
+HANDLER = "grantguard.posture_handler.lambda_handler"
+# The credential report can take up to a minute to generate (the adapter waits 60 s for it);
+# the rest of the pass is a handful of reads.
+TIMEOUT = Duration.minutes(3)
+
+# Exactly what grantguard.adapters.account.Boto3Account calls in an account pass. STS
+# GetCallerIdentity (the account id) is also called; it needs no permission and cannot be denied.
+# Account-wide reads that support no resource-level permissions:
+ACCOUNT_READ_ACTIONS = (
+    "iam:GenerateCredentialReport",
+    "iam:GetCredentialReport",
+    "iam:GetAccountPasswordPolicy",
+    "cloudtrail:DescribeTrails",
+)
+# Key ids (the credential report has none) and the last use of keys read individually:
+KEY_READ_ACTIONS = ("iam:ListAccessKeys", "iam:GetAccessKeyLastUsed")
+TRAIL_READ_ACTIONS = ("cloudtrail:GetTrailStatus", "cloudtrail:GetEventSelectors")
+# Only with deactivateUnusedKeys=true in enforce mode:
+KEY_DEACTIVATE_ACTIONS = ("iam:UpdateAccessKey",)
+
+# Each wildcard in the role's policy, with why a reviewer can accept it.
+ROLE_WILDCARDS = {
+    "Resource::*": (
+        "GenerateCredentialReport, GetCredentialReport, GetAccountPasswordPolicy, "
+        "DescribeTrails and X-Ray's PutTraceSegments and PutTelemetryRecords support no "
+        "resource-level permissions; all are account-level reads or trace writes."
+    ),
+    "Resource::arn:<AWS::Partition>:iam::<AWS::AccountId>:user/*": (
+        "The check reviews every user's access keys: ListAccessKeys and GetAccessKeyLastUsed "
+        "(read-only), plus UpdateAccessKey only when deactivateUnusedKeys is on in enforce mode; "
+        "limited to users of this account."
+    ),
+    "Resource::arn:<AWS::Partition>:cloudtrail:*:*:trail/*": (
+        "A trail may live in any region, and an organization trail belongs to the management "
+        "account; only the read-only GetTrailStatus and GetEventSelectors apply to trails."
+    ),
+    "Action::kms:GenerateDataKey*": (
+        "Publishing the digest to the KMS-encrypted alert topic needs GenerateDataKey; the "
+        "statement is limited to the topic key."
+    ),
+}
+
+
+def posture_policy(
+    stack: Stack,
+    config: GrantGuardConfig,
+    *,
+    topic_arn: str,
+    key_arn: str,
+    failure_queue_arn: str,
+    log_group_arn: str,
+) -> iam.PolicyDocument:
+    """The posture role's whole grant; iam:UpdateAccessKey only when config.deactivates_keys."""
+    users = f"arn:{stack.partition}:iam::{stack.account}:user/*"
+    statements = [
+        iam.PolicyStatement(
+            sid="ReadAccountPosture", actions=list(ACCOUNT_READ_ACTIONS), resources=["*"]
+        ),
+        iam.PolicyStatement(
+            sid="ReadAccessKeys", actions=list(KEY_READ_ACTIONS), resources=[users]
+        ),
+        iam.PolicyStatement(
+            sid="ReadTrails",
+            actions=list(TRAIL_READ_ACTIONS),
+            resources=[f"arn:{stack.partition}:cloudtrail:*:*:trail/*"],
+        ),
+    ]
+    if config.deactivates_keys:
+        statements.append(
+            iam.PolicyStatement(
+                sid="DeactivateUnusedKeys",
+                actions=list(KEY_DEACTIVATE_ACTIONS),
+                resources=[users],
+            )
+        )
+    statements += [
+        iam.PolicyStatement(sid="PublishDigest", actions=["sns:Publish"], resources=[topic_arn]),
+        iam.PolicyStatement(
+            sid="EncryptDigest",
+            actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+            resources=[key_arn],
+        ),
+        iam.PolicyStatement(
+            sid="RecordFailedInvocations",
+            actions=["sqs:SendMessage"],
+            resources=[failure_queue_arn],
+        ),
+        iam.PolicyStatement(
+            sid="WriteOwnLogs",
+            actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+            resources=[log_group_arn],
+        ),
+        iam.PolicyStatement(
+            sid="WriteTraces",
+            actions=["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
+            resources=["*"],
+        ),
+    ]
+    return iam.PolicyDocument(statements=statements)
+
+
+class Posture(Construct):
+    """The posture function, its role, daily schedule, dead-letter queue and failure queue."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: GrantGuardConfig,
+        alerting: Alerting,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        stack = Stack.of(self)
+
+        self.schedule_dlq = runtime.queue(self, "ScheduleDeadLetterQueue")
+        self.failure_queue = runtime.queue(self, "FailedInvocationQueue")
+        self.log_group = runtime.log_group(self, "FunctionLogs", config.log_retention_days)
+        self.role = iam.Role(
+            self,
+            "FunctionRole",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description="GrantGuard posture check: read the credential report, password policy "
+            "and trails" + ("; deactivate unused access keys." if config.deactivates_keys else "."),
+            inline_policies={
+                "Posture": posture_policy(
+                    stack,
+                    config,
+                    topic_arn=alerting.alert_topic.topic_arn,
+                    key_arn=alerting.key.key_arn,
+                    failure_queue_arn=self.failure_queue.queue_arn,
+                    log_group_arn=self.log_group.log_group_arn,
+                )
+            },
+        )
+        self.function = lambda_.Function(
+            self,
+            "Function",
+            description="GrantGuard: daily account posture check (MFA, keys, password, trail).",
+            runtime=runtime.RUNTIME,
+            architecture=runtime.ARCHITECTURE,
+            handler=HANDLER,
+            code=runtime.code(),
+            layers=[runtime.powertools_layer(self)],
+            # The role's inline policy is the whole grant: CDK must not add statements to it.
+            role=self.role.without_policy_updates(),
+            memory_size=256,
+            timeout=TIMEOUT,
+            # One pass at a time: a second concurrent run would only publish a duplicate digest.
+            reserved_concurrent_executions=1,
+            tracing=lambda_.Tracing.ACTIVE,
+            log_group=self.log_group,
+            logging_format=lambda_.LoggingFormat.JSON,
+            application_log_level_v2=lambda_.ApplicationLogLevel.INFO,
+            system_log_level_v2=lambda_.SystemLogLevel.WARN,
+            retry_attempts=2,
+            max_event_age=Duration.hours(6),
+            on_failure=destinations.SqsDestination(self.failure_queue),
+            environment={
+                "GG_MODE": config.mode,
+                "GG_ALERT_TOPIC_ARN": alerting.alert_topic.topic_arn,
+                "GG_DEACTIVATE_UNUSED_KEYS": "true" if config.deactivate_unused_keys else "false",
+                "POWERTOOLS_SERVICE_NAME": "grantguard-posture",
+                "POWERTOOLS_METRICS_NAMESPACE": "GrantGuard",
+                "POWERTOOLS_LOG_LEVEL": "INFO",
+            },
+        )
+        self.rule = events.Rule(
+            self,
+            "DailySchedule",
+            description=f"Runs the GrantGuard posture check daily at "
+            f"{config.posture_hour_utc:02d}:00 UTC.",
+            # EventBridge rule schedules are evaluated in UTC.
+            schedule=events.Schedule.cron(minute="0", hour=str(config.posture_hour_utc)),
+            targets=[
+                targets.LambdaFunction(
+                    self.function,
+                    dead_letter_queue=self.schedule_dlq,
+                    retry_attempts=8,
+                    max_event_age=Duration.hours(2),
+                )
+            ],
+        )
+        self._acknowledge()
+
+    def _acknowledge(self) -> None:
+        for finding, reason in ROLE_WILDCARDS.items():
+            Validations.of(self.role).acknowledge(
+                Acknowledgment(id=f"AwsSolutions-IAM5[{finding}]", reason=reason)
+            )
+        for queue, role in (
+            (self.schedule_dlq, "the posture schedule target's dead-letter queue"),
+            (self.failure_queue, "the posture function's on-failure destination"),
+        ):
+            runtime.acknowledge_no_dead_letter_queue(queue, role)

@@ -1,0 +1,80 @@
+"""What every GrantGuard function shares: runtime, Powertools layer, code asset, logs, queues."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Validations
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from infra.config import LOG_RETENTION_DAYS
+
+LAMBDA_SOURCE = Path(__file__).resolve().parent.parent / "lambdas"
+RUNTIME = lambda_.Runtime.PYTHON_3_14  # the newest Python runtime aws-cdk-lib 2.275 knows
+ARCHITECTURE = lambda_.Architecture.ARM_64
+
+# Powertools for AWS Lambda (Python) v3 from AWS's public layer account, pinned by layer version.
+# ARN format (docs, "Lambda Layer"):
+#   arn:aws:lambda:{region}:017000801446:layer:AWSLambdaPowertoolsPythonV3-{python}-{arch}:{N}
+# requirements-dev.txt pins aws-lambda-powertools==3.37.0 for local runs. Before a Powertools
+# upgrade, check which release a layer version carries (its Description names it):
+#   aws lambda get-layer-version-by-arn --region us-east-1 --arn <POWERTOOLS_LAYER_ARN>
+POWERTOOLS_LAYER_VERSION = 38
+POWERTOOLS_LAYER_ARN = (
+    "arn:aws:lambda:us-east-1:017000801446:layer:"
+    f"AWSLambdaPowertoolsPythonV3-python314-arm64:{POWERTOOLS_LAYER_VERSION}"
+)
+
+ASSET_EXCLUDES = [
+    "**/__pycache__",
+    "**/*.pyc",
+    "*.egg-info",
+    "**/.mypy_cache",
+    "**/.pytest_cache",
+    "**/.ruff_cache",
+]
+
+
+def code() -> lambda_.Code:
+    """The `grantguard` package as a plain asset; every function shares the one staged copy."""
+    return lambda_.Code.from_asset(str(LAMBDA_SOURCE), exclude=ASSET_EXCLUDES)
+
+
+def powertools_layer(scope: Construct) -> lambda_.ILayerVersion:
+    return lambda_.LayerVersion.from_layer_version_arn(
+        scope, "PowertoolsLayer", POWERTOOLS_LAYER_ARN
+    )
+
+
+def log_group(scope: Construct, construct_id: str, retention_days: int) -> logs.LogGroup:
+    return logs.LogGroup(
+        scope,
+        construct_id,
+        retention=list(logs.RetentionDays)[LOG_RETENTION_DAYS.index(retention_days)],
+        # The logs are the audit trail of what GrantGuard saw and changed; keep them.
+        removal_policy=RemovalPolicy.RETAIN,
+    )
+
+
+def queue(scope: Construct, construct_id: str) -> sqs.Queue:
+    return sqs.Queue(
+        scope,
+        construct_id,
+        encryption=sqs.QueueEncryption.SQS_MANAGED,
+        enforce_ssl=True,
+        retention_period=Duration.days(14),
+    )
+
+
+def acknowledge_no_dead_letter_queue(failure_queue: sqs.IQueue, role: str) -> None:
+    """cdk-nag SQS3 wants a DLQ on every queue; `failure_queue` already is where failures land."""
+    Validations.of(failure_queue).acknowledge(
+        Acknowledgment(
+            id="AwsSolutions-SQS3",
+            reason=f"This queue is {role}, itself the place failed events land; "
+            "a dead-letter queue behind it would add nothing. Its alarm pages on-call.",
+        )
+    )
