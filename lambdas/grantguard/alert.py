@@ -11,25 +11,31 @@ from __future__ import annotations
 import json
 import re
 import shlex
-import unicodedata
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-from grantguard.domain import Action, Actor, Alert, Grant, Outcome, Settings
-from grantguard.scoring.assessment import Assessment, Finding, Severity
+from grantguard.alert_sections import actor_dict, actor_label, context_sections, why_risky
+from grantguard.alert_sns import MESSAGE_BUDGET, TRUNCATED, sns_message
+from grantguard.alert_text import FIELD_MAX, ascii_only, clean, clip, fit_pair, shorten
+from grantguard.domain import Action, Alert, Grant, Outcome, Settings
+from grantguard.scoring.assessment import Assessment, Severity
+
+__all__ = [
+    "FIELD_MAX",
+    "MESSAGE_BUDGET",
+    "SUBJECT_MAX",
+    "TRUNCATED",
+    "clean",
+    "cloudtrail_link",
+    "render_alert",
+    "sns_message",
+]
 
 SUBJECT_MAX = 99  # SNS: "less than 100 characters"
-FIELD_MAX = 1_000  # any one caller-controlled value in the email or JSON
 RAW_EVENT_MAX = 20_000  # characters of the raw event kept in a could-not-process alert
-EMAIL_FINDINGS_MAX = 25
-SNS_MESSAGE_MAX_BYTES = 262_144  # 256 KB, message attributes included
-MESSAGE_BUDGET = SNS_MESSAGE_MAX_BYTES - 8_192  # room for the subject and the attributes
 IAM_CONSOLE = "https://us-east-1.console.aws.amazon.com/iam/home#"
-TEXT_PROTOCOLS = ("default", "email")
-JSON_PROTOCOLS = ("email-json", "sqs", "lambda", "https", "http")
-TRUNCATED = "\n\n[... truncated to fit SNS's 256 KB message limit; see CloudTrail for the rest]\n"
 _REGION = re.compile(r"[a-z]{2}(?:-[a-z]+)+-\d{1,2}")
 
 
@@ -79,8 +85,9 @@ def render_alert(outcome: Outcome, settings: Settings) -> Alert:
             "",
             *_what_happened(facts, outcome.grant),
             "",
-            *_why_risky(outcome.assessment, outcome.problem, kind),
+            *why_risky(outcome.assessment, outcome.problem, kind is ATTEMPTED, outcome.context),
             "",
+            *_with_gap(context_sections(outcome.context)),
             *_what_we_did(kind, outcome, settings),
             "",
             "HOW TO UNDO",
@@ -104,6 +111,10 @@ def render_alert(outcome: Outcome, settings: Settings) -> Alert:
             "event_name": outcome.grant.event_name if outcome.grant else "unknown",
         },
     )
+
+
+def _with_gap(lines: list[str]) -> list[str]:
+    return [*lines, ""] if lines else []
 
 
 @dataclass(frozen=True)
@@ -162,65 +173,22 @@ def _text(parent: Any, key: str) -> str | None:
 
 
 def _subject(kind: Kind, severity: Severity | None, facts: _Facts) -> str:
-    account = _ascii(facts.account or "unknown account")[:20]
+    account = ascii_only(facts.account or "unknown account")[:20]
     head = f"[GrantGuard] {severity.name} {account}: " if severity else f"[GrantGuard] {account}: "
     tail = f" - {kind.word}"
     budget = SUBJECT_MAX - len(head) - len(tail)
-    policy, user = _ascii(facts.policy_name or ""), _ascii(facts.user or "")
+    policy, user = ascii_only(facts.policy_name or ""), ascii_only(facts.user or "")
     if policy and user:
-        policy, user = _fit_pair(policy, user, budget - len(" on "))
+        policy, user = fit_pair(policy, user, budget - len(" on "))
         middle = f"{policy} on {user}"
     elif facts.event_id:
-        middle = _shorten(f"event {_ascii(facts.event_id)}", budget)
+        middle = shorten(f"event {ascii_only(facts.event_id)}", budget)
     else:
         middle = "unreadable event"
     return head + middle + tail
 
 
-def _ascii(text: str) -> str:
-    """Printable ASCII only: accents dropped, whitespace collapsed, anything else as '?'."""
-    decomposed = unicodedata.normalize("NFKD", text)
-    chars = (
-        " " if ch.isspace() else ch if " " <= ch <= "~" else "?"
-        for ch in decomposed
-        if not unicodedata.combining(ch)
-    )
-    return " ".join("".join(chars).split())
-
-
-def _fit_pair(first: str, second: str, budget: int) -> tuple[str, str]:
-    """Both strings within `budget` characters, shortening the longer one first."""
-    if len(first) + len(second) <= budget:
-        return first, second
-    half = budget // 2
-    if len(first) <= half:
-        return first, _shorten(second, budget - len(first))
-    if len(second) <= half:
-        return _shorten(first, budget - len(second)), second
-    return _shorten(first, half), _shorten(second, budget - half)
-
-
-def _shorten(text: str, width: int) -> str:
-    if len(text) <= width:
-        return text
-    return text[: max(width - 3, 0)] + "..."[: max(width, 0)]
-
-
 # -- email -----------------------------------------------------------------------------------
-
-
-def clean(value: object, limit: int = FIELD_MAX) -> str:
-    """A caller-controlled value made safe to show: control and format characters escaped."""
-    text = str(value)
-    if len(text) > limit:
-        text = text[:limit] + f"... [{len(text) - limit} more characters]"
-    return "".join(
-        ch if ch == " " or unicodedata.category(ch)[0] not in "CZ" else _escape(ch) for ch in text
-    )
-
-
-def _escape(ch: str) -> str:
-    return ch.encode("unicode_escape", "backslashreplace").decode("ascii")
 
 
 def _headline(kind: Kind, facts: _Facts, outcome: Outcome, severity: Severity | None) -> list[str]:
@@ -228,7 +196,7 @@ def _headline(kind: Kind, facts: _Facts, outcome: Outcome, severity: Severity | 
     policy = clean(facts.policy_name or "a policy")
     user = clean(facts.user or "an unknown user")
     account = clean(facts.account or "an unknown account")
-    actor = clean(_actor_label(grant.actor)) if grant else "an unknown caller"
+    actor = clean(actor_label(grant.actor)) if grant else "an unknown caller"
     if kind is COULD_NOT_PROCESS:
         return [
             f"GrantGuard could not process an IAM event in account {account} "
@@ -255,15 +223,9 @@ def _headline(kind: Kind, facts: _Facts, outcome: Outcome, severity: Severity | 
         DETACH_FAILED: "GrantGuard tried to detach it and FAILED. It may STILL BE ATTACHED: "
         "detach it by hand now (HOW TO UNDO).",
     }[kind]
+    if outcome.context is not None and outcome.context.missing:
+        return [first, second, "Part of the context could not be read: see CONTEXT MISSING."]
     return [first, second]
-
-
-def _actor_label(actor: Actor) -> str:
-    if actor.identity_type == "IdentityCenterUser":
-        return f"IAM Identity Center user {actor.principal_id or 'unknown'}"
-    if actor.identity_type == "AWSAccount":
-        return f"AWS account {actor.account_id or 'unknown'} ({actor.principal_id or 'no id'})"
-    return actor.display
 
 
 def _what_happened(facts: _Facts, grant: Grant | None) -> list[str]:
@@ -281,7 +243,7 @@ def _what_happened(facts: _Facts, grant: Grant | None) -> list[str]:
         mfa = {True: "yes", False: "no", None: None}[actor.mfa_authenticated]
         result = f"failed with {grant.error_code}" if grant.error_code else "succeeded"
         rows += [
-            ("Actor", _actor_label(actor)),
+            ("Actor", actor_label(actor)),
             ("Actor type", actor.identity_type),
             ("Actor ARN", actor.arn),
             ("Via role", actor.session_issuer_arn),
@@ -294,43 +256,6 @@ def _what_happened(facts: _Facts, grant: Grant | None) -> list[str]:
             ("Error", grant.error_message),
         ]
     return ["WHAT HAPPENED"] + [f"  {label:<12} {clean(value)}" for label, value in rows if value]
-
-
-def _why_risky(assessment: Assessment | None, problem: str | None, kind: Kind) -> list[str]:
-    lines = ["WHY IT IS RISKY"]
-    if assessment is None:
-        reason = clean(problem or "the policy was not read")
-        return [*lines, f"  GrantGuard could not assess the policy: {reason}"]
-    categories = ", ".join(assessment.categories) or "none"
-    lines.append(
-        f"  Score {assessment.score}/100, severity {assessment.severity.name}. "
-        f"Categories: {clean(categories)}."
-    )
-    if kind is ATTEMPTED:
-        lines.append("  (That is what the policy would grant; the attempt itself failed.)")
-    findings = sorted(assessment.findings, key=lambda f: f.severity, reverse=True)
-    if not findings:
-        lines.append("  No risky permissions found.")
-    for finding in findings[:EMAIL_FINDINGS_MAX]:
-        lines += _finding_lines(finding)
-    if len(findings) > EMAIL_FINDINGS_MAX:
-        lines.append(f"  ... and {len(findings) - EMAIL_FINDINGS_MAX} more in the JSON message.")
-    if assessment.unknown_actions:
-        shown = clean(", ".join(assessment.unknown_actions[:10]))
-        lines.append(f"  Actions GrantGuard does not know: {shown}")
-    return lines
-
-
-def _finding_lines(finding: Finding) -> list[str]:
-    where = f"statement {finding.statement}" if finding.statement is not None else "policy"
-    actions = ", ".join(finding.actions[:8]) + (" ..." if len(finding.actions) > 8 else "")
-    lines = [
-        f"  - {finding.severity.name} [{clean(finding.rule)}] {clean(finding.message)}",
-        f"      {where}; actions: {clean(actions or 'n/a')}",
-    ]
-    if finding.softened_by:
-        lines.append(f"      softened by: {clean(', '.join(finding.softened_by))}")
-    return lines
 
 
 def _what_we_did(kind: Kind, outcome: Outcome, settings: Settings) -> list[str]:
@@ -436,7 +361,7 @@ def _json_body(
         "account": facts.account,
         "region": facts.region,
         "event_name": facts.event_name,
-        "actor": _actor_dict(grant.actor) if grant else None,
+        "actor": actor_dict(grant.actor) if grant else None,
         "source_ip": grant.source_ip if grant else None,
         "user_agent": grant.user_agent if grant else None,
         "error_code": grant.error_code if grant else None,
@@ -444,7 +369,8 @@ def _json_body(
         "policy_arn": facts.policy_arn,
         "severity": (severity or COULD_NOT_PROCESS_SEVERITY).name,
         "policy_severity": assessment.severity.name if assessment else None,
-        "score": assessment.score if assessment else None,
+        "score": outcome.context.verdict.score if outcome.context else _score(assessment),
+        "policy_score": _score(assessment),
         "categories": list(assessment.categories) if assessment else [],
         "findings": [f.to_dict() for f in assessment.findings] if assessment else [],
         "action": kind.action,
@@ -457,15 +383,16 @@ def _json_body(
         "undo_command": undo_command,
         "links": {label.lower(): url for label, url in _links(facts)},
     }
+    if outcome.context is not None:
+        body["context"] = outcome.context.to_dict()
     if kind is COULD_NOT_PROCESS:
         body["raw_event"] = _raw_event_json(outcome.raw_event, RAW_EVENT_MAX)
-    clipped: dict[str, Any] = _clip(body)
+    clipped: dict[str, Any] = clip(body)
     return clipped
 
 
-def _actor_dict(actor: Actor) -> dict[str, Any]:
-    fields = {k: v for k, v in asdict(actor).items() if k != "identity_type"}
-    return {"type": actor.identity_type, "display": _actor_label(actor), **fields}
+def _score(assessment: Assessment | None) -> int | None:
+    return assessment.score if assessment else None
 
 
 def _raw_event_json(raw: dict[str, Any] | None, limit: int) -> Any:
@@ -476,91 +403,3 @@ def _raw_event_json(raw: dict[str, Any] | None, limit: int) -> Any:
     if len(text) <= limit:
         return json.loads(text)
     return {"truncated": True, "size": len(text), "json_prefix": text[:limit]}
-
-
-def _clip(value: Any) -> Any:
-    """Every string in a JSON value cut to FIELD_MAX (raw event prefixes excepted)."""
-    if isinstance(value, str):
-        return value if len(value) <= FIELD_MAX else value[:FIELD_MAX] + "..."
-    if isinstance(value, dict):
-        return {k: v if k == "json_prefix" else _clip(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_clip(v) for v in value]
-    return value
-
-
-# -- SNS -------------------------------------------------------------------------------------
-
-
-def sns_message(alert: Alert) -> tuple[str, str]:
-    """(Message, MessageStructure) for SNS Publish: the email for people, JSON for machines.
-
-    The whole message stays within MESSAGE_BUDGET bytes: the JSON is compacted step by step
-    (fewer findings, a shorter raw event) and the email is cut, marked, to whatever room is left.
-    """
-    room = 0
-    payload = ""
-    for level in range(4):
-        payload = _dumps(_compact(alert, level))
-        if len(payload) * len(JSON_PROTOCOLS) > MESSAGE_BUDGET and level < 3:
-            continue  # cannot fit even before escaping: skip building it
-        fixed = len(_structure(alert.subject, "", payload))
-        room = (MESSAGE_BUDGET - fixed) // len(TEXT_PROTOCOLS)
-        if room >= 16_384 or level == 3:
-            break
-    email = _fit_text(alert.email, max(room, 0))
-    return _structure(alert.subject, email, payload), "json"
-
-
-def _structure(subject: str, email: str, payload: str) -> str:
-    message = dict.fromkeys(TEXT_PROTOCOLS, email)
-    message.update(dict.fromkeys(JSON_PROTOCOLS, payload))
-    message["sms"] = subject
-    return _dumps(message)
-
-
-def _dumps(value: Any) -> str:
-    # ASCII escapes: the byte count is the character count, and lone surrogates cannot break it.
-    return json.dumps(value, ensure_ascii=True, separators=(",", ":"), default=str)
-
-
-def _compact(alert: Alert, level: int) -> dict[str, Any]:
-    """The JSON body at compaction `level`: 0 as rendered, 1 and 2 trimmed, 3 the essentials."""
-    body = alert.json_body
-    if level == 0:
-        return body
-    if level == 3:
-        keep = ("event_id", "account", "event_name", "target_user", "policy_arn", "severity")
-        essentials = {k: body.get(k) for k in keep} | {"action": alert.attributes.get("action")}
-        clipped: dict[str, Any] = _clip(essentials | {"subject": alert.subject})
-        return clipped | {"truncated": True}
-    findings, actions, raw = (50, 20, 4_000) if level == 1 else (10, 5, 1_000)
-    trimmed = [
-        {**f, "actions": f.get("actions", [])[:actions]} if isinstance(f, dict) else f
-        for f in body.get("findings", [])[:findings]
-    ]
-    compact = {**body, "findings": trimmed, "truncated": True}
-    if body.get("raw_event") is not None:
-        compact["raw_event"] = _shrink_raw(body["raw_event"], raw)
-    return compact
-
-
-def _shrink_raw(raw: Any, limit: int) -> Any:
-    text = raw["json_prefix"] if isinstance(raw, dict) and "json_prefix" in raw else _dumps(raw)
-    return raw if len(text) <= limit else {"truncated": True, "json_prefix": text[:limit]}
-
-
-def _fit_text(text: str, room: int) -> str:
-    """`text` whose JSON-escaped form fits in `room` bytes, cut and marked when it must be."""
-    if _escaped_len(text) <= room:
-        return text
-    room -= _escaped_len(TRUNCATED)
-    low, high = 0, min(len(text), max(room, 0))  # escaping never shrinks a character
-    while low < high:
-        middle = (low + high + 1) // 2
-        low, high = (middle, high) if _escaped_len(text[:middle]) <= room else (low, middle - 1)
-    return text[:low] + TRUNCATED if room >= 0 else ""
-
-
-def _escaped_len(text: str) -> int:
-    return len(_dumps(text)) - 2

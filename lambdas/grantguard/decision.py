@@ -1,11 +1,14 @@
 """The decision table: what GrantGuard does about one assessed grant.
 
-Pure: no AWS imports, no environment reads. Rows, first match wins:
+Pure: no AWS imports, no environment reads. The severity is the verdict in context
+(`grantguard.context.verdict`) when the caller passes it, else the policy's own. Rows, first
+match wins:
 
 1. the responder's own call                      -> IGNORE
 2. a failed attempt (CloudTrail errorCode)       -> ALERT_ONLY, severity capped at MEDIUM
 3. severity below `detach_at`                    -> ALERT_ONLY
-4. a reason not to act (monitor mode, allow-listed actor, protected policy, exempt user)
+4. a reason not to act (monitor mode, allow-listed actor, protected policy, exempt user, or a
+   user that could not be read, so its exempt tag is unknown)
                                                  -> WOULD_DETACH, every reason stated
 5. otherwise                                     -> DETACH
 
@@ -28,9 +31,16 @@ QUARANTINE_POLICY_PATTERN = "arn:aws:iam::aws:policy/AWSCompromisedKeyQuarantine
 ATTEMPT_SEVERITY_CAP = Severity.MEDIUM
 
 
-def decide(grant: Grant, assessment: Assessment, settings: Settings, user: UserContext) -> Decision:
-    """The action for one grant and the plain sentences that explain it."""
-    severity = assessment.severity
+def decide(
+    grant: Grant,
+    assessment: Assessment,
+    settings: Settings,
+    user: UserContext,
+    severity: Severity | None = None,
+) -> Decision:
+    """The action for one grant and the plain sentences that explain it; `severity` is the
+    verdict in context (default: the policy's own)."""
+    severity = assessment.severity if severity is None else severity
     own = first_match(grant.actor.match_arns, settings.own_role_arns)
     if own is not None:
         return Decision(
@@ -100,6 +110,11 @@ def reasons_not_to_act(grant: Grant, settings: Settings, user: UserContext) -> t
                 f"{grant.policy_name} is protected by the pattern {policy_pattern!r} "
                 "and is never detached."
             )
+    if user.unreadable is not None:
+        reasons.append(
+            f"User {grant.target_user} could not be read, so GrantGuard cannot rule out its "
+            "exempt tag and does not detach; check the user by hand."
+        )
     tag = exempt_tag(user, settings.exempt_tag)
     if tag is not None:
         key, value = tag
@@ -111,7 +126,9 @@ def reasons_not_to_act(grant: Grant, settings: Settings, user: UserContext) -> t
 
 
 def reasons_already_undone(grant: Grant, user: UserContext) -> tuple[str, ...]:
-    """Why there is nothing left to detach, or () when the grant is still in place."""
+    """Why there is nothing left to detach, or () when the grant is still in place (or unknown)."""
+    if user.unreadable is not None:
+        return ()
     if not user.exists:
         return (
             f"User {grant.target_user} no longer exists, so the grant is already gone "

@@ -7,9 +7,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from grantguard.scoring.assessment import Assessment, Severity
+
+if TYPE_CHECKING:  # grantguard.context builds on these values; only the type flows back here
+    from grantguard.context.model import GrantContext
 
 
 class EventError(ValueError):
@@ -122,6 +125,10 @@ class UserContext:
     exists: bool = True
     tags: dict[str, str] = field(default_factory=dict)
     attached_policy_arns: tuple[str, ...] = ()
+    # None when the user and its attachments were read; otherwise why not (one sentence). An
+    # unreadable user is judged on the policy alone and never detached (its tags are unknown).
+    unreadable: str | None = None
+    permissions_boundary_arn: str | None = None
 
 
 @dataclass(frozen=True)
@@ -147,6 +154,7 @@ class Outcome:
     alerted: bool = False
     problem: str | None = None  # set when something could not be processed; said in the alert
     raw_event: dict[str, Any] | None = None  # kept for "could not process" alerts
+    context: GrantContext | None = None  # actor, target and verdict; None before assessment
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from grantguard import config
 from grantguard.adapters import session
 from grantguard.adapters.iam import Boto3Iam
 from grantguard.adapters.sns import SnsPublisher
+from grantguard.adapters.target import Boto3Target
 from grantguard.domain import Outcome
 from grantguard.service import Responder, summary
 
@@ -76,10 +77,12 @@ class Runtime:
             raise config.ConfigError("GG_ALERT_TOPIC_ARN is not set; the function needs its topic")
         if runtime_config.idempotency_table is None:
             raise config.ConfigError("GG_IDEMPOTENCY_TABLE is not set; the function needs it")
+        iam = Boto3Iam()
         self.responder = Responder(
             settings=runtime_config.settings,
-            iam=Boto3Iam(),
+            iam=iam,
             publisher=SnsPublisher(runtime_config.topic_arn),
+            target=Boto3Target(iam),  # shares the client and the policy document cache
         )
         self.idempotency = IdempotencyConfig(
             event_key_jmespath=CORRELATION_PATH,

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from grantguard.context.model import TargetSnapshot
 from grantguard.domain import Alert, UserContext
 
 
@@ -52,6 +53,16 @@ class IamGateway(Protocol):
 
     def detach(self, user_name: str, policy_arn: str) -> bool:
         """Detach; False when it was not attached (already detached counts as done)."""
+        ...
+
+
+class TargetReader(Protocol):
+    def snapshot(self, user_name: str, new_policy_arn: str) -> TargetSnapshot:
+        """The user (exists, tags, attachments), its other policies and its credentials.
+
+        Never raises for a part it cannot read: that part is None and `problems` says why.
+        `new_policy_arn` (the grant being judged) is left out of the user's other policies.
+        """
         ...
 
 

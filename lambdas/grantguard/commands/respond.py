@@ -69,6 +69,7 @@ def run(args: argparse.Namespace) -> int:
     from grantguard.adapters import session  # noqa: PLC0415
     from grantguard.adapters.iam import Boto3Iam  # noqa: PLC0415
     from grantguard.adapters.sns import SnsPublisher  # noqa: PLC0415
+    from grantguard.adapters.target import Boto3Target  # noqa: PLC0415
     from grantguard.service import Responder, summary  # noqa: PLC0415
 
     try:
@@ -87,7 +88,10 @@ def run(args: argparse.Namespace) -> int:
         publisher = PrintingPublisher()
     else:
         publisher = SnsPublisher(runtime.topic_arn)
-    responder = Responder(settings=runtime.settings, iam=Boto3Iam(), publisher=publisher)
+    iam = Boto3Iam()
+    responder = Responder(
+        settings=runtime.settings, iam=iam, publisher=publisher, target=Boto3Target(iam)
+    )
     session.CALLS.reset()
     try:
         outcome = responder.handle(event)

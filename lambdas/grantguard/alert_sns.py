@@ -1,0 +1,93 @@
+"""Alert -> SNS Publish message: the email for people, JSON for machines, under 256 KB.
+
+Pure. One message with a per-protocol structure (MessageStructure=json): email and default get
+the text, every machine protocol the JSON body, SMS the subject.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from grantguard.alert_text import clip
+from grantguard.domain import Alert
+
+SNS_MESSAGE_MAX_BYTES = 262_144  # 256 KB, message attributes included
+MESSAGE_BUDGET = SNS_MESSAGE_MAX_BYTES - 8_192  # room for the subject and the attributes
+TEXT_PROTOCOLS = ("default", "email")
+JSON_PROTOCOLS = ("email-json", "sqs", "lambda", "https", "http")
+TRUNCATED = "\n\n[... truncated to fit SNS's 256 KB message limit; see CloudTrail for the rest]\n"
+
+
+def sns_message(alert: Alert) -> tuple[str, str]:
+    """(Message, MessageStructure) for SNS Publish: the email for people, JSON for machines.
+
+    The whole message stays within MESSAGE_BUDGET bytes: the JSON is compacted step by step
+    (fewer findings, a shorter raw event) and the email is cut, marked, to whatever room is left.
+    """
+    room = 0
+    payload = ""
+    for level in range(4):
+        payload = _dumps(_compact(alert, level))
+        if len(payload) * len(JSON_PROTOCOLS) > MESSAGE_BUDGET and level < 3:
+            continue  # cannot fit even before escaping: skip building it
+        fixed = len(_structure(alert.subject, "", payload))
+        room = (MESSAGE_BUDGET - fixed) // len(TEXT_PROTOCOLS)
+        if room >= 16_384 or level == 3:
+            break
+    email = _fit_text(alert.email, max(room, 0))
+    return _structure(alert.subject, email, payload), "json"
+
+
+def _structure(subject: str, email: str, payload: str) -> str:
+    message = dict.fromkeys(TEXT_PROTOCOLS, email)
+    message.update(dict.fromkeys(JSON_PROTOCOLS, payload))
+    message["sms"] = subject
+    return _dumps(message)
+
+
+def _dumps(value: Any) -> str:
+    # ASCII escapes: the byte count is the character count, and lone surrogates cannot break it.
+    return json.dumps(value, ensure_ascii=True, separators=(",", ":"), default=str)
+
+
+def _compact(alert: Alert, level: int) -> dict[str, Any]:
+    """The JSON body at compaction `level`: 0 as rendered, 1 and 2 trimmed, 3 the essentials."""
+    body = alert.json_body
+    if level == 0:
+        return body
+    if level == 3:
+        keep = ("event_id", "account", "event_name", "target_user", "policy_arn", "severity")
+        essentials = {k: body.get(k) for k in keep} | {"action": alert.attributes.get("action")}
+        clipped: dict[str, Any] = clip(essentials | {"subject": alert.subject})
+        return clipped | {"truncated": True}
+    findings, actions, raw = (50, 20, 4_000) if level == 1 else (10, 5, 1_000)
+    trimmed = [
+        {**f, "actions": f.get("actions", [])[:actions]} if isinstance(f, dict) else f
+        for f in body.get("findings", [])[:findings]
+    ]
+    compact = {**body, "findings": trimmed, "truncated": True}
+    if body.get("raw_event") is not None:
+        compact["raw_event"] = _shrink_raw(body["raw_event"], raw)
+    return compact
+
+
+def _shrink_raw(raw: Any, limit: int) -> Any:
+    text = raw["json_prefix"] if isinstance(raw, dict) and "json_prefix" in raw else _dumps(raw)
+    return raw if len(text) <= limit else {"truncated": True, "json_prefix": text[:limit]}
+
+
+def _fit_text(text: str, room: int) -> str:
+    """`text` whose JSON-escaped form fits in `room` bytes, cut and marked when it must be."""
+    if _escaped_len(text) <= room:
+        return text
+    room -= _escaped_len(TRUNCATED)
+    low, high = 0, min(len(text), max(room, 0))  # escaping never shrinks a character
+    while low < high:
+        middle = (low + high + 1) // 2
+        low, high = (middle, high) if _escaped_len(text[:middle]) <= room else (low, middle - 1)
+    return text[:low] + TRUNCATED if room >= 0 else ""
+
+
+def _escaped_len(text: str) -> int:
+    return len(_dumps(text)) - 2
