@@ -8,9 +8,11 @@ from typing import Any
 import pytest
 
 from grantguard.adapters.ports import AccessDeniedError, NotFoundError, PolicyDocument
+from grantguard.context import TargetSnapshot
 from grantguard.demo import events
 from grantguard.domain import Action, Alert, Mode, Settings, UserContext
-from grantguard.service import Responder, summary
+from grantguard.events import parse_event
+from grantguard.service import NO_TARGET_READER, Responder, summary
 
 ADMIN = "arn:aws:iam::aws:policy/AdministratorAccess"
 CUSTOM = "arn:aws:iam::123456789012:policy/team/platform/ReadReports"
@@ -256,21 +258,29 @@ def test_exempt_tag_and_protected_policy_and_allow_listed_actor_are_not_detached
     exempt = FakeIam(users={"mallory": attached(ADMIN, **{"grantguard:exempt": "true"})})
     protected = FakeIam(users={"mallory": attached(ADMIN)})
     allowed = FakeIam(users={"mallory": attached(ADMIN)})
+    # An allow-listed pipeline also lowers the verdict one step (context), here below the
+    # detach threshold: reported only.
     cases = [
-        (ENFORCE, exempt, events.iam_user("mallory")),
-        (Settings(mode=Mode.ENFORCE, protected_policies=(ADMIN,)), protected, None),
+        (ENFORCE, exempt, events.iam_user("mallory"), Action.WOULD_DETACH),
+        (
+            Settings(mode=Mode.ENFORCE, protected_policies=(ADMIN,)),
+            protected,
+            None,
+            Action.WOULD_DETACH,
+        ),
         (
             Settings(mode=Mode.ENFORCE, allow_actors=("arn:aws:iam::*:role/deploy",)),
             allowed,
             events.assumed_role("deploy", "ci-42"),
+            Action.ALERT_ONLY,
         ),
     ]
-    for settings, iam, actor in cases:
+    for settings, iam, actor, action in cases:
         publisher = FakePublisher()
         outcome = responder(settings, iam, publisher).handle(
             event_for("mallory", ADMIN, actor=actor)
         )
-        assert outcome.decision is not None and outcome.decision.action is Action.WOULD_DETACH
+        assert outcome.decision is not None and outcome.decision.action is action
         assert "detach" not in iam.names() and outcome.alerted
 
 
@@ -315,3 +325,69 @@ def test_policy_that_is_not_iam_grammar_is_alerted_not_raised() -> None:
     outcome = responder(ENFORCE, iam, publisher).handle(event_for("mallory", ADMIN))
     assert outcome.problem is not None and "grammar" in outcome.problem
     assert outcome.alerted and "detach" not in iam.names()
+
+
+def test_own_call_uses_the_same_pattern_matcher_as_the_decision() -> None:
+    from grantguard.service import is_own_call
+
+    settings = Settings(own_role_arns=("arn:aws:iam::123456789012:role/grantguard-*",))
+    grant = parse_event(event_for("mallory", ADMIN, actor=events.assumed_role("grantguard-x", "s")))
+    assert is_own_call(grant, settings)
+    other = parse_event(event_for("mallory", ADMIN, actor=events.assumed_role("deploy", "s")))
+    assert not is_own_call(other, settings)
+    iam = FakeIam(users={"mallory": attached(ADMIN)})
+    outcome = responder(settings, iam, FakePublisher()).handle(
+        event_for("mallory", ADMIN, actor=events.assumed_role("grantguard-x", "s"))
+    )
+    assert outcome.decision is not None and outcome.decision.action is Action.IGNORE
+
+
+@dataclass
+class FakeTarget:
+    snapshot_value: TargetSnapshot
+    calls: list[tuple[str, str]] = field(default_factory=list)
+
+    def snapshot(self, user_name: str, new_policy_arn: str) -> TargetSnapshot:
+        self.calls.append((user_name, new_policy_arn))
+        return self.snapshot_value
+
+
+def test_target_reader_replaces_the_plain_user_read_and_feeds_the_verdict() -> None:
+    secrets = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": "*"}
+        ],
+    }
+    target = FakeTarget(TargetSnapshot(attached(CUSTOM)))
+    iam = FakeIam(documents={CUSTOM: secrets}, users={"bob": attached(CUSTOM)})
+    service = Responder(settings=ENFORCE, iam=iam, publisher=FakePublisher(), target=target)
+    outcome = service.handle(event_for("bob", CUSTOM, actor=events.iam_user("bob")))
+    assert target.calls == [("bob", CUSTOM)] and "user_context" not in iam.names()
+    # HIGH alone; a self-grant makes it CRITICAL, which reaches the default threshold.
+    assert outcome.detached
+    assert outcome.context is not None and outcome.context.missing == ()
+    assert outcome.context.verdict.applied[0].rule == "actor.self-grant"
+    assert outcome.decision is not None
+    assert outcome.decision.severity > outcome.context.verdict.policy_severity
+    result = summary(outcome)
+    assert result["context"]["self_grant"] is True
+    assert result["policy_severity"] == outcome.context.verdict.policy_severity.name
+
+
+def test_unreadable_user_from_the_reader_is_alerted_and_never_detached() -> None:
+    problem = "User mallory could not be read: GetUser failed (AccessDenied: no)."
+    target = FakeTarget(TargetSnapshot(UserContext(unreadable=problem), problems=(problem,)))
+    iam = FakeIam(users={"mallory": attached(ADMIN)})
+    publisher = FakePublisher()
+    service = Responder(settings=ENFORCE, iam=iam, publisher=publisher, target=target)
+    outcome = service.handle(event_for("mallory", ADMIN))
+    assert outcome.decision is not None and outcome.decision.action is Action.WOULD_DETACH
+    assert outcome.alerted and "detach" not in iam.names()
+    assert "CONTEXT MISSING" in publisher.alerts[0].email
+
+
+def test_without_a_reader_the_alert_says_the_context_is_missing() -> None:
+    iam = FakeIam(users={"bob": attached(CUSTOM)})
+    outcome = responder(ENFORCE, iam, FakePublisher()).handle(event_for("bob", CUSTOM))
+    assert outcome.context is not None and outcome.context.missing == (NO_TARGET_READER,)
