@@ -11,10 +11,10 @@ from __future__ import annotations
 import json
 import re
 import zlib
-from bisect import bisect_left
-from collections.abc import Callable, Iterator
+from bisect import bisect_left, bisect_right
+from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cache, lru_cache
+from functools import cache, cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +48,7 @@ class ServiceRange:
     def stop(self) -> int:
         return self.start + len(self.lower_names)
 
-    @property
+    @cached_property
     def mask(self) -> int:
         return ((1 << len(self.lower_names)) - 1) << self.start
 
@@ -64,15 +64,6 @@ def _line_glob(pattern: str) -> re.Pattern[str]:
     """A multi-line regex matching whole lines that fit an IAM wildcard pattern."""
     parts = ("[^\n]*" if c == "*" else "[^\n]" if c == "?" else re.escape(c) for c in pattern)
     return re.compile(f"(?m)^{''.join(parts)}$")
-
-
-def _line_starts(text: str) -> list[int]:
-    starts = [0]
-    position = text.find("\n")
-    while position != -1:
-        starts.append(position + 1)
-        position = text.find("\n", position + 1)
-    return starts
 
 
 def _bits_to_int(indices: list[int], size: int) -> int:
@@ -96,8 +87,31 @@ LARGE_STATEMENT = 128  # wildcard patterns in one statement before `_union_large
 _BIT_CHARS = bytes.maketrans(b"\x00\x01", b"01")
 
 
+SMALL_RUN = 16  # candidate names checked one by one rather than scanned for
+
+
 def has_wildcard(text: str) -> bool:
     return not _WILDCARDS.isdisjoint(text)
+
+
+def service_wildcard(pattern: str) -> bool:
+    """Whether a lower-cased pattern has a wildcard in its service part (`*`, `s3*:Get*`)."""
+    prefix, sep, _ = pattern.partition(":")
+    return pattern == "*" or (bool(sep) and has_wildcard(prefix))
+
+
+def _fits(name: str, head: str, tail: str, middles: list[str]) -> bool:
+    """Whether `name` fits the `*`-only pattern head*middle*...*tail (leftmost matching of
+    each middle part is exact for `*`-only globs)."""
+    if len(name) < len(head) + len(tail) or not name.startswith(head) or not name.endswith(tail):
+        return False
+    position, end = len(head), len(name) - len(tail)
+    for part in middles:
+        position = name.find(part, position, end)
+        if position == -1:
+            return False
+        position += len(part)
+    return True
 
 
 class Catalog:
@@ -134,8 +148,6 @@ class Catalog:
         self._starts = [s.start for s in self._service_list]
         self._service_masks = tuple(s.mask for s in self._service_list)
         self.mask_for: Callable[[str], int] = lru_cache(maxsize=8192)(self._mask_for)
-        # Patterns seen with a wildcard in the service part (recorded as mask_for meets them).
-        self._wild_service: set[str] = set()
         self._texts: dict[str, tuple[str, list[int]]] = {}
         self.span_for: Callable[[str], tuple[int, int] | None] = lru_cache(maxsize=8192)(
             self._span_for
@@ -145,8 +157,15 @@ class Catalog:
     def union(self, patterns: tuple[str, ...]) -> tuple[int, list[int], list[str]]:
         """Bitset of lower-cased patterns, the positions of those that match nothing, and those
         with a wildcard in the service part (`*`, `s3*:Get*`)."""
+        if len(patterns) == 1:  # nearly half of all statements name one action
+            pattern = patterns[0]
+            index = self._exact.get(pattern)
+            if index is not None:
+                return 1 << index, [], []
+            mask = self.mask_for(pattern)
+            return mask, [] if mask else [0], [pattern] if service_wildcard(pattern) else []
         found = list(map(self._exact.get, patterns))
-        if None not in found:  # all exact names: set the bits in one bytes pass
+        if None not in found:  # all exact names
             return _bits_to_int(found, self.size), [], []  # type: ignore[arg-type]
         positions = [k for k, index in enumerate(found) if index is None]
         others = [patterns[k] for k in positions]
@@ -159,7 +178,7 @@ class Catalog:
             for part in masks:
                 mask |= part
             empty = [k for k, part in enumerate(masks) if not part] if 0 in masks else []
-        wild = list(self._wild_service.intersection(others)) if self._wild_service else []
+        wild = list(dict.fromkeys(filter(service_wildcard, others)))
         return mask, [positions[k] for k in empty], wild
 
     def _union_large(self, exact: list[int], others: list[str]) -> tuple[int, list[int]]:
@@ -247,70 +266,101 @@ class Catalog:
         lower-cased so every letter case shares one entry.
         """
         if pattern == "*":
-            self._wild_service.add(pattern)
             return self.all
         prefix, sep, name = pattern.lower().partition(":")
         if not sep:
             return 0
         if has_wildcard(prefix):
-            self._wild_service.add(pattern)
             matcher = glob_regex(prefix)
-            return self._union(
-                self._in_service(s, name) for s in self._service_list if matcher.fullmatch(s.prefix)
-            )
-        service = self.services.get(prefix)
-        return 0 if service is None else self._in_service(service, name)
-
-    @staticmethod
-    def _union(masks: Iterator[int]) -> int:
-        result = 0
-        for mask in masks:
-            result |= mask
-        return result
+            result = 0
+            for service in self._service_list:
+                if matcher.fullmatch(service.prefix):
+                    result |= self._in_service(service, name)
+            return result
+        known = self.services.get(prefix)
+        return 0 if known is None else self._in_service(known, name)
 
     def _in_service(self, service: ServiceRange, name: str) -> int:
-        names = service.lower_names
+        """The actions of one service that a lower-cased name pattern matches.
+
+        Every match starts with the pattern's fixed head, so candidates are one contiguous run
+        of the sorted names, found by bisection: `Get*` is that run itself, and other patterns
+        only look inside it."""
         if name == "*":
             return service.mask
+        names = service.lower_names
         head = name.split("*", 1)[0].split("?", 1)[0]
         if head == name:  # no wildcard: one exact name
             i = bisect_left(names, name)
             return 1 << (service.start + i) if i < len(names) and names[i] == name else 0
-        # Every match starts with `head`: a contiguous run of the sorted names.
         lo = bisect_left(names, head)
         hi = bisect_left(names, head + "\U0010ffff", lo)
-        if name == head + "*":
+        if lo == hi:
+            return 0
+        segments = name.split("*")
+        tail = segments[-1]
+        middles = [part for part in segments[1:-1] if part]
+        if "?" not in name and not tail and not middles:  # `Get*`, `Get**`: the whole run
             return ((1 << (hi - lo)) - 1) << (service.start + lo)
-        # One C-level scan over the run's names joined by newlines; only matches cost Python.
-        text, starts = self._text_of(service)
-        end = starts[hi] - 1 if hi < len(starts) else len(text)
-        middle = name[1:-1]
-        if middle and name[0] == name[-1] == "*" and not has_wildcard(middle):
-            return self._containing(middle, text, starts, end) << service.start
-        local = 0
-        for found in _line_glob(name).finditer(text, starts[lo], end):
-            local |= 1 << (bisect_left(starts, found.start() + 1) - 1)
+        if "?" in name:
+            local = self._glob_lines(service, name, lo, hi)
+        else:
+            local = self._star_lines(service, (head, tail, middles), lo, hi)
         return local << service.start
 
-    @staticmethod
-    def _containing(part: str, text: str, starts: list[int], end: int) -> int:
-        """Lines of `text` that contain `part` (the `*part*` pattern), found with str.find."""
+    def _star_lines(
+        self, service: ServiceRange, parts: tuple[str, str, list[str]], lo: int, hi: int
+    ) -> int:
+        """Names in lo..hi that fit a `*`-only pattern (head, tail, middle parts in order):
+        str.find over the service's names joined by newlines finds the candidate lines at C
+        speed (a name ending with the tail, or holding the longest middle part)."""
+        head, tail, middles = parts
+        names = service.lower_names
         local = 0
-        position = text.find(part, 0, end)
-        while position != -1:
-            line = bisect_left(starts, position + 1) - 1
-            local |= 1 << line
-            after = starts[line + 1] if line + 1 < len(starts) else end
-            position = text.find(part, after, end)
+        if hi - lo <= SMALL_RUN:
+            for i in range(lo, hi):
+                if _fits(names[i], head, tail, middles):
+                    local |= 1 << i
+            return local
+        text, starts = self._text_of(service)
+        finder = f"{tail}\n" if tail else max(middles, key=len)
+        position, end = starts[lo], starts[hi]
+        found = text.find(finder, position, end)
+        while found != -1:
+            line = bisect_right(starts, found) - 1
+            if _fits(names[line], head, tail, middles):
+                local |= 1 << line
+            found = text.find(finder, starts[line + 1], end)
+        return local
+
+    def _glob_lines(self, service: ServiceRange, name: str, lo: int, hi: int) -> int:
+        """Names in lo..hi that fit a pattern with `?` (rare): one regex scan over the run."""
+        text, starts = self._text_of(service)
+        local = 0
+        for found in _line_glob(name).finditer(text, starts[lo], starts[hi]):
+            local |= 1 << (bisect_right(starts, found.start()) - 1)
         return local
 
     def _text_of(self, service: ServiceRange) -> tuple[str, list[int]]:
-        """A service's lower-case names joined by newlines, and where each line starts."""
+        """A service's lower-case names, each followed by a newline, and where each line starts
+        (plus the end of the text, so line i is text[starts[i]:starts[i + 1]])."""
         cached = self._texts.get(service.prefix)
         if cached is None:
-            text = "\n".join(service.lower_names)
-            cached = self._texts[service.prefix] = (text, _line_starts(text))
+            text = "\n".join(service.lower_names) + "\n"
+            starts = [0]
+            position = text.find("\n")
+            while position != -1:
+                starts.append(position + 1)
+                position = text.find("\n", position + 1)
+            cached = self._texts[service.prefix] = (text, starts)
         return cached
+
+    def clear_caches(self) -> None:
+        """Forget every expanded pattern (the benchmark measures the cold path with this)."""
+        self.mask_for.cache_clear()  # type: ignore[attr-defined]
+        self.span_for.cache_clear()  # type: ignore[attr-defined]
+        self._texts.clear()
+        _line_glob.cache_clear()
 
     def indices(self, mask: int) -> list[int]:
         """The set bits of `mask`, lowest first (one C-level pass over its binary digits)."""

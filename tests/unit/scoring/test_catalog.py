@@ -149,3 +149,52 @@ def test_contains_patterns_match_like_a_glob(catalog: Catalog, pattern: str) -> 
     expected = {n for n in expected if regex.fullmatch(n.lower().partition(":")[2])}
     assert expected
     assert names(catalog, pattern) == expected
+
+
+def glob_oracle(catalog: Catalog, pattern: str) -> set[str]:
+    """Every catalog name an IAM pattern matches, by brute force (the reference)."""
+    import re
+
+    parts = (".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern.lower())
+    regex = re.compile("".join(parts), re.DOTALL)
+    return {n for n in catalog.names if regex.fullmatch(n.lower())}
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        "autoscaling:*Tags",
+        "sagemaker:*HumanLoop*",
+        "ec2:Describe*Instance*s",
+        "ec2:*a*b*c*",
+        "s3:Get*Acl",
+        "iam:Get**",
+        "iam:**Policy",
+        "ec2:Describe?nstances",
+        "s3:?et*",
+        "s3*:Get*Tagging",
+        "*:Associate*Address",
+        "kms:*",
+    ],
+)
+def test_wildcards_anywhere_match_like_the_reference(catalog: Catalog, pattern: str) -> None:
+    expected = glob_oracle(catalog, pattern)
+    assert expected
+    assert names(catalog, pattern) == expected
+
+
+@pytest.mark.parametrize("pattern", ["xray:zz?", "iam:zzz*x", "s3:zz*", "a4b:zzz*y*"])
+def test_patterns_after_every_name_of_the_service_match_nothing(
+    catalog: Catalog, pattern: str
+) -> None:
+    # A fixed head that sorts after every name once sent the scan past the end of the service.
+    assert catalog.mask_for(pattern.lower()) == 0
+    assert catalog.union((pattern.lower(), "s3:getobject"))[1] == [0]
+
+
+def test_clear_caches_forgets_patterns_and_keeps_results(catalog: Catalog) -> None:
+    before = catalog.mask_for("ec2:*instance*s")
+    assert catalog.mask_for.cache_info().currsize > 0  # type: ignore[attr-defined]
+    catalog.clear_caches()
+    assert catalog.mask_for.cache_info().currsize == 0  # type: ignore[attr-defined]
+    assert catalog.mask_for("ec2:*instance*s") == before
