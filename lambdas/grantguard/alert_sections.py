@@ -117,10 +117,9 @@ def _changes(context: GrantContext) -> list[str]:
     if not target.added:
         lines.append("  Adds nothing the user could not already do.")
     else:
-        services = len(target.delta)
         lines.append(
-            f"  Adds {target.added:,} action(s) the user could not do before"
-            + (f", in {services}+ services:" if services >= 40 else f", in {services} service(s):")
+            f"  Adds {target.added:,} action(s) the user could not do before, in "
+            f"{target.added_services} service(s):"
         )
         for row in target.delta[:DELTA_LINES]:
             levels = ", ".join(f"{name} {n}" for name, n in row.levels)
@@ -128,8 +127,8 @@ def _changes(context: GrantContext) -> list[str]:
             lines.append(
                 f"    {row.service:<16} {row.count:>5}  ({levels})  e.g. {clean(examples)}"
             )
-        if len(target.delta) > DELTA_LINES:
-            lines.append(f"    ... and {len(target.delta) - DELTA_LINES} more services (JSON).")
+        if target.added_services > DELTA_LINES:
+            lines.append(f"    ... and {target.added_services - DELTA_LINES} more services.")
     for escalation in target.escalations:
         lines.append(
             f"  ESCALATION {escalation.severity.name} {escalation.method}: combines "

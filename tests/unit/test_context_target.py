@@ -200,3 +200,9 @@ def test_judge_grant_with_an_unreadable_existing_policy_judges_on_the_rest() -> 
     )
     assert context.target is None and "grammar" in context.missing[0]
     assert context.verdict.severity is Severity.LOW
+
+
+def test_delta_lists_at_most_forty_services_but_counts_them_all() -> None:
+    result = analyze_target("n", doc(allow("*")), UserPermissions())
+    assert len(result.delta) == 40 and result.added_services > 300
+    assert result.added == result.new_actions

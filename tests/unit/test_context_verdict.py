@@ -118,3 +118,12 @@ def test_table_rows_and_unknown_rules_only_inform() -> None:
     assert row_of("actor.made-up").effect is Effect.INFORMS
     assert posture_effect(Severity.MEDIUM) is Effect.RAISES
     assert posture_effect(Severity.LOW) is Effect.INFORMS
+
+
+def test_explanation_says_when_raises_and_lowers_cancel_or_hit_the_top() -> None:
+    cancelled = judge(assessed(Severity.MEDIUM), (SELF, LOWER))
+    assert "raised by self-grant and lowered by allow-listed, which cancel" in cancelled.explanation
+    top = judge(assessed(Severity.CRITICAL), (SELF,))
+    assert "self-grant would raise it (at the top)" in top.explanation
+    bottom = judge(assessed(Severity.LOW), (LOWER,))
+    assert "allow-listed would lower it" in bottom.explanation

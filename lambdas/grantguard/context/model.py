@@ -161,6 +161,7 @@ class TargetAnalysis:
     boundary_blocked: int  # of the new policy's actions, how many the boundary blocks
     through_severity: Severity | None  # rating of what passes the boundary (None: no boundary)
     notes: tuple[str, ...] = ()
+    added_services: int = 0  # services the added actions are in (`delta` lists the first ones)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -168,6 +169,7 @@ class TargetAnalysis:
             "boundary": self.boundary,
             "new_policy_actions": self.new_actions,
             "added_actions": self.added,
+            "added_services": self.added_services,
             "delta": [d.to_dict() for d in self.delta],
             "escalations": [e.to_dict() for e in self.escalations],
             "conflicts": [c.to_dict() for c in self.conflicts],

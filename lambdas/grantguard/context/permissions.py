@@ -122,6 +122,7 @@ def analyze_target(
     added = after & ~before
     new_alone = new.allowed & ~old_denied & bound
 
+    delta = _delta(catalog, added)
     through: Severity | None = None
     blocked = 0
     if boundary is not None:
@@ -132,7 +133,8 @@ def analyze_target(
         boundary=boundary.label if boundary is not None else None,
         new_actions=new.allowed.bit_count(),
         added=added.bit_count(),
-        delta=_delta(catalog, added),
+        delta=delta[:DELTA_SERVICES_MAX],
+        added_services=len(delta),
         escalations=_escalations(
             engine, new, existing=existing, before=before, after=after, new_alone=new_alone
         ),
@@ -185,7 +187,7 @@ def _delta(catalog: Catalog, added: int) -> tuple[ServiceDelta, ...]:
         )
     permissions = ACCESS_LEVELS[PERMISSIONS]
     rows.sort(key=lambda r: (-dict(r.levels).get(permissions, 0), -r.count, r.service))
-    return tuple(rows[:DELTA_SERVICES_MAX])
+    return tuple(rows)
 
 
 def _escalations(

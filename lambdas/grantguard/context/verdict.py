@@ -105,10 +105,8 @@ def judge(
     else:
         step = (1 if raises else 0) - (1 if lowers else 0)
         severity = Severity(min(max(base + step, Severity.LOW), Severity.CRITICAL))
-    if raises and base is not Severity.NONE:
-        notes.append("raised by " + ", ".join(_short(f.rule) for f in raises))
-    if lowers and base is not Severity.NONE:
-        notes.append("lowered by " + ", ".join(_short(f.rule) for f in lowers))
+    if base is not Severity.NONE:
+        notes += _movement(raises, lowers, base, severity)
     score = rescore(assessment.score, policy, severity)
     said = f"Policy alone: {policy.name} ({assessment.score}/100); in context: "
     said += f"{severity.name} ({score}/100)"
@@ -120,6 +118,22 @@ def _applies(item: ContextFinding, effect: Effect, base: Severity) -> bool:
     if item.effect is not effect or base is Severity.NONE:
         return False
     return base >= row_of(item.rule).applies_from
+
+
+def _movement(
+    raises: list[ContextFinding], lowers: list[ContextFinding], base: Severity, final: Severity
+) -> list[str]:
+    """What the raises and lowers did, in words: moved it, cancelled out, or hit a bound."""
+    up = ", ".join(_short(f.rule) for f in raises)
+    down = ", ".join(_short(f.rule) for f in lowers)
+    if raises and lowers and final is base:
+        return [f"raised by {up} and lowered by {down}, which cancel"]
+    notes = []
+    if raises:
+        notes.append(f"raised by {up}" if final > base else f"{up} would raise it (at the top)")
+    if lowers:
+        notes.append(f"lowered by {down}" if final < base else f"{down} would lower it")
+    return notes
 
 
 def _short(rule: str) -> str:
