@@ -239,3 +239,46 @@ def test_fresh_user_posture_raises_and_is_shown(stack: Stack) -> None:
     )
     posture = machine_alert(stack)["context"]["posture"]
     assert posture[0]["check"] == "target-console-without-mfa"
+
+
+def test_snapshot_reads_every_policy_once_and_caches_documents(stack: Stack) -> None:
+    from grantguard.adapters.target import Boto3Target
+    from grantguard.context import PolicyKind
+
+    shared = stack.customer_policy("shared", doc(allow("s3:GetObject")))
+    stack.iam.create_user(UserName="jo")
+    stack.iam.attach_user_policy(UserName="jo", PolicyArn=shared)
+    stack.iam.put_user_policy(
+        UserName="jo", PolicyName="own", PolicyDocument=json.dumps(doc(allow("sqs:*")))
+    )
+    for group in ("a", "b"):
+        stack.iam.create_group(GroupName=group)
+        stack.iam.add_user_to_group(GroupName=group, UserName="jo")
+        stack.iam.attach_group_policy(GroupName=group, PolicyArn=shared)  # the same policy twice
+        stack.iam.put_group_policy(
+            GroupName=group, PolicyName=f"g-{group}", PolicyDocument=json.dumps(doc(allow("sns:*")))
+        )
+    reader = Boto3Target()
+    session.CALLS.reset()
+    snapshot = reader.snapshot("jo", "arn:aws:iam::aws:policy/NotThisOne")
+    calls = session.CALLS.reset()
+
+    assert snapshot.problems == () and snapshot.permissions is not None
+    labels = sorted(p.label for p in snapshot.permissions.policies)
+    assert labels == [
+        "inline policy g-a of group a",
+        "inline policy g-b of group b",
+        "inline policy own of the user",
+        "managed policy shared of group a",
+        "managed policy shared of group b",
+        "managed policy shared of the user",
+    ]
+    assert snapshot.permissions.groups == ("a", "b")
+    assert {p.kind for p in snapshot.permissions.policies} >= {PolicyKind.GROUP_INLINE}
+    assert calls["iam:GetPolicy"] == 1 and calls["iam:GetPolicyVersion"] == 1  # distinct ARNs
+    assert calls["iam:ListAttachedGroupPolicies"] == 2 and calls["iam:GetGroupPolicy"] == 2
+    assert snapshot.credentials is not None and snapshot.credentials.console_access is False
+
+    reader.snapshot("jo", "arn:aws:iam::aws:policy/NotThisOne")
+    again = session.CALLS.reset()
+    assert "iam:GetPolicyVersion" not in again  # (arn, version) documents are cached
