@@ -83,10 +83,12 @@ def _bits_to_int(indices: list[int], size: int) -> int:
     return int.from_bytes(bitmap, "little")
 
 
+UNION_CACHE = 2048  # statements remembered (each holds one action bitset of at most 2.8 KB)
 LARGE_STATEMENT = 128  # wildcard patterns in one statement before `_union_large` pays off
 _BIT_CHARS = bytes.maketrans(b"\x00\x01", b"01")
 
 
+WALK_LIMIT = 64  # summaries longer than this read the binary digits instead of each service
 SMALL_RUN = 16  # candidate names checked one by one rather than scanned for
 
 
@@ -146,13 +148,17 @@ class Catalog:
         self._level_masks = {letter: self._mask_of_level(letter) for letter in ACCESS_LEVELS}
         self._service_list = tuple(services.values())
         self._starts = [s.start for s in self._service_list]
-        self._service_masks = tuple(s.mask for s in self._service_list)
+        # Each service's actions as a small int (all bits set), for cutting a service out.
+        self._fulls = tuple((1 << len(s.lower_names)) - 1 for s in self._service_list)
         self.mask_for: Callable[[str], int] = lru_cache(maxsize=8192)(self._mask_for)
         self._texts: dict[str, tuple[str, list[int]]] = {}
         self.span_for: Callable[[str], tuple[int, int] | None] = lru_cache(maxsize=8192)(
             self._span_for
         )
         self._ones = b"\x01" * self.size
+        self._union_cached: Callable[
+            [tuple[str, ...]], tuple[int, tuple[int, ...], tuple[str, ...]]
+        ] = lru_cache(maxsize=UNION_CACHE)(self._union)
 
     def union(self, patterns: tuple[str, ...]) -> tuple[int, list[int], list[str]]:
         """Bitset of lower-cased patterns, the positions of those that match nothing, and those
@@ -164,9 +170,15 @@ class Catalog:
                 return 1 << index, [], []
             mask = self.mask_for(pattern)
             return mask, [] if mask else [0], [pattern] if service_wildcard(pattern) else []
+        # Many statements recur word for word (the CloudWatch Logs trio in most service roles):
+        # their unions are cached like single patterns.
+        mask, missing, wild = self._union_cached(patterns)
+        return mask, list(missing), list(wild)
+
+    def _union(self, patterns: tuple[str, ...]) -> tuple[int, tuple[int, ...], tuple[str, ...]]:
         found = list(map(self._exact.get, patterns))
         if None not in found:  # all exact names
-            return _bits_to_int(found, self.size), [], []  # type: ignore[arg-type]
+            return _bits_to_int(found, self.size), (), ()  # type: ignore[arg-type]
         positions = [k for k, index in enumerate(found) if index is None]
         others = [patterns[k] for k in positions]
         exact = [index for index in found if index is not None]
@@ -178,8 +190,8 @@ class Catalog:
             for part in masks:
                 mask |= part
             empty = [k for k, part in enumerate(masks) if not part] if 0 in masks else []
-        wild = list(dict.fromkeys(filter(service_wildcard, others)))
-        return mask, [positions[k] for k in empty], wild
+        wild = tuple(dict.fromkeys(filter(service_wildcard, others)))
+        return mask, tuple(positions[k] for k in empty), wild
 
     def _union_large(self, exact: list[int], others: list[str]) -> tuple[int, list[int]]:
         """For statements with hundreds of wildcards: one byte per action, prefix patterns set
@@ -358,6 +370,7 @@ class Catalog:
     def clear_caches(self) -> None:
         """Forget every expanded pattern (the benchmark measures the cold path with this)."""
         self.mask_for.cache_clear()  # type: ignore[attr-defined]
+        self._union_cached.cache_clear()  # type: ignore[attr-defined]
         self.span_for.cache_clear()  # type: ignore[attr-defined]
         self._texts.clear()
         _line_glob.cache_clear()
@@ -378,15 +391,64 @@ class Catalog:
         return [self.names[i] for i in self.indices(mask)]
 
     def summarize(self, mask: int, limit: int = 25) -> tuple[str, ...]:
-        """Readable names for a set: `*` for everything, `svc:*` for whole services, else names.
-
-        Works on the binary digits of `mask` (bit i is digits[-1 - i]) with C-level string
-        searches, so a set of thousands of actions costs about as much as a small one.
-        """
+        """Readable names for a set, at most `limit`: `*` for everything, `svc:*` for whole
+        services, else action names, in catalog order."""
         if mask & self.all == self.all:
             return ("*",)
+        if not mask & (mask - 1):  # one action (or none): the most common finding
+            return (self.names[mask.bit_length() - 1],) if mask and limit > 0 else ()
+        if limit > WALK_LIMIT:
+            return self._summarize_digits(mask, limit)
         if mask.bit_count() <= limit:
-            return self._summarize_few(mask)
+            return self._summarize_few(mask, limit)
+        # Visit the services that hold set bits, lowest first; each one's bits are cut out as a
+        # small int, so the per-action work never touches the catalog-wide mask.
+        out: list[str] = []
+        names, starts, services, fulls = self.names, self._starts, self._service_list, self._fulls
+        while mask and len(out) < limit:
+            position = bisect_right(starts, (mask & -mask).bit_length() - 1) - 1
+            start, full = starts[position], fulls[position]
+            part = (mask >> start) & full
+            mask ^= part << start
+            if part == full and full > 1:
+                out.append(f"{services[position].prefix}:*")
+                continue
+            while part and len(out) < limit:
+                low = part & -part
+                out.append(names[start + low.bit_length() - 1])
+                part ^= low
+        return tuple(out)
+
+    def _summarize_few(self, mask: int, limit: int) -> tuple[str, ...]:
+        """`summarize` for at most `limit` actions: take the set bits from the top (cheap on a
+        sparse mask), then name them service by service."""
+        found: list[int] = []
+        while mask:
+            index = mask.bit_length() - 1
+            found.append(index)
+            mask ^= 1 << index
+        found.reverse()
+        out: list[str] = []
+        names, starts, fulls = self.names, self._starts, self._fulls
+        k, count = 0, len(found)
+        while k < count and len(out) < limit:
+            index = found[k]
+            position = bisect_right(starts, index) - 1
+            size = fulls[position].bit_length()
+            start = starts[position]
+            last = k + size - 1
+            if size > 1 and index == start and last < count and found[last] == start + size - 1:
+                out.append(f"{self._service_list[position].prefix}:*")
+                k += size
+            else:
+                out.append(names[index])
+                k += 1
+        return tuple(out)
+
+    def _summarize_digits(self, mask: int, limit: int) -> tuple[str, ...]:
+        """`summarize` for long listings: works on the binary digits of `mask` (bit i is
+        digits[-1 - i]) with C-level string searches, so thousands of actions cost about as
+        much as a few."""
         digits = bin(mask)[2:]
         width = len(digits)
         out: list[str] = []
@@ -407,24 +469,6 @@ class Catalog:
                     found = segment.rfind("1", 0, found)
             position = digits.rfind("1", 0, low_edge)
         return tuple(out[:limit])
-
-    def _summarize_few(self, mask: int) -> tuple[str, ...]:
-        """`summarize` for a handful of actions: visit the set bits themselves."""
-        out: list[str] = []
-        while mask:
-            lowest = (mask & -mask).bit_length() - 1
-            position = bisect_left(self._starts, lowest + 1) - 1
-            service, service_mask = self._service_list[position], self._service_masks[position]
-            part = mask & service_mask
-            mask ^= part
-            if part == service_mask and len(service.lower_names) > 1:
-                out.append(f"{service.prefix}:*")
-                continue
-            while part:
-                low = part & -part
-                out.append(self.names[low.bit_length() - 1])
-                part ^= low
-        return tuple(out)
 
     def resource_types(self, index: int) -> tuple[str, ...]:
         """The resource types an action can be scoped to; empty = it only accepts `*`."""

@@ -54,14 +54,17 @@ class _Clause:
         not_action: bool,
         conditional: bool,
         wide: bool,
+        *,
+        unknown: list[str] | None = None,
+        wild: list[str] | None = None,
     ) -> None:
         self.index = index
         self.patterns = patterns  # lower-cased
         self.not_action = not_action
         self.conditional = conditional
         self.wide = wide
-        self.unknown = []
-        self.wild = []
+        self.unknown = unknown or []
+        self.wild = wild or []
         self._joined: str | None = None
 
     def covers(self, name: str, known_service: bool) -> bool:
@@ -95,6 +98,13 @@ def _glob(pattern: str) -> re.Pattern[str]:
     return glob_regex(pattern)
 
 
+# What effective_grant keeps of each Allow or subtracted Deny, to build `_Clause`s only when a
+# name outside the catalog has to be judged: (allow, statement, lower-cased patterns, patterns
+# that match nothing, patterns with a wildcard in the service part, resource-wide).
+_Source = tuple[bool, Statement, tuple[str, ...], list[str], list[str], bool]
+LINEAR_SCAN = 8  # first_statement scans up to this many statements, else bisects running unions
+
+
 @dataclass
 class Effective:
     """The effective grant of one policy."""
@@ -107,8 +117,8 @@ class Effective:
     unknown: list[UnknownGrant] = field(default_factory=list)
     unknown_names: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-    _allow_clauses: list[_Clause] = field(default_factory=list)
-    _deny_clauses: list[_Clause] = field(default_factory=list)
+    _sources: list[_Source] = field(default_factory=list)
+    _clauses: tuple[list[_Clause], list[_Clause]] | None = None
     _outside: dict[str, UnknownGrant | None] = field(default_factory=dict)
     _outside_possible: bool | None = None
     _running: list[int] | None = None
@@ -126,18 +136,51 @@ class Effective:
             self._allowed_count = self.allowed.bit_count()
         return self._allowed_count
 
+    @property
+    def _allow_clauses(self) -> list[_Clause]:
+        return self._clauses_built()[0]
+
+    @property
+    def _deny_clauses(self) -> list[_Clause]:
+        return self._clauses_built()[1]
+
+    def _clauses_built(self) -> tuple[list[_Clause], list[_Clause]]:
+        if self._clauses is None:
+            allow: list[_Clause] = []
+            deny: list[_Clause] = []
+            for is_allow, st, patterns, unknown, wild, wide in self._sources:
+                clause = _Clause(
+                    st.position,
+                    patterns,
+                    st.not_action,
+                    st.conditional,
+                    wide,
+                    unknown=unknown,
+                    wild=wild,
+                )
+                (allow if is_allow else deny).append(clause)
+            self._clauses = (allow, deny)
+        return self._clauses
+
     def first_statement(self, mask: int) -> int | None:
         """Index of the first Allow statement that grants any action of `mask`.
 
-        A binary search over running unions of the statements: log2(n) intersections, not n.
+        A few statements are scanned in order; for many, a binary search over running unions
+        of the statements costs log2(n) intersections, not n.
         """
+        masks = self.statement_masks
+        if len(masks) <= LINEAR_SCAN:
+            for position, granted in masks:
+                if granted & mask:
+                    return position
+            return None
         if self._running is None:
             running, total = [], 0
-            for _, granted in self.statement_masks:
+            for _, granted in masks:
                 total |= granted
                 running.append(total)
             self._running = running
-        if not self._running or not self._running[-1] & mask:
+        if not self._running[-1] & mask:
             return None
         lo, hi = 0, len(self._running) - 1
         while lo < hi:
@@ -146,7 +189,7 @@ class Effective:
                 hi = middle
             else:
                 lo = middle + 1
-        return self.statement_masks[lo][0]
+        return masks[lo][0]
 
     def grant_outside(self, action: str) -> UnknownGrant | None:
         """How an action the catalog does not know is granted, judged from the patterns."""
@@ -177,65 +220,101 @@ class Effective:
         """Whether any Allow could reach a service the catalog does not know (computed once)."""
         if self._outside_possible is None:
             self._outside_possible = any(
-                c.not_action or c.unknown or c.wild for c in self._allow_clauses
+                source[0] and (source[1].not_action or source[3] or source[4])
+                for source in self._sources
             )
         return self._outside_possible
 
 
+def _or(a: int, b: int) -> int:
+    """a | b without building a new wide int when one side is empty."""
+    return a | b if a and b else a or b
+
+
+def _and(a: int, b: int) -> int:
+    """a & b without building a new wide int when both sides are the same set."""
+    return a if a == b else a & b
+
+
 def effective_grant(catalog: Catalog, statements: tuple[Statement, ...]) -> Effective:
     """Expand, union and subtract the statements of one policy (order never matters)."""
-    result = Effective(catalog)
+    # Allowed actions by how they are granted: [unconditional, wide], [unconditional, scoped],
+    # [conditional, wide], [conditional, scoped]; one union per statement, four masks after.
+    kinds = [0, 0, 0, 0]
     denied = 0
+    statement_masks: list[tuple[int, int]] = []
+    sources: list[_Source] = []
+    notes: list[str] = []
+    unknown_names: list[str] = []
     unknown_allowed: dict[str, tuple[str, int, bool, bool]] = {}
-    union = catalog.union
+    union, everything = catalog.union, catalog.all
     for st in statements:
         patterns = tuple(map(str.lower, st.actions))
         mask, missing, wild = union(patterns)
-        unknown = [st.actions[i] for i in missing]
-        result.unknown_names.extend(unknown)
         if st.not_action:
-            mask = catalog.all ^ mask
+            mask = everything ^ mask
         wide = st.resource_wide
-        clause = _Clause(st.position, patterns, st.not_action, st.conditional, wide)
-        clause.unknown = [patterns[i] for i in missing]
-        clause.wild = wild
+        unknown: list[str] = []
+        if missing:
+            unknown = [st.actions[i] for i in missing]
+            unknown_names.extend(unknown)
         if st.allow:
-            result.allowed |= mask
-            if not st.conditional:
-                result.unconditional |= mask
-            if wide:
-                result.wide |= mask
-            result.statement_masks.append((st.position, mask))
-            result._allow_clauses.append(clause)
-            if not st.not_action:
+            kind = (2 if st.conditional else 0) + (0 if wide else 1)
+            kinds[kind] = _or(kinds[kind], mask)
+            statement_masks.append((st.position, mask))
+            sources.append((True, st, patterns, [patterns[i] for i in missing], wild, wide))
+            if missing and not st.not_action:
                 for written in unknown:
                     _merge_unknown(unknown_allowed, written, st, wide)
         elif st.conditional:
-            result.notes.append(
+            notes.append(
                 f"Statement {st.position}: a Deny with a Condition is not subtracted "
                 "(it may not apply)."
             )
         elif st.not_resource or not wide:
-            result.notes.append(
+            notes.append(
                 f"Statement {st.position}: a Deny limited to some resources is not subtracted."
             )
         else:
             denied |= mask
-            result._deny_clauses.append(clause)
+            sources.append((False, st, patterns, [patterns[i] for i in missing], wild, wide))
+    unconditional_wide, unconditional_scoped, conditional_wide, conditional_scoped = kinds
+    unconditional = _or(unconditional_wide, unconditional_scoped)
+    wide_mask = _or(unconditional_wide, conditional_wide)
+    allowed = _or(_or(unconditional, conditional_wide), conditional_scoped)
     if denied:
         keep = ~denied
-        result.allowed &= keep
-        result.unconditional &= keep
-        result.wide &= keep
-        result.statement_masks = [(i, m & keep) for i, m in result.statement_masks]
-    for written, statement, conditional, wide in unknown_allowed.values():
-        known = catalog.service(written.partition(":")[0]) is not None
-        if not any(c.covers(written.lower(), known) for c in result._deny_clauses):
-            result.unknown.append(UnknownGrant(written, statement, conditional, wide))
-    result.allowed_wide = result.allowed & result.wide
-    result.strong = result.allowed_wide & result.unconditional
-    result.unknown_names = sorted(set(result.unknown_names), key=str.lower)
+        allowed &= keep
+        unconditional &= keep
+        wide_mask &= keep
+        statement_masks = [(i, m & keep) for i, m in statement_masks]
+    allowed_wide = _and(allowed, wide_mask)
+    result = Effective(
+        catalog,
+        allowed,
+        unconditional,
+        wide_mask,
+        statement_masks,
+        [],
+        sorted(set(unknown_names), key=str.lower) if unknown_names else unknown_names,
+        notes,
+        sources,
+        strong=_and(allowed_wide, unconditional),
+        allowed_wide=allowed_wide,
+    )
+    if unknown_allowed:
+        deny_clauses = result._deny_clauses
+        for written, statement, conditional, wide in unknown_allowed.values():
+            known = catalog.service(written.partition(":")[0]) is not None
+            if not any(c.covers(written.lower(), known) for c in deny_clauses):
+                result.unknown.append(UnknownGrant(written, statement, conditional, wide))
     return result
+
+
+def clear_caches() -> None:
+    """Forget the compiled patterns used to judge names outside the catalog."""
+    _service_lines.cache_clear()
+    _glob.cache_clear()
 
 
 def _merge_unknown(

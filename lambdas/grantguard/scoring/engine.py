@@ -18,6 +18,7 @@ from grantguard.scoring.assessment import Assessment, Finding, Severity
 from grantguard.scoring.catalog import Catalog, default_catalog
 from grantguard.scoring.categories import CATEGORIES
 from grantguard.scoring.effective import Effective, effective_grant
+from grantguard.scoring.effective import clear_caches as clear_effective_caches
 from grantguard.scoring.policy import parse_policy
 from grantguard.scoring.privesc import METHODS_FILE, load_methods, privesc_rules
 from grantguard.scoring.rules import AllOf, Rule, evaluate
@@ -68,6 +69,9 @@ class Engine:
         self.catalog = catalog
         self.rules = tuple(rules)
         self._always, self._by_key, self._keys = _index_rules(self.rules)
+        self._indexed = [
+            self.rules[i] for i in sorted({i for p in self._by_key.values() for i in p})
+        ]
         # Rules that need only actions of services the catalog does not know (e.g. retired
         # CodeStar): evaluated only when a policy could grant such a service at all.
         self._unknown_only = [r for r in self._always if _unknown_services_only(r, catalog)]
@@ -83,19 +87,30 @@ class Engine:
     def assess(self, document: Mapping[str, Any] | str) -> Assessment:
         statements = parse_policy(document)
         effective = effective_grant(self.catalog, statements)
-        findings = [f for f in (evaluate(r, effective) for r in self._candidates(effective)) if f]
-        findings.extend(unknown_findings(effective.unknown))
-        findings.sort(key=lambda f: (-f.severity, _CATEGORY_ORDER[f.category], f.rule))
+        findings = []
+        for rule in self._candidates(effective):
+            finding = evaluate(rule, effective)
+            if finding is not None:
+                findings.append(finding)
+        if effective.unknown:
+            findings.extend(unknown_findings(effective.unknown))
+        if len(findings) > 1:
+            findings.sort(key=_finding_order)
         score, severity = score_of(findings)
         present = {f.category for f in findings}
         return Assessment(
             score=score,
             severity=severity,
-            categories=tuple(c for c in CATEGORIES if c in present),
+            categories=tuple(c for c in CATEGORIES if c in present) if present else (),
             findings=tuple(findings),
             unknown_actions=tuple(effective.unknown_names),
             notes=tuple(effective.notes),
         )
+
+    def clear_caches(self) -> None:
+        """Forget every expanded or compiled pattern (the benchmark's cold state)."""
+        self.catalog.clear_caches()
+        clear_effective_caches()
 
     def _candidates(self, effective: Effective) -> list[Rule]:
         """The rules that can match: unindexed ones, and those whose key actions are allowed."""
@@ -105,12 +120,19 @@ class Engine:
         keys = effective.allowed & self._keys
         if not keys:
             return rules
+        if keys == self._keys:  # administrators: every indexed rule
+            return rules + self._indexed
+        by_key = self._by_key
         chosen: set[int] = set()
-        while keys:
-            low = keys & -keys
-            chosen.update(self._by_key[low.bit_length() - 1])
-            keys ^= low
+        while keys:  # from the top: each step is one cheap shift on a sparse mask
+            bit = keys.bit_length() - 1
+            chosen.update(by_key[bit])
+            keys ^= 1 << bit
         return rules + [self.rules[i] for i in sorted(chosen)]
+
+
+def _finding_order(finding: Finding) -> tuple[int, int, str]:
+    return -finding.severity, _CATEGORY_ORDER[finding.category], finding.rule
 
 
 def _unknown_services_only(rule: Rule, catalog: Catalog) -> bool:

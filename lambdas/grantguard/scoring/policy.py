@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-import string
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
@@ -30,7 +29,7 @@ _STATEMENT_KEYS = frozenset(
 # newline-separated so a whole list is checked in one call.
 _ONE_ACTION = r"(?:\*|[A-Za-z0-9*?_.-]+:[A-Za-z0-9*?_.-]+)"
 _ACTIONS = re.compile(rf"{_ONE_ACTION}(?:\n{_ONE_ACTION})*")
-_NAME_CHARS = str.maketrans("", "", string.ascii_letters + string.digits + "*?_.-")
+_ONE_ACTION_RE = re.compile(_ONE_ACTION)
 # An ARN whose resource part (after the 5th colon) is made only of wildcards and separators
 # names every resource of its service: `arn:aws:s3:::*`, `arn:aws:s3:::*/*`, `arn:*:*:*:*:*`.
 _WIDE_ARN = re.compile(r"arn:[^:]*:[^:]*:[^:]*:[^:]*:[*?/:]*\*[*?/:]*")
@@ -62,6 +61,17 @@ def is_wide_resource(resource: str) -> bool:
 
 def parse_policy(document: Mapping[str, Any] | str) -> tuple[Statement, ...]:
     """The statements of a policy document (a mapping or its JSON text)."""
+    if type(document) is dict and _TOP_LEVEL_KEYS.issuperset(document):  # the common case
+        raw = document.get("Statement")
+        if type(raw) is dict:
+            raw = [raw]
+        version = document.get("Version")
+        if type(raw) is list and raw and (version is None or version in VERSIONS):
+            return tuple([_statement(i, s) for i, s in enumerate(raw)])
+    return _checked_policy(document)
+
+
+def _checked_policy(document: Mapping[str, Any] | str) -> tuple[Statement, ...]:
     if isinstance(document, (str, bytes)):
         try:
             document = json.loads(document)
@@ -102,58 +112,56 @@ def _fast_statement(index: int, raw: Any) -> Statement | None:
     if type(raw) is not dict or not _STATEMENT_KEYS.issuperset(raw):
         return None
     effect = raw.get("Effect")
-    if effect not in {"Allow", "Deny"}:
+    if effect not in ("Allow", "Deny"):
         return None
-    action_key = "Action" if "Action" in raw else "NotAction"
-    resource_key = "Resource" if "Resource" in raw else "NotResource"
-    if ("NotAction" in raw) == (action_key == "Action") or resource_key not in raw:
+    if "Action" in raw:
+        if "NotAction" in raw:
+            return None
+        actions, not_action = raw["Action"], False
+    else:
+        actions, not_action = raw.get("NotAction"), True
+    if "Resource" in raw:
+        if "NotResource" in raw:
+            return None
+        resources, not_resource = raw["Resource"], False
+    else:
+        resources, not_resource = raw.get("NotResource"), True
+    # Actions: a string or a non-empty list of strings, each `*` or `service:Action`.
+    if type(actions) is str:
+        if _ONE_ACTION_RE.fullmatch(actions) is None:
+            return None
+        actions = (actions,)
+    elif (
+        type(actions) is not list
+        or not actions
+        or set(map(type, actions)) != {str}
+        or _ACTIONS.fullmatch("\n".join(actions)) is None
+    ):
         return None
-    if ("NotResource" in raw) == (resource_key == "Resource"):
+    else:
+        actions = tuple(actions)
+    # Resources: a non-blank string or a non-empty list of them.
+    if type(resources) is str:
+        if not resources.strip():
+            return None
+        resources = (resources,)
+    elif (
+        type(resources) is not list
+        or not resources
+        or set(map(type, resources)) != {str}
+        or "" in map(str.strip, resources)
+    ):
         return None
-    actions = _fast_strings(raw[action_key], blank_check=False)  # _valid_actions rejects blanks
-    resources = _fast_strings(raw[resource_key])
-    if actions is None or resources is None or not _valid_actions(actions):
-        return None
+    else:
+        resources = tuple(resources)
     condition = raw.get("Condition")
     if condition is not None and (
         type(condition) is not dict or set(map(type, condition.values())) - {dict}
     ):
         return None
     return Statement(
-        index,
-        effect == "Allow",
-        actions,
-        action_key == "NotAction",
-        resources,
-        resource_key == "NotResource",
-        bool(condition),
+        index, effect == "Allow", actions, not_action, resources, not_resource, bool(condition)
     )
-
-
-def _fast_strings(value: Any, blank_check: bool = True) -> tuple[str, ...] | None:
-    if type(value) is str:
-        return (value,) if value.strip() else None
-    if type(value) is not list or not value or set(map(type, value)) != {str}:
-        return None
-    if blank_check and "" in map(str.strip, value):
-        return None
-    return tuple(value)
-
-
-def _valid_actions(actions: tuple[str, ...]) -> bool:
-    """Every entry is `*` or `service:Action` (one C-level pass in the common case)."""
-    if "*" not in actions:
-        joined = "\n".join(actions)
-        # Without the legal name characters, n valid actions leave exactly n-1 ":\n" and a ":".
-        if (
-            joined.translate(_NAME_CHARS) == ":\n" * (len(actions) - 1) + ":"
-            and joined[0] != ":"
-            and joined[-1] != ":"
-            and ":\n" not in joined
-            and "\n:" not in joined
-        ):
-            return True
-    return _ACTIONS.fullmatch("\n".join(actions)) is not None
 
 
 def _checked_statement(index: int, raw: Any) -> Statement:

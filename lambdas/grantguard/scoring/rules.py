@@ -30,15 +30,18 @@ class Match:
     detail: str = ""
     conditional: bool = False  # only for `outside`: granted only under a condition
     scoped: bool = False  # only for `outside`: granted only on some resources
+    names: tuple[str, ...] | None = None  # `mask` summarized, when the matcher knows it already
 
 
 class Matcher:
     """Gets the effective grant and a candidate set (strong, then all allowed); returns a Match.
 
-    `needs` and `gate` are cheap pre-checks on everything allowed: the rule cannot match unless
-    all of `needs` and (when `gate` is set) some of `gate` are allowed. They only skip work.
+    `least`, `needs` and `gate` are cheap pre-checks on everything allowed: the rule cannot
+    match unless at least `least` actions, all of `needs` and (when `gate` is set) some of
+    `gate` are allowed. They only skip work.
     """
 
+    least: int = 0
     needs: int = 0
     gate: int | None = None
 
@@ -70,12 +73,18 @@ def soften(severity: Severity, floor: Severity) -> Severity:
     return Severity(max(min(severity, floor), severity - 1))
 
 
+_SOFTENED = {(s, floor): soften(s, floor) for s in Severity for floor in Severity}
+
+
 def evaluate(rule: Rule, effective: Effective) -> Finding | None:
     """The rule's finding on this grant, or None."""
-    allowed, matcher = effective.allowed, rule.matcher
-    if allowed & matcher.needs != matcher.needs:
+    matcher = rule.matcher
+    if effective.allowed_count < matcher.least:  # one int comparison rejects most rules
         return None
-    if matcher.gate is not None and not allowed & matcher.gate:
+    allowed, needs, gate = effective.allowed, matcher.needs, matcher.gate
+    if needs and allowed & needs != needs:
+        return None
+    if gate is not None and not allowed & gate:
         return None
     strong = effective.strong
     match = matcher(effective, strong)
@@ -88,27 +97,31 @@ def evaluate(rule: Rule, effective: Effective) -> Finding | None:
         if match is None or (rule.requires_wide and match.scoped):
             return None
         softened = _softened_by(effective, match)
-    severity = soften(rule.severity, rule.floor) if softened else rule.severity
-    actions = effective.catalog.summarize(match.mask, ACTIONS_SHOWN) + match.outside
+    severity = _SOFTENED[rule.severity, rule.floor] if softened else rule.severity
+    actions = match.names
+    if actions is None:
+        actions = effective.catalog.summarize(match.mask, ACTIONS_SHOWN)
+    if match.outside:
+        actions = (actions + match.outside)[:ACTIONS_SHOWN]
     statement = effective.first_statement(match.mask)
     if statement is None and match.outside:
         grant = effective.grant_outside(match.outside[0])
         statement = grant.statement if grant else None
-    message = f"{rule.message} {match.detail}" if match.detail else rule.message
     return Finding(
-        rule=rule.id,
-        category=rule.category,
-        severity=severity,
-        message=message,
-        statement=statement,
-        actions=actions[:ACTIONS_SHOWN],
-        softened_by=softened,
+        rule.id,
+        rule.category,
+        severity,
+        f"{rule.message} {match.detail}" if match.detail else rule.message,
+        statement,
+        actions,
+        softened,
     )
 
 
 def _softened_by(effective: Effective, match: Match) -> tuple[str, ...]:
-    conditional = match.conditional or bool(match.mask & ~effective.unconditional)
-    scoped = match.scoped or bool(match.mask & ~effective.wide)
+    mask = match.mask
+    conditional = match.conditional or mask & effective.unconditional != mask
+    scoped = match.scoped or mask & effective.wide != mask
     if not scoped:
         # Only the condition can explain a match on `allowed` but not on `strong`.
         return (CONDITION,)
@@ -118,12 +131,25 @@ def _softened_by(effective: Effective, match: Match) -> tuple[str, ...]:
 # --- matchers (the "small functions" rules are made of) ------------------------------------
 
 
+class _Fixed(Matcher):
+    """A matcher whose match is always the same set: its summary is computed once."""
+
+    required: int
+    _summary: tuple[Catalog, tuple[str, ...]] | None = None
+
+    def names(self, catalog: Catalog) -> tuple[str, ...]:
+        if self._summary is None or self._summary[0] is not catalog:
+            self._summary = (catalog, catalog.summarize(self.required, ACTIONS_SHOWN))
+        return self._summary[1]
+
+
 class AnyOf(Matcher):
     """Matches when at least `min_count` of `targets` are in the candidate set."""
 
     def __init__(self, targets: int, min_count: int = 1, noun: str = "action") -> None:
         self.targets, self.min_count, self.noun = targets, min_count, noun
         self.gate = targets
+        self.least = max(1, min_count)
 
     def __call__(self, effective: Effective, candidate: int) -> Match | None:
         if self.min_count > 1 and effective.allowed_count < self.min_count:
@@ -137,18 +163,19 @@ class AnyOf(Matcher):
         return Match(hit, detail=f"({count} {self.noun}{'s' if count != 1 else ''})")
 
 
-class AllOf(Matcher):
+class AllOf(_Fixed):
     """Matches when every required action is granted (catalog ones and names outside it)."""
 
     def __init__(self, required: int, outside: tuple[str, ...] = ()) -> None:
         self.required, self.outside = required, outside
         self.needs = required
+        self.least = required.bit_count()  # 0 when every required action is outside the catalog
 
     def __call__(self, effective: Effective, candidate: int) -> Match | None:
         if candidate & self.required != self.required:
             return None
         if not self.outside:
-            return Match(self.required)
+            return Match(self.required, names=self.names(effective.catalog))
         conditional = scoped = False
         for name in self.outside:
             grant = effective.grant_outside(name)
@@ -156,10 +183,16 @@ class AllOf(Matcher):
                 return None
             conditional = conditional or grant.conditional
             scoped = scoped or not grant.wide
-        return Match(self.required, self.outside, conditional=conditional, scoped=scoped)
+        return Match(
+            self.required,
+            self.outside,
+            conditional=conditional,
+            scoped=scoped,
+            names=self.names(effective.catalog),
+        )
 
 
-class Covers(Matcher):
+class Covers(_Fixed):
     """Matches when the candidate set contains all of `required` (a whole family of actions)."""
 
     def __init__(self, required: int, noun: str) -> None:
@@ -167,11 +200,12 @@ class Covers(Matcher):
             raise ValueError(f"Covers({noun!r}) needs at least one action")
         self.required, self.noun = required, noun
         self.needs = required
+        self.least = required.bit_count()
 
     def __call__(self, effective: Effective, candidate: int) -> Match | None:
         if candidate & self.required != self.required:
             return None
-        return Match(self.required, detail=f"({self.noun})")
+        return Match(self.required, detail=f"({self.noun})", names=self.names(effective.catalog))
 
 
 def compile_patterns(catalog: Catalog, patterns: tuple[str, ...]) -> int:

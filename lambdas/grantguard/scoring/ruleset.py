@@ -295,6 +295,7 @@ def _admin_rules(catalog: Catalog) -> list[Rule]:
 
     class Broad(Matcher):
         gate = changers
+        least = needed
 
         def __call__(self, effective: Effective, candidate: int) -> Match | None:
             if effective.allowed_count < needed:  # cheap reject for nearly every policy

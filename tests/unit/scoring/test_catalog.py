@@ -126,8 +126,10 @@ def test_large_statements_union_the_same_as_small_ones(
             "sts:AssumeRole",
         )
     )
+    catalog.clear_caches()  # statement unions are cached: each path must compute its own
     monkeypatch.setattr(module, "LARGE_STATEMENT", 10_000)
     small = catalog.union(patterns)
+    catalog.clear_caches()
     monkeypatch.setattr(module, "LARGE_STATEMENT", 1)
     large = catalog.union(patterns)
     assert small[0] == large[0]
@@ -198,3 +200,14 @@ def test_clear_caches_forgets_patterns_and_keeps_results(catalog: Catalog) -> No
     catalog.clear_caches()
     assert catalog.mask_for.cache_info().currsize == 0  # type: ignore[attr-defined]
     assert catalog.mask_for("ec2:*instance*s") == before
+
+
+def test_cached_statement_unions_are_not_shared_with_callers(catalog: Catalog) -> None:
+    patterns = ("s3:getobject", "nosuch:thing", "s3*:list*")
+    first = catalog.union(patterns)
+    first[1].append(99)
+    first[2].clear()
+    again = catalog.union(patterns)
+    assert again[1] == [1]
+    assert again[2] == ["s3*:list*"]
+    assert again[0] == first[0]
