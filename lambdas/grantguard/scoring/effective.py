@@ -128,6 +128,8 @@ class Effective:
     strong: int = 0
     allowed_wide: int = 0
     _allowed_count: int | None = None
+    # An upper bound on allowed_count that effective_grant gets for free (None: unknown).
+    _count_bound: int | None = None
 
     @property
     def allowed_count(self) -> int:
@@ -135,6 +137,14 @@ class Effective:
         if self._allowed_count is None:
             self._allowed_count = self.allowed.bit_count()
         return self._allowed_count
+
+    def could_allow(self, count: int) -> bool:
+        """False when fewer than `count` catalog actions are certainly allowed. A cheap
+        pre-check (True does not promise `count`): it never counts the bits of a catalog-wide
+        int, the dearest int operation there is, but reads the bound effective_grant kept."""
+        if count <= 1:
+            return count <= 0 or self.allowed != 0
+        return self._count_bound is None or self._count_bound >= count
 
     @property
     def _allow_clauses(self) -> list[_Clause]:
@@ -242,17 +252,18 @@ def effective_grant(catalog: Catalog, statements: tuple[Statement, ...]) -> Effe
     # [conditional, wide], [conditional, scoped]; one union per statement, four masks after.
     kinds = [0, 0, 0, 0]
     denied = 0
+    bound = 0  # allowed actions at most: the sum of the Allow statements' pattern counts
     statement_masks: list[tuple[int, int]] = []
     sources: list[_Source] = []
     notes: list[str] = []
     unknown_names: list[str] = []
     unknown_allowed: dict[str, tuple[str, int, bool, bool]] = {}
-    union, everything = catalog.union, catalog.all
+    union, everything = catalog.union_counted, catalog.all
     for st in statements:
         patterns = tuple(map(str.lower, st.actions))
-        mask, missing, wild = union(patterns)
+        mask, missing, wild, count = union(patterns)
         if st.not_action:
-            mask = everything ^ mask
+            mask, count = everything ^ mask, catalog.size
         wide = st.resource_wide
         unknown: list[str] = []
         if missing:
@@ -261,6 +272,7 @@ def effective_grant(catalog: Catalog, statements: tuple[Statement, ...]) -> Effe
         if st.allow:
             kind = (2 if st.conditional else 0) + (0 if wide else 1)
             kinds[kind] = _or(kinds[kind], mask)
+            bound += count
             statement_masks.append((st.position, mask))
             sources.append((True, st, patterns, [patterns[i] for i in missing], wild, wide))
             if missing and not st.not_action:
@@ -278,30 +290,11 @@ def effective_grant(catalog: Catalog, statements: tuple[Statement, ...]) -> Effe
         else:
             denied |= mask
             sources.append((False, st, patterns, [patterns[i] for i in missing], wild, wide))
-    unconditional_wide, unconditional_scoped, conditional_wide, conditional_scoped = kinds
-    unconditional = _or(unconditional_wide, unconditional_scoped)
-    wide_mask = _or(unconditional_wide, conditional_wide)
-    allowed = _or(_or(unconditional, conditional_wide), conditional_scoped)
-    if denied:
-        keep = ~denied
-        allowed &= keep
-        unconditional &= keep
-        wide_mask &= keep
-        statement_masks = [(i, m & keep) for i, m in statement_masks]
-    allowed_wide = _and(allowed, wide_mask)
-    result = Effective(
-        catalog,
-        allowed,
-        unconditional,
-        wide_mask,
-        statement_masks,
-        [],
-        sorted(set(unknown_names), key=str.lower) if unknown_names else unknown_names,
-        notes,
-        sources,
-        strong=_and(allowed_wide, unconditional),
-        allowed_wide=allowed_wide,
-    )
+    result = Effective(catalog, statement_masks=statement_masks, notes=notes, _sources=sources)
+    _combine(result, kinds, denied)
+    result._count_bound = bound
+    if unknown_names:
+        result.unknown_names = sorted(set(unknown_names), key=str.lower)
     if unknown_allowed:
         deny_clauses = result._deny_clauses
         for written, statement, conditional, wide in unknown_allowed.values():
@@ -309,6 +302,23 @@ def effective_grant(catalog: Catalog, statements: tuple[Statement, ...]) -> Effe
             if not any(c.covers(written.lower(), known) for c in deny_clauses):
                 result.unknown.append(UnknownGrant(written, statement, conditional, wide))
     return result
+
+
+def _combine(result: Effective, kinds: list[int], denied: int) -> None:
+    """The per-action facts from the unions by kind of grant, minus what is denied."""
+    unconditional_wide, unconditional_scoped, conditional_wide, conditional_scoped = kinds
+    unconditional = _or(unconditional_wide, unconditional_scoped)
+    wide = _or(unconditional_wide, conditional_wide)
+    allowed = _or(_or(unconditional, conditional_wide), conditional_scoped)
+    if denied:
+        keep = ~denied
+        allowed &= keep
+        unconditional &= keep
+        wide &= keep
+        result.statement_masks = [(i, m & keep) for i, m in result.statement_masks]
+    result.allowed, result.unconditional, result.wide = allowed, unconditional, wide
+    result.allowed_wide = _and(allowed, wide)
+    result.strong = _and(result.allowed_wide, unconditional)
 
 
 def clear_caches() -> None:

@@ -21,16 +21,32 @@ RESOURCE_SCOPE = "resource scope"
 ACTIONS_SHOWN = 25
 
 
-@dataclass(frozen=True)
 class Match:
-    """What a rule matched: catalog actions as a bitset, names outside the catalog, detail text."""
+    """What a rule matched: catalog actions as a bitset, names outside the catalog, detail text.
 
-    mask: int
-    outside: tuple[str, ...] = ()
-    detail: str = ""
-    conditional: bool = False  # only for `outside`: granted only under a condition
-    scoped: bool = False  # only for `outside`: granted only on some resources
-    names: tuple[str, ...] | None = None  # `mask` summarized, when the matcher knows it already
+    A plain slotted class: one is built for every finding, so construction is kept cheap."""
+
+    __slots__ = ("conditional", "detail", "mask", "names", "outside", "scoped")
+
+    def __init__(
+        self,
+        mask: int,
+        outside: tuple[str, ...] = (),
+        detail: str = "",
+        *,
+        conditional: bool = False,  # only for `outside`: granted only under a condition
+        scoped: bool = False,  # only for `outside`: granted only on some resources
+        names: tuple[str, ...] | None = None,  # `mask` summarized, when the matcher knows it
+    ) -> None:
+        self.mask = mask
+        self.outside = outside
+        self.detail = detail
+        self.conditional = conditional
+        self.scoped = scoped
+        self.names = names
+
+    def __repr__(self) -> str:
+        return f"Match(mask={self.mask:#x}, outside={self.outside!r}, detail={self.detail!r})"
 
 
 class Matcher:
@@ -79,19 +95,21 @@ _SOFTENED = {(s, floor): soften(s, floor) for s in Severity for floor in Severit
 def evaluate(rule: Rule, effective: Effective) -> Finding | None:
     """The rule's finding on this grant, or None."""
     matcher = rule.matcher
-    if effective.allowed_count < matcher.least:  # one int comparison rejects most rules
+    if not effective.could_allow(matcher.least):  # rejects most rules without a bitset op
         return None
-    allowed, needs, gate = effective.allowed, matcher.needs, matcher.gate
-    if needs and allowed & needs != needs:
-        return None
-    if gate is not None and not allowed & gate:
-        return None
-    strong = effective.strong
+    allowed, strong = effective.allowed, effective.strong
+    if strong != allowed:  # else the matcher's own test on `strong` is this very check
+        needs = matcher.needs
+        if needs and allowed & needs != needs:
+            return None
     match = matcher(effective, strong)
     softened: tuple[str, ...] = ()
     if match is None or match.conditional or match.scoped:
         base = effective.allowed_wide if rule.requires_wide else allowed
         if match is None and base == strong:  # nothing conditional or scoped to look at
+            return None
+        gate = matcher.gate
+        if gate is not None and not allowed & gate:
             return None
         match = matcher(effective, base)
         if match is None or (rule.requires_wide and match.scoped):
@@ -152,7 +170,7 @@ class AnyOf(Matcher):
         self.least = max(1, min_count)
 
     def __call__(self, effective: Effective, candidate: int) -> Match | None:
-        if self.min_count > 1 and effective.allowed_count < self.min_count:
+        if not effective.could_allow(self.min_count):
             return None
         hit = candidate & self.targets
         if not hit:

@@ -298,7 +298,7 @@ def _admin_rules(catalog: Catalog) -> list[Rule]:
         least = needed
 
         def __call__(self, effective: Effective, candidate: int) -> Match | None:
-            if effective.allowed_count < needed:  # cheap reject for nearly every policy
+            if not effective.could_allow(needed):  # cheap reject for nearly every policy
                 return None
             hit = candidate & changers
             count = hit.bit_count()

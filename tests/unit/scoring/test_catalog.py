@@ -196,9 +196,10 @@ def test_patterns_after_every_name_of_the_service_match_nothing(
 
 def test_clear_caches_forgets_patterns_and_keeps_results(catalog: Catalog) -> None:
     before = catalog.mask_for("ec2:*instance*s")
-    assert catalog.mask_for.cache_info().currsize > 0  # type: ignore[attr-defined]
+    expanded = catalog._expand  # the pattern cache behind mask_for
+    assert expanded.cache_info().currsize > 0  # type: ignore[attr-defined]
     catalog.clear_caches()
-    assert catalog.mask_for.cache_info().currsize == 0  # type: ignore[attr-defined]
+    assert expanded.cache_info().currsize == 0  # type: ignore[attr-defined]
     assert catalog.mask_for("ec2:*instance*s") == before
 
 
@@ -211,3 +212,22 @@ def test_cached_statement_unions_are_not_shared_with_callers(catalog: Catalog) -
     assert again[1] == [1]
     assert again[2] == ["s3*:list*"]
     assert again[0] == first[0]
+
+
+@pytest.mark.parametrize(
+    "pattern", ["*", "s3:*", "s3:get*", "ec2:*instance*s", "s3*:get*", "s3:getobject", "nosuch:*"]
+)
+def test_counts_travel_with_patterns(catalog: Catalog, pattern: str) -> None:
+    assert catalog.count_for(pattern) == catalog.mask_for(pattern).bit_count()
+
+
+def test_union_count_bounds_the_actions_it_holds(catalog: Catalog) -> None:
+    for patterns in [
+        ("s3:getobject",),
+        ("s3:getobject", "s3:getobject", "s3:putobject"),
+        ("s3:get*", "s3:getobject", "iam:*", "nosuch:thing"),
+        tuple(f"{prefix}:list*" for prefix in list(catalog.services)[:200]),
+    ]:
+        mask, _, _, bound = catalog.union_counted(patterns)
+        assert mask.bit_count() <= bound <= catalog.size * len(patterns)
+        assert catalog.union(patterns)[0] == mask
