@@ -128,8 +128,8 @@ class Effective:
     strong: int = 0
     allowed_wide: int = 0
     _allowed_count: int | None = None
-    # An upper bound on allowed_count that effective_grant gets for free (None: unknown).
-    _count_bound: int | None = None
+    # At least allowed_count, known for free by effective_grant (None: unknown).
+    count_bound: int | None = None
 
     @property
     def allowed_count(self) -> int:
@@ -144,7 +144,7 @@ class Effective:
         int, the dearest int operation there is, but reads the bound effective_grant kept."""
         if count <= 1:
             return count <= 0 or self.allowed != 0
-        return self._count_bound is None or self._count_bound >= count
+        return self.count_bound is None or self.count_bound >= count
 
     @property
     def _allow_clauses(self) -> list[_Clause]:
@@ -264,17 +264,21 @@ def effective_grant(catalog: Catalog, statements: tuple[Statement, ...]) -> Effe
         mask, missing, wild, count = union(patterns)
         if st.not_action:
             mask, count = everything ^ mask, catalog.size
-        wide = st.resource_wide
+        # `*` and NotResource are the common wide cases; only ARNs need a closer look.
+        wide = st.not_resource or "*" in st.resources or st.resource_wide
         unknown: list[str] = []
+        written_missing: list[str] = []
         if missing:
             unknown = [st.actions[i] for i in missing]
             unknown_names.extend(unknown)
+            written_missing = [patterns[i] for i in missing]
         if st.allow:
             kind = (2 if st.conditional else 0) + (0 if wide else 1)
-            kinds[kind] = _or(kinds[kind], mask)
+            previous = kinds[kind]
+            kinds[kind] = previous | mask if previous else mask
             bound += count
             statement_masks.append((st.position, mask))
-            sources.append((True, st, patterns, [patterns[i] for i in missing], wild, wide))
+            sources.append((True, st, patterns, written_missing, wild, wide))
             if missing and not st.not_action:
                 for written in unknown:
                     _merge_unknown(unknown_allowed, written, st, wide)
@@ -289,10 +293,10 @@ def effective_grant(catalog: Catalog, statements: tuple[Statement, ...]) -> Effe
             )
         else:
             denied |= mask
-            sources.append((False, st, patterns, [patterns[i] for i in missing], wild, wide))
+            sources.append((False, st, patterns, written_missing, wild, wide))
     result = Effective(catalog, statement_masks=statement_masks, notes=notes, _sources=sources)
     _combine(result, kinds, denied)
-    result._count_bound = bound
+    result.count_bound = bound
     if unknown_names:
         result.unknown_names = sorted(set(unknown_names), key=str.lower)
     if unknown_allowed:

@@ -96,12 +96,18 @@ class Engine:
             findings.extend(unknown_findings(effective.unknown))
         if len(findings) > 1:
             findings.sort(key=_finding_order)
-        score, severity = score_of(findings)
-        present = {f.category for f in findings}
+            score, severity = score_of(findings)
+            present = {f.category for f in findings}
+            categories = tuple(c for c in CATEGORIES if c in present)
+        elif findings:  # score_of and the category order, for the most common verdict
+            severity = findings[0].severity
+            score, categories = BASE[severity], (findings[0].category,)
+        else:
+            score, severity, categories = 0, Severity.NONE, ()
         return Assessment(
             score=score,
             severity=severity,
-            categories=tuple(c for c in CATEGORIES if c in present) if present else (),
+            categories=categories,
             findings=tuple(findings),
             unknown_actions=tuple(effective.unknown_names),
             notes=tuple(effective.notes),

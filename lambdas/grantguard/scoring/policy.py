@@ -7,6 +7,7 @@ import json
 import re
 import string
 from collections.abc import Mapping
+from functools import partial
 from typing import Any, NamedTuple
 
 from grantguard.scoring.assessment import PolicyDocumentError
@@ -57,6 +58,10 @@ class Statement(NamedTuple):
         return any(_wide_arn(r) for r in self.resources if r[-1] == "*")
 
 
+# Statement(...) runs a generated Python __new__; the fast path builds the tuple directly.
+_new_statement = partial(tuple.__new__, Statement)
+
+
 def is_wide_resource(resource: str) -> bool:
     return resource == "*" or _wide_arn(resource)
 
@@ -73,7 +78,9 @@ def parse_policy(document: Mapping[str, Any] | str) -> tuple[Statement, ...]:
             raw = [raw]
         version = document.get("Version")
         if type(raw) is list and raw and (version is None or version in VERSIONS):
-            return tuple([_statement(i, s) for i, s in enumerate(raw)])
+            return tuple(
+                [_fast_statement(i, s) or _checked_statement(i, s) for i, s in enumerate(raw)]
+            )
     return _checked_policy(document)
 
 
@@ -165,8 +172,8 @@ def _fast_statement(index: int, raw: Any) -> Statement | None:
         type(condition) is not dict or set(map(type, condition.values())) - {dict}
     ):
         return None
-    return Statement(
-        index, effect == "Allow", actions, not_action, resources, not_resource, bool(condition)
+    return _new_statement(
+        (index, effect == "Allow", actions, not_action, resources, not_resource, bool(condition))
     )
 
 

@@ -95,7 +95,12 @@ _SOFTENED = {(s, floor): soften(s, floor) for s in Severity for floor in Severit
 def evaluate(rule: Rule, effective: Effective) -> Finding | None:
     """The rule's finding on this grant, or None."""
     matcher = rule.matcher
-    if not effective.could_allow(matcher.least):  # rejects most rules without a bitset op
+    least = matcher.least  # effective.could_allow, inline: this rejects most rules
+    if least > 1:
+        bound = effective.count_bound
+        if bound is not None and bound < least:
+            return None
+    elif least and not effective.allowed:
         return None
     allowed, strong = effective.allowed, effective.strong
     if strong != allowed:  # else the matcher's own test on `strong` is this very check
@@ -170,9 +175,7 @@ class AnyOf(Matcher):
         self.least = max(1, min_count)
 
     def __call__(self, effective: Effective, candidate: int) -> Match | None:
-        if not effective.could_allow(self.min_count):
-            return None
-        hit = candidate & self.targets
+        hit = candidate & self.targets  # (evaluate has checked `least`: no count pre-check)
         if not hit:
             return None
         count = hit.bit_count()

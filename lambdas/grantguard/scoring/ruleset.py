@@ -295,11 +295,9 @@ def _admin_rules(catalog: Catalog) -> list[Rule]:
 
     class Broad(Matcher):
         gate = changers
-        least = needed
+        least = needed  # evaluate's cheap reject, for nearly every policy
 
         def __call__(self, effective: Effective, candidate: int) -> Match | None:
-            if not effective.could_allow(needed):  # cheap reject for nearly every policy
-                return None
             hit = candidate & changers
             count = hit.bit_count()
             if count < needed or not hit:

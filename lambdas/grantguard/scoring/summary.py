@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from grantguard.scoring.catalog import ServiceRange
 
 WALK_LIMIT = 64  # summaries longer than this read the binary digits instead of each service
+NEAR = 2048  # actions spread wider than this are read from the binary digits too
 
 
 class Summaries:
@@ -53,18 +54,27 @@ class Summaries:
             return (self.names[top],)
         if limit > WALK_LIMIT:
             return self._summarize_digits(mask, limit)
-        few = self._summarize_few(mask, limit)
-        if few is not None:
-            return few
-        # Visit the services that hold set bits, lowest first; each one's bits are cut out as a
-        # small int, so the per-action work never touches the catalog-wide mask.
+        low = (mask & -mask).bit_length() - 1
+        if top - low < NEAR:  # close together: walk a small int cut out from the lowest one
+            return self._walk(mask >> low, low, limit)
+        return self._walk(mask, 0, limit)
+
+    def _walk(self, local: int, offset: int, limit: int) -> tuple[str, ...]:
+        """Visit the services holding set bits, lowest first, cutting each one's bits out as a
+        small int (bit i of `local` is action offset + i)."""
         out: list[str] = []
         names, starts, services, fulls = self.names, self._starts, self._service_list, self._fulls
-        while mask and len(out) < limit:
-            position = bisect_right(starts, (mask & -mask).bit_length() - 1) - 1
+        while local and len(out) < limit:
+            index = offset + (local & -local).bit_length() - 1
+            position = bisect_right(starts, index) - 1
             start, full = starts[position], fulls[position]
-            part = (mask >> start) & full
-            mask ^= part << start
+            shift = start - offset  # only the first service can start below `offset`
+            if shift >= 0:
+                part = (local >> shift) & full
+                local ^= part << shift
+            else:
+                part = (local << -shift) & full
+                local ^= part >> -shift
             if part == full and full > 1:
                 out.append(f"{services[position].prefix}:*")
                 continue
@@ -72,36 +82,6 @@ class Summaries:
                 low = part & -part
                 out.append(names[start + low.bit_length() - 1])
                 part ^= low
-        return tuple(out)
-
-    def _summarize_few(self, mask: int, limit: int) -> tuple[str, ...] | None:
-        """`summarize` for at most `limit` actions (None when there are more): take the set bits
-        from the top of a small int cut from the lowest one, then name them by service."""
-        low = (mask & -mask).bit_length() - 1
-        local = mask >> low  # small when the actions sit close together (one service)
-        found: list[int] = []
-        while local:
-            if len(found) == limit:
-                return None
-            index = local.bit_length() - 1
-            found.append(low + index)
-            local ^= 1 << index
-        found.reverse()
-        out: list[str] = []
-        names, starts, fulls = self.names, self._starts, self._fulls
-        k, count = 0, len(found)
-        while k < count and len(out) < limit:
-            index = found[k]
-            position = bisect_right(starts, index) - 1
-            size = fulls[position].bit_length()
-            start = starts[position]
-            last = k + size - 1
-            if size > 1 and index == start and last < count and found[last] == start + size - 1:
-                out.append(f"{self._service_list[position].prefix}:*")
-                k += size
-            else:
-                out.append(names[index])
-                k += 1
         return tuple(out)
 
     def _summarize_digits(self, mask: int, limit: int) -> tuple[str, ...]:
