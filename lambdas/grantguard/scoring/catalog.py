@@ -15,9 +15,10 @@ from __future__ import annotations
 import json
 import zlib
 from bisect import bisect_left
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from dataclasses import dataclass
 from functools import cache, cached_property, lru_cache
+from itertools import repeat
 from pathlib import Path
 from typing import Any
 
@@ -124,6 +125,9 @@ class Catalog(Summaries):
         # Exact lower-case name -> index: the common, wildcard-free pattern costs one lookup.
         lower_names = ",".join(qualified).lower().split(",")
         self._exact = dict(zip(lower_names, range(self.size), strict=True))
+        # The same names as AWS writes them: most policies do, and then need no lower().
+        self._written = dict(zip(self.names, range(self.size), strict=True))
+        self.written_names: Container[str] = self._written.keys()
         self._levels = "".join(levels)
         if len(self._levels) != self.size or len(self._exact) != self.size:
             raise CatalogError("the IAM action catalog is inconsistent; run `make catalog`")
@@ -143,6 +147,9 @@ class Catalog(Summaries):
         self._union_cached: Callable[
             [tuple[str, ...]], tuple[int, tuple[int, ...], tuple[str, ...], int]
         ] = lru_cache(maxsize=UNION_CACHE)(self._union)
+        self._written_cached: Callable[
+            [tuple[str, ...]], tuple[int, tuple[int, ...], tuple[str, ...], int]
+        ] = lru_cache(maxsize=UNION_CACHE)(self._union_written)
 
     def union(self, patterns: tuple[str, ...]) -> tuple[int, list[int], list[str]]:
         """Bitset of lower-cased patterns, the positions of those that match nothing, and those
@@ -166,15 +173,34 @@ class Catalog(Summaries):
         union, missing, wilds, total = self._union_cached(patterns)
         return union, list(missing), list(wilds), total
 
+    def union_written(self, actions: tuple[str, ...]) -> tuple[int, list[int], list[str], int]:
+        """`union_counted` of actions as a policy writes them, in any letter case (the
+        patterns it reports are lower-cased). Names in AWS's own spelling skip lower()."""
+        if len(actions) == 1:
+            index = self._written.get(actions[0])
+            if index is not None:
+                return 1 << index, [], [], 1
+            return self.union_counted((actions[0].lower(),))
+        union, missing, wilds, total = self._written_cached(actions)
+        return union, list(missing), list(wilds), total
+
+    def _union_written(
+        self, actions: tuple[str, ...]
+    ) -> tuple[int, tuple[int, ...], tuple[str, ...], int]:
+        found = list(map(self._written.get, actions, repeat(-1)))
+        if -1 not in found:
+            return _bits_to_int(found, self.size), (), (), len(found)
+        return self._union(tuple(map(str.lower, actions)))
+
     def _union(
         self, patterns: tuple[str, ...]
     ) -> tuple[int, tuple[int, ...], tuple[str, ...], int]:
-        found = list(map(self._exact.get, patterns))
-        if None not in found:  # all exact names
-            return _bits_to_int(found, self.size), (), (), len(found)  # type: ignore[arg-type]
-        positions = [k for k, index in enumerate(found) if index is None]
+        found = list(map(self._exact.get, patterns, repeat(-1)))
+        if -1 not in found:  # all exact names
+            return _bits_to_int(found, self.size), (), (), len(found)
+        positions = [k for k, index in enumerate(found) if index < 0]
         others = [patterns[k] for k in positions]
-        exact = [index for index in found if index is not None]
+        exact = [index for index in found if index >= 0]
         if len(others) >= LARGE_STATEMENT:
             mask, count, empty = self._union_large(exact, others)
         else:
@@ -309,6 +335,7 @@ class Catalog(Summaries):
         """Forget every expanded pattern (the benchmark measures the cold path with this)."""
         self._expand.cache_clear()  # type: ignore[attr-defined]
         self._union_cached.cache_clear()  # type: ignore[attr-defined]
+        self._written_cached.cache_clear()  # type: ignore[attr-defined]
         self.span_for.cache_clear()  # type: ignore[attr-defined]
         self._texts.clear()
         globs.clear_caches()

@@ -99,9 +99,9 @@ def _glob(pattern: str) -> re.Pattern[str]:
 
 
 # What effective_grant keeps of each Allow or subtracted Deny, to build `_Clause`s only when a
-# name outside the catalog has to be judged: (allow, statement, lower-cased patterns, patterns
-# that match nothing, patterns with a wildcard in the service part, resource-wide).
-_Source = tuple[bool, Statement, tuple[str, ...], list[str], list[str], bool]
+# name outside the catalog has to be judged: (allow, statement, lower-cased patterns that match
+# nothing, lower-cased patterns with a wildcard in the service part, resource-wide).
+_Source = tuple[bool, Statement, list[str], list[str], bool]
 LINEAR_SCAN = 8  # first_statement scans up to this many statements, else bisects running unions
 
 
@@ -158,10 +158,10 @@ class Effective:
         if self._clauses is None:
             allow: list[_Clause] = []
             deny: list[_Clause] = []
-            for is_allow, st, patterns, unknown, wild, wide in self._sources:
+            for is_allow, st, unknown, wild, wide in self._sources:
                 clause = _Clause(
                     st.position,
-                    patterns,
+                    tuple(map(str.lower, st.actions)),
                     st.not_action,
                     st.conditional,
                     wide,
@@ -230,7 +230,7 @@ class Effective:
         """Whether any Allow could reach a service the catalog does not know (computed once)."""
         if self._outside_possible is None:
             self._outside_possible = any(
-                source[0] and (source[1].not_action or source[3] or source[4])
+                source[0] and (source[1].not_action or source[2] or source[3])
                 for source in self._sources
             )
         return self._outside_possible
@@ -258,42 +258,43 @@ def effective_grant(catalog: Catalog, statements: tuple[Statement, ...]) -> Effe
     notes: list[str] = []
     unknown_names: list[str] = []
     unknown_allowed: dict[str, tuple[str, int, bool, bool]] = {}
-    union, everything = catalog.union_counted, catalog.all
+    union, everything = catalog.union_written, catalog.all
     for st in statements:
-        patterns = tuple(map(str.lower, st.actions))
-        mask, missing, wild, count = union(patterns)
-        if st.not_action:
+        # One unpacking instead of seven attribute look-ups on the named tuple.
+        position, allow, actions, not_action, resources, not_resource, conditional = st
+        mask, missing, wild, count = union(actions)
+        if not_action:
             mask, count = everything ^ mask, catalog.size
         # `*` and NotResource are the common wide cases; only ARNs need a closer look.
-        wide = st.not_resource or "*" in st.resources or st.resource_wide
+        wide = not_resource or "*" in resources or st.resource_wide
         unknown: list[str] = []
         written_missing: list[str] = []
         if missing:
-            unknown = [st.actions[i] for i in missing]
+            unknown = [actions[i] for i in missing]
             unknown_names.extend(unknown)
-            written_missing = [patterns[i] for i in missing]
-        if st.allow:
-            kind = (2 if st.conditional else 0) + (0 if wide else 1)
+            written_missing = [actions[i].lower() for i in missing]
+        if allow:
+            kind = (2 if conditional else 0) + (0 if wide else 1)
             previous = kinds[kind]
             kinds[kind] = previous | mask if previous else mask
             bound += count
-            statement_masks.append((st.position, mask))
-            sources.append((True, st, patterns, written_missing, wild, wide))
-            if missing and not st.not_action:
+            statement_masks.append((position, mask))
+            sources.append((True, st, written_missing, wild, wide))
+            if missing and not not_action:
                 for written in unknown:
                     _merge_unknown(unknown_allowed, written, st, wide)
-        elif st.conditional:
+        elif conditional:
             notes.append(
-                f"Statement {st.position}: a Deny with a Condition is not subtracted "
+                f"Statement {position}: a Deny with a Condition is not subtracted "
                 "(it may not apply)."
             )
-        elif st.not_resource or not wide:
+        elif not_resource or not wide:
             notes.append(
-                f"Statement {st.position}: a Deny limited to some resources is not subtracted."
+                f"Statement {position}: a Deny limited to some resources is not subtracted."
             )
         else:
             denied |= mask
-            sources.append((False, st, patterns, written_missing, wild, wide))
+            sources.append((False, st, written_missing, wild, wide))
     result = Effective(catalog, statement_masks=statement_masks, notes=notes, _sources=sources)
     _combine(result, kinds, denied)
     result.count_bound = bound

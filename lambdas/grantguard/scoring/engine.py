@@ -85,7 +85,7 @@ class Engine:
         return cls(catalog, rules)
 
     def assess(self, document: Mapping[str, Any] | str) -> Assessment:
-        statements = parse_policy(document)
+        statements = parse_policy(document, self.catalog.written_names)
         effective = effective_grant(self.catalog, statements)
         findings = []
         for rule in self._candidates(effective):

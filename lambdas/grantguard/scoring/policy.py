@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import re
 import string
-from collections.abc import Mapping
+from collections.abc import Container, Mapping
 from functools import partial
 from typing import Any, NamedTuple
 
@@ -70,8 +70,12 @@ def _wide_arn(resource: str) -> bool:
     return _WIDE_ARN.fullmatch(resource) is not None
 
 
-def parse_policy(document: Mapping[str, Any] | str) -> tuple[Statement, ...]:
-    """The statements of a policy document (a mapping or its JSON text)."""
+def parse_policy(
+    document: Mapping[str, Any] | str, known: Container[str] = frozenset()
+) -> tuple[Statement, ...]:
+    """The statements of a policy document (a mapping or its JSON text). Action names in
+    `known` (the catalog's, as AWS writes them) are valid by construction: the grammar check
+    is left out for statements that name only such actions."""
     if type(document) is dict and _TOP_LEVEL_KEYS.issuperset(document):  # the common case
         raw = document.get("Statement")
         if type(raw) is dict:
@@ -79,7 +83,10 @@ def parse_policy(document: Mapping[str, Any] | str) -> tuple[Statement, ...]:
         version = document.get("Version")
         if type(raw) is list and raw and (version is None or version in VERSIONS):
             return tuple(
-                [_fast_statement(i, s) or _checked_statement(i, s) for i, s in enumerate(raw)]
+                [
+                    _fast_statement(i, s, known) or _checked_statement(i, s)
+                    for i, s in enumerate(raw)
+                ]
             )
     return _checked_policy(document)
 
@@ -116,10 +123,10 @@ def _checked_policy(document: Mapping[str, Any] | str) -> tuple[Statement, ...]:
 
 def _statement(index: int, raw: Any) -> Statement:
     """A statement; well-formed ones take the fast path, anything odd the checked one."""
-    return _fast_statement(index, raw) or _checked_statement(index, raw)
+    return _fast_statement(index, raw, frozenset()) or _checked_statement(index, raw)
 
 
-def _fast_statement(index: int, raw: Any) -> Statement | None:
+def _fast_statement(index: int, raw: Any, known: Container[str]) -> Statement | None:
     """The common, valid case with few calls; None sends the statement to `_checked_statement`,
     which finds and names the problem (or accepts what this path does not know)."""
     if type(raw) is not dict or not _STATEMENT_KEYS.issuperset(raw):
@@ -141,14 +148,14 @@ def _fast_statement(index: int, raw: Any) -> Statement | None:
         resources, not_resource = raw.get("NotResource"), True
     # Actions: a string or a non-empty list of strings, each `*` or `service:Action`.
     if type(actions) is str:
-        if _ONE_ACTION_RE.fullmatch(actions) is None:
+        if actions not in known and _ONE_ACTION_RE.fullmatch(actions) is None:
             return None
         actions = (actions,)
     elif (
         type(actions) is not list
         or not actions
         or set(map(type, actions)) != {str}
-        or not _valid_actions(actions)
+        or not (all(map(known.__contains__, actions)) or _valid_actions(actions))
     ):
         return None
     else:

@@ -60,6 +60,7 @@ class Matcher:
     least: int = 0
     needs: int = 0
     gate: int | None = None
+    gate_first = True  # False when the matcher's own first step is the gate test itself
 
     def __call__(self, effective: Effective, candidate: int) -> Match | None:
         raise NotImplementedError
@@ -114,7 +115,7 @@ def evaluate(rule: Rule, effective: Effective) -> Finding | None:
         if match is None and base == strong:  # nothing conditional or scoped to look at
             return None
         gate = matcher.gate
-        if gate is not None and not allowed & gate:
+        if gate is not None and matcher.gate_first and not allowed & gate:
             return None
         match = matcher(effective, base)
         if match is None or (rule.requires_wide and match.scoped):
@@ -172,6 +173,7 @@ class AnyOf(Matcher):
     def __init__(self, targets: int, min_count: int = 1, noun: str = "action") -> None:
         self.targets, self.min_count, self.noun = targets, min_count, noun
         self.gate = targets
+        self.gate_first = False  # `candidate & targets` is the gate test
         self.least = max(1, min_count)
 
     def __call__(self, effective: Effective, candidate: int) -> Match | None:

@@ -173,3 +173,20 @@ def test_action_check_agrees_with_the_grammar(actions: list[str]) -> None:
 )
 def test_action_check_examples(actions: list[str], valid: bool) -> None:
     assert policy_module._valid_actions(actions) is valid
+
+
+def test_catalog_names_are_valid_so_known_names_may_skip_the_check() -> None:
+    from grantguard.scoring.catalog import default_catalog
+
+    names = default_catalog().names
+    assert policy_module._valid_actions(list(names))
+    assert all(policy_module._ONE_ACTION_RE.fullmatch(name) for name in names)
+
+
+def test_known_names_skip_only_the_grammar_check() -> None:
+    known = frozenset({"s3:GetObject"})
+    document = policy(allow(["s3:GetObject", "s3:Put Object"]))
+    with pytest.raises(PolicyDocumentError, match="is not an action name"):
+        parse_policy(document, known)
+    (statement,) = parse_policy(policy(allow(["s3:GetObject"])), known)
+    assert statement.actions == ("s3:GetObject",)
