@@ -57,6 +57,7 @@ ACCESS_LEVELS = {
 }
 PATTERN_CACHE = 8192  # expanded patterns remembered
 UNION_CACHE = 2048  # statements remembered (each holds one action bitset of at most 2.8 KB)
+LONG_LIST = 512  # exact names in one statement before one byte per action pays off
 LARGE_STATEMENT = 128  # wildcard patterns in one statement before `_union_large` pays off
 _BIT_CHARS = bytes.maketrans(b"\x00\x01", b"01")
 
@@ -93,10 +94,19 @@ def _bits_to_int(indices: list[int], size: int) -> int:
         for i in indices:
             local |= 1 << (i - low)
         return local << low
-    bitmap = bytearray((size + 7) >> 3)
-    for i in indices:
-        bitmap[i >> 3] |= 1 << (i & 7)
-    return int.from_bytes(bitmap, "little")
+    if len(indices) < LONG_LIST:
+        bitmap = bytearray((size + 7) >> 3)
+        for i in indices:
+            bitmap[i >> 3] |= 1 << (i & 7)
+        return int.from_bytes(bitmap, "little")
+    flags = bytearray(size)
+    _scatter(flags, indices)
+    return int(flags[::-1].translate(_BIT_CHARS), 2)
+
+
+def _scatter(flags: bytearray, indices: list[int]) -> None:
+    """flags[i] = 1 for every index, in a C loop (setitem returns None, so any() runs all)."""
+    any(map(flags.__setitem__, indices, repeat(1)))
 
 
 class Catalog(Summaries):
@@ -219,8 +229,7 @@ class Catalog(Summaries):
         """For statements with hundreds of wildcards: one byte per action, prefix patterns set
         as slices, then a single conversion to int (instead of hundreds of wide ORs)."""
         flags = bytearray(self.size)
-        for index in exact:
-            flags[index] = 1
+        _scatter(flags, exact)
         extra, count = 0, len(exact)
         empty: list[int] = []
         for k, (pattern, span) in enumerate(zip(others, map(self.span_for, others), strict=True)):

@@ -128,7 +128,8 @@ class Effective:
     strong: int = 0
     allowed_wide: int = 0
     _allowed_count: int | None = None
-    # At least allowed_count, known for free by effective_grant (None: unknown).
+    # At least allowed_count, known for free by effective_grant (None: unknown): rules that
+    # need more actions than this are rejected without counting the bits of `allowed`.
     count_bound: int | None = None
 
     @property
@@ -137,14 +138,6 @@ class Effective:
         if self._allowed_count is None:
             self._allowed_count = self.allowed.bit_count()
         return self._allowed_count
-
-    def could_allow(self, count: int) -> bool:
-        """False when fewer than `count` catalog actions are certainly allowed. A cheap
-        pre-check (True does not promise `count`): it never counts the bits of a catalog-wide
-        int, the dearest int operation there is, but reads the bound effective_grant kept."""
-        if count <= 1:
-            return count <= 0 or self.allowed != 0
-        return self.count_bound is None or self.count_bound >= count
 
     @property
     def _allow_clauses(self) -> list[_Clause]:

@@ -96,7 +96,7 @@ _SOFTENED = {(s, floor): soften(s, floor) for s in Severity for floor in Severit
 def evaluate(rule: Rule, effective: Effective) -> Finding | None:
     """The rule's finding on this grant, or None."""
     matcher = rule.matcher
-    least = matcher.least  # effective.could_allow, inline: this rejects most rules
+    least = matcher.least  # needing more actions than the policy can allow rejects most rules
     if least > 1:
         bound = effective.count_bound
         if bound is not None and bound < least:

@@ -231,3 +231,21 @@ def test_union_count_bounds_the_actions_it_holds(catalog: Catalog) -> None:
         mask, _, _, bound = catalog.union_counted(patterns)
         assert mask.bit_count() <= bound <= catalog.size * len(patterns)
         assert catalog.union(patterns)[0] == mask
+
+
+@pytest.mark.parametrize(
+    "indices",
+    [
+        [5],
+        [20_000, 20_003, 20_003, 19_990],  # close together: a small int shifted once
+        [3, 21_000, 9_000],  # spread: a bitmap
+        list(range(0, 22_000, 7)) + [6, 6],  # long: one byte per action
+    ],
+)
+def test_bit_building_paths_agree(catalog: Catalog, indices: list[int]) -> None:
+    from grantguard.scoring.catalog import _bits_to_int
+
+    expected = 0
+    for index in set(indices):
+        expected |= 1 << index
+    assert _bits_to_int(indices, catalog.size) == expected
