@@ -239,7 +239,7 @@ def test_union_count_bounds_the_actions_it_holds(catalog: Catalog) -> None:
         [5],
         [20_000, 20_003, 20_003, 19_990],  # close together: a small int shifted once
         [3, 21_000, 9_000],  # spread: a bitmap
-        list(range(0, 22_000, 7)) + [6, 6],  # long: one byte per action
+        [*range(0, 22_000, 7), 6, 6],  # long: one byte per action
     ],
 )
 def test_bit_building_paths_agree(catalog: Catalog, indices: list[int]) -> None:
