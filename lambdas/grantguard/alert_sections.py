@@ -15,7 +15,7 @@ from grantguard.context.model import ContextFinding, Effect, GrantContext, Targe
 from grantguard.domain import Actor
 from grantguard.scoring.assessment import Assessment, Finding
 
-EMAIL_FINDINGS_MAX = 25
+EMAIL_FINDINGS_MAX = 8  # the worst few for a 3 a.m. read; every finding is in the JSON message
 DELTA_LINES = 8
 LIST_MAX = 12
 _MARK = {Effect.RAISES: "RAISES ", Effect.LOWERS: "LOWERS ", Effect.INFORMS: "       "}

@@ -536,3 +536,16 @@ def test_essentials_survive_when_json_alone_is_too_big() -> None:
     body = json.loads(parsed["lambda"])
     assert body["truncated"] is True
     assert body["action"] == "detached" and body["policy_arn"] == ADMIN
+
+
+def test_email_shows_the_worst_few_findings_and_points_to_the_rest() -> None:
+    findings = tuple(
+        Finding(f"rule-{i:02d}", "admin", Severity.HIGH, f"Finding number {i}.", 0, ("iam:X",))
+        for i in range(30)
+    )
+    assessment = Assessment(90, Severity.CRITICAL, ("admin",), findings)
+    alert = render_alert(outcome_for(sample_grant(), assessment=assessment), ENFORCE)
+    shown = [i for i in range(30) if f"Finding number {i}." in alert.email]
+    assert len(shown) == 8
+    assert "... and 22 more in the JSON message." in alert.email
+    assert len(alert.json_body["findings"]) == 30
