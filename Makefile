@@ -17,7 +17,7 @@ NODE_STAMP := node_modules/.installed
 CDK_OUT := cdk.out
 TEMPLATE := $(CDK_OUT)/GrantGuard.template.json
 
-.PHONY: help install demo test lint format typecheck unit integration infra synth bench catalog clean
+.PHONY: help install demo test lint format typecheck unit integration infra synth bench bench-context catalog clean
 
 help:
 	@echo "make demo   - run the local demo on the embedded AWS emulator (installs what it needs)"
@@ -73,6 +73,9 @@ test: lint typecheck
 
 bench: install
 	$(BIN)/python benchmarks/bench_scoring.py
+
+bench-context: install
+	$(BIN)/python benchmarks/bench_context.py --runs 20
 
 catalog: install
 	$(BIN)/python scripts/build_catalog.py
