@@ -12,17 +12,18 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any
 
 import boto3
 from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError
 
 from grantguard.adapters import session
+from grantguard.adapters.responses import as_utc, fan_out
 from grantguard.posture import (
     AccessKey,
     AccountObservation,
@@ -36,12 +37,9 @@ from grantguard.posture import (
 )
 
 logger = Logger(child=True)
-T = TypeVar("T")
-A = TypeVar("A")
 
 REPORT_RETRY_CODES = frozenset({"ReportNotPresent", "ReportExpired", "ReportInProgress"})
 REPORT_TIMEOUT_SECONDS = 60.0
-WORKERS = 8
 
 
 class AccountReadError(Exception):
@@ -59,20 +57,6 @@ def _describe(error: ClientError | BotoCoreError, operation: str) -> AccountRead
 
 def _code(error: ClientError) -> str:
     return str(error.response.get("Error", {}).get("Code", ""))
-
-
-def _map(function: Callable[[A], T], items: Sequence[A]) -> list[T]:
-    """`function` over `items`, concurrently when there is more than one."""
-    if len(items) <= 1:
-        return [function(item) for item in items]
-    with ThreadPoolExecutor(max_workers=min(WORKERS, len(items))) as pool:
-        return list(pool.map(function, items))
-
-
-def _utc(moment: Any) -> datetime | None:
-    if not isinstance(moment, datetime):
-        return None
-    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 class Boto3Account:
@@ -104,7 +88,7 @@ class Boto3Account:
                 trails = pool.submit(self.trails)
                 caller = pool.submit(lambda: account_id or self._caller_account())
                 users, root = report.result()
-                users = tuple(_map(self._with_key_ids, users))
+                users = tuple(fan_out(self._with_key_ids, users))
                 observation = AccountObservation(
                     account_id=caller.result(),
                     password_policy=policy.result(),
@@ -174,7 +158,7 @@ class Boto3Account:
         listed = self.iam.list_access_keys(UserName=user.name)["AccessKeyMetadata"]
         keys = []
         for meta in listed:
-            created = _utc(meta.get("CreateDate"))
+            created = as_utc(meta.get("CreateDate"))
             active = meta.get("Status") == "Active"
             same = [
                 k
@@ -197,15 +181,15 @@ class Boto3Account:
         return AccessKey(
             key_id=meta["AccessKeyId"],
             active=meta.get("Status") == "Active",
-            created=_utc(meta.get("CreateDate")) or datetime.now(UTC),
-            last_used=_utc(last.get("LastUsedDate")),
+            created=as_utc(meta.get("CreateDate")) or datetime.now(UTC),
+            last_used=as_utc(last.get("LastUsedDate")),
             last_used_service=service if service and service != "N/A" else None,
         )
 
     def trails(self) -> tuple[Trail, ...]:
         cloudtrail = self._trail_client(self.region)
         listed = cloudtrail.describe_trails(includeShadowTrails=True)["trailList"]
-        return tuple(_map(self._trail, listed))
+        return tuple(fan_out(self._trail, listed))
 
     def _trail_client(self, region: str) -> Any:
         with self._trail_clients_lock:
@@ -263,17 +247,17 @@ class Boto3Account:
                 console = pending_console.result()
                 mfa = pending_mfa.result()["MFADevices"]
                 keys = pending_keys.result()["AccessKeyMetadata"]
-            access_keys = tuple(_map(self._key, keys))
+            access_keys = tuple(fan_out(self._key, keys))
         except (ClientError, BotoCoreError) as error:
             raise _describe(error, f"reading user {user_name}") from error
         return UserCredentials(
             name=user["UserName"],
             arn=user["Arn"],
-            created=_utc(user.get("CreateDate")) or datetime.now(UTC),
+            created=as_utc(user.get("CreateDate")) or datetime.now(UTC),
             console_access=console,
             mfa_active=bool(mfa),
             access_keys=access_keys,
-            password_last_used=_utc(user.get("PasswordLastUsed")),
+            password_last_used=as_utc(user.get("PasswordLastUsed")),
             tags={t["Key"]: t["Value"] for t in user.get("Tags", [])},
         )
 
@@ -292,7 +276,7 @@ class Boto3Account:
             used = self.iam.get_access_key_last_used(AccessKeyId=key_id)
         except (ClientError, BotoCoreError) as error:
             raise _describe(error, f"reading last use of key {key_id}") from error
-        return _utc(used.get("AccessKeyLastUsed", {}).get("LastUsedDate"))
+        return as_utc(used.get("AccessKeyLastUsed", {}).get("LastUsedDate"))
 
     # ---- action -------------------------------------------------------------------------------
 

@@ -14,24 +14,22 @@ not a problem: it is reported as `exists=False`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any
 
 from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError
 
 from grantguard.adapters.iam import Boto3Iam, decode_document, translate
 from grantguard.adapters.ports import NotFoundError, PermanentAwsError
+from grantguard.adapters.responses import WORKERS, as_utc, fan_out
 from grantguard.context.model import PolicyKind, PolicySource, TargetSnapshot, UserPermissions
 from grantguard.domain import UserContext
 from grantguard.posture.model import AccessKey, UserCredentials
 
 logger = Logger(child=True)
-T = TypeVar("T")
-A = TypeVar("A")
-WORKERS = 8
 
 
 class ContextReadError(Exception):
@@ -48,20 +46,6 @@ class ContextReadError(Exception):
             isinstance(error, ClientError)
             and isinstance(translate(error, operation), NotFoundError)
         )
-
-
-def _map(function: Callable[[A], T], items: Sequence[A]) -> list[T]:
-    """`function` over `items`, concurrently when there is more than one."""
-    if len(items) <= 1:
-        return [function(item) for item in items]
-    with ThreadPoolExecutor(max_workers=min(WORKERS, len(items))) as pool:
-        return list(pool.map(function, items))
-
-
-def _utc(moment: Any) -> datetime | None:
-    if not isinstance(moment, datetime):
-        return None
-    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 class Boto3Target:
@@ -144,7 +128,7 @@ class Boto3Target:
             documents = dict(
                 zip(
                     sorted({arn for arn, _, _ in wanted}),
-                    _map(self._document, sorted({arn for arn, _, _ in wanted})),
+                    fan_out(self._document, sorted({arn for arn, _, _ in wanted})),
                     strict=True,
                 )
             )
@@ -180,7 +164,7 @@ class Boto3Target:
             )
             return PolicySource(PolicyKind.USER_INLINE, name, self._decode(raw, "GetUserPolicy"))
 
-        return _map(read, names)
+        return fan_out(read, names)
 
     def _groups(
         self, user_name: str
@@ -190,7 +174,7 @@ class Boto3Target:
             "ListGroupsForUser", "list_groups_for_user", "Groups", UserName=user_name
         )
         names = [str(g["GroupName"]) for g in groups]
-        per_group = _map(self._group, names)
+        per_group = fan_out(self._group, names)
         inline = [p for sources, _ in per_group for p in sources]
         managed = [pair for _, pairs in per_group for pair in pairs]
         return names, inline, managed
@@ -215,7 +199,7 @@ class Boto3Target:
                 document = self._decode(raw, "GetGroupPolicy")
                 return PolicySource(PolicyKind.GROUP_INLINE, name, document, group=group)
 
-            inline = _map(read, names)
+            inline = fan_out(read, names)
             managed = [(group, str(p["PolicyArn"])) for p in attached_f.result()]
         return inline, managed
 
@@ -238,7 +222,7 @@ class Boto3Target:
             keys = self._list(
                 "ListAccessKeys", "list_access_keys", "AccessKeyMetadata", UserName=user_name
             )
-            access_keys = tuple(_map(self._key, keys))
+            access_keys = tuple(fan_out(self._key, keys))
             return console_f.result(), bool(mfa_f.result()), access_keys
 
     def _has_login_profile(self, user_name: str) -> bool:
@@ -258,8 +242,8 @@ class Boto3Target:
         return AccessKey(
             key_id=key_id,
             active=meta.get("Status") == "Active",
-            created=_utc(meta.get("CreateDate")) or datetime.now(UTC),
-            last_used=_utc(last.get("LastUsedDate")),
+            created=as_utc(meta.get("CreateDate")) or datetime.now(UTC),
+            last_used=as_utc(last.get("LastUsedDate")),
             last_used_service=service if service and service != "N/A" else None,
         )
 
@@ -277,10 +261,10 @@ class Boto3Target:
         return UserCredentials(
             name=str(raw_user["UserName"]),
             arn=str(raw_user["Arn"]),
-            created=_utc(raw_user.get("CreateDate")) or datetime.now(UTC),
+            created=as_utc(raw_user.get("CreateDate")) or datetime.now(UTC),
             console_access=console,
             mfa_active=mfa,
             access_keys=keys,
-            password_last_used=_utc(raw_user.get("PasswordLastUsed")),
+            password_last_used=as_utc(raw_user.get("PasswordLastUsed")),
             tags={str(t["Key"]): str(t["Value"]) for t in raw_user.get("Tags", [])},
         )
