@@ -12,8 +12,6 @@ from aws_cdk import Acknowledgment, Duration, Stack, Validations
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_lambda_destinations as destinations
 from constructs import Construct
 
 from infra import runtime
@@ -155,29 +153,17 @@ class Posture(Construct):
                 )
             },
         )
-        self.function = lambda_.Function(
+        self.function = runtime.function(
             self,
-            "Function",
             description="GrantGuard: daily account posture check (MFA, keys, password, trail).",
-            runtime=runtime.RUNTIME,
-            architecture=runtime.ARCHITECTURE,
             handler=HANDLER,
-            code=runtime.code(),
-            layers=[runtime.powertools_layer(self)],
-            # The role's inline policy is the whole grant: CDK must not add statements to it.
-            role=self.role.without_policy_updates(),
-            memory_size=256,
+            role=self.role,
             timeout=TIMEOUT,
             # One pass at a time: a second concurrent run would only publish a duplicate digest.
-            reserved_concurrent_executions=1,
-            tracing=lambda_.Tracing.ACTIVE,
+            reserved_concurrency=1,
             log_group=self.log_group,
-            logging_format=lambda_.LoggingFormat.JSON,
-            application_log_level_v2=lambda_.ApplicationLogLevel.INFO,
-            system_log_level_v2=lambda_.SystemLogLevel.WARN,
-            retry_attempts=2,
             max_event_age=Duration.hours(6),
-            on_failure=destinations.SqsDestination(self.failure_queue),
+            failure_queue=self.failure_queue,
             environment={
                 "GG_MODE": config.mode,
                 "GG_ALERT_TOPIC_ARN": alerting.alert_topic.topic_arn,

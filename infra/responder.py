@@ -15,8 +15,6 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_lambda_destinations as destinations
 from constructs import Construct
 
 from infra import runtime
@@ -128,28 +126,16 @@ class Responder(Construct):
             "policies.",
             inline_policies={"Responder": self._policy(stack, config, alerting)},
         )
-        self.function = lambda_.Function(
+        self.function = runtime.function(
             self,
-            "Function",
             description="GrantGuard: scores IAM user policy attachments, alerts and detaches.",
-            runtime=runtime.RUNTIME,
-            architecture=runtime.ARCHITECTURE,
             handler=HANDLER,
-            code=runtime.code(),
-            layers=[runtime.powertools_layer(self)],
-            # The role's inline policy is the whole grant: CDK must not add statements to it.
-            role=self.role.without_policy_updates(),
-            memory_size=256,
+            role=self.role,
             timeout=Duration.seconds(30),
-            reserved_concurrent_executions=config.reserved_concurrency,
-            tracing=lambda_.Tracing.ACTIVE,
+            reserved_concurrency=config.reserved_concurrency,
             log_group=self.log_group,
-            logging_format=lambda_.LoggingFormat.JSON,
-            application_log_level_v2=lambda_.ApplicationLogLevel.INFO,
-            system_log_level_v2=lambda_.SystemLogLevel.WARN,
-            retry_attempts=2,
             max_event_age=Duration.hours(1),
-            on_failure=destinations.SqsDestination(self.failure_queue),
+            failure_queue=self.failure_queue,
             environment={
                 "GG_MODE": config.mode,
                 "GG_DETACH_AT": config.detach_at,

@@ -5,7 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Validations
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
@@ -46,6 +48,46 @@ def code() -> lambda_.Code:
 def powertools_layer(scope: Construct) -> lambda_.ILayerVersion:
     return lambda_.LayerVersion.from_layer_version_arn(
         scope, "PowertoolsLayer", POWERTOOLS_LAYER_ARN
+    )
+
+
+def function(
+    scope: Construct,
+    *,
+    description: str,
+    handler: str,
+    role: iam.Role,
+    timeout: Duration,
+    reserved_concurrency: int,
+    log_group: logs.ILogGroup,
+    max_event_age: Duration,
+    failure_queue: sqs.IQueue,
+    environment: dict[str, str],
+) -> lambda_.Function:
+    """A GrantGuard function: shared runtime, asset, layer, tracing, JSON logs, async retries."""
+    return lambda_.Function(
+        scope,
+        "Function",
+        description=description,
+        runtime=RUNTIME,
+        architecture=ARCHITECTURE,
+        handler=handler,
+        code=code(),
+        layers=[powertools_layer(scope)],
+        # The role's inline policy is the whole grant: CDK must not add statements to it.
+        role=role.without_policy_updates(),
+        memory_size=256,
+        timeout=timeout,
+        reserved_concurrent_executions=reserved_concurrency,
+        tracing=lambda_.Tracing.ACTIVE,
+        log_group=log_group,
+        logging_format=lambda_.LoggingFormat.JSON,
+        application_log_level_v2=lambda_.ApplicationLogLevel.INFO,
+        system_log_level_v2=lambda_.SystemLogLevel.WARN,
+        retry_attempts=2,
+        max_event_age=max_event_age,
+        on_failure=destinations.SqsDestination(failure_queue),
+        environment=environment,
     )
 
 
