@@ -4,10 +4,16 @@ Pure: no AWS imports, no environment reads. Only the fields GrantGuard cannot wo
 required (source, detail-type, eventName, requestParameters.userName/policyArn, an event id, the
 account and region); every other CloudTrail field is optional in practice and read leniently.
 Anything unusable raises `EventError` with one sentence naming the field.
+
+Names are checked against IAM's own parameter grammar, so a value IAM would refuse (a lone
+surrogate, a NUL, 400 characters) is alerted here instead of failing inside botocore. Account ids
+are not checked for length: anonymised real records carry 9- and 11-digit ones.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -21,15 +27,27 @@ CLOUDTRAIL_EVENT_SOURCE = "iam.amazonaws.com"
 
 # arn:<partition>:iam::<account|aws>:policy/<optional path/><name> (IAM's own grammar for both).
 _POLICY_ARN = re.compile(
-    r"arn:aws(?:-[a-z]+)*:iam::(?:aws|\d{12}):policy/(?:[\x21-\x7e]*/)?[\w+=,.@-]{1,128}",
+    r"arn:aws(?:-[a-z]+)*:iam::(?:aws|\d+):policy/(?:[\x21-\x7e]*/)?[\w+=,.@-]{1,128}",
     re.ASCII,
 )
+POLICY_ARN_MAX = 2048  # IAM's arnType
+# IAM's userNameType for AttachUserPolicy / DetachUserPolicy: ASCII word characters and +=,.@-
+_USER_NAME = re.compile(r"[\w+=,.@-]{1,64}", re.ASCII)
+# CloudTrail records nest about six levels; anything far deeper is not one, and would exhaust
+# Python's recursion (deep copies, JSON encoding) somewhere between here and the alert.
+MAX_EVENT_DEPTH = 64
+CUT_MARKER = f"[cut: nested deeper than {MAX_EVENT_DEPTH} levels]"
+SHOWN_MAX = 200  # characters of a rejected value quoted in an error
 
 
 def parse_event(event: Mapping[str, Any]) -> Grant:
     """The grant an EventBridge CloudTrail event records; EventError names what is unusable."""
     if not isinstance(event, Mapping):
         raise EventError(f"the event is {_describe(event)}, not a JSON object")
+    if nesting_depth(event) > MAX_EVENT_DEPTH:
+        raise EventError(
+            f"the event nests deeper than {MAX_EVENT_DEPTH} levels, which no CloudTrail record does"
+        )
     source = _required_str(event, "source", "source")
     if source != EVENT_SOURCE:
         raise EventError(
@@ -62,13 +80,18 @@ def parse_event(event: Mapping[str, Any]) -> Grant:
         failed = f" (the call failed with {error_code})" if error_code else ""
         raise EventError(f"detail.requestParameters is {state}{failed}")
     user_name = _required_str(params, "userName", "detail.requestParameters.userName")
-    policy_arn = _required_str(params, "policyArn", "detail.requestParameters.policyArn")
-    if not _POLICY_ARN.fullmatch(policy_arn):
+    if not _USER_NAME.fullmatch(user_name):
         raise EventError(
-            f"detail.requestParameters.policyArn {policy_arn[:200]!r} is not an IAM policy ARN"
+            f"detail.requestParameters.userName {_shown(user_name)} is not an IAM user name "
+            "(1 to 64 ASCII letters, digits and _+=,.@-), so IAM was not asked about it"
+        )
+    policy_arn = _required_str(params, "policyArn", "detail.requestParameters.policyArn")
+    if len(policy_arn) > POLICY_ARN_MAX or not _POLICY_ARN.fullmatch(policy_arn):
+        raise EventError(
+            f"detail.requestParameters.policyArn {_shown(policy_arn)} is not an IAM policy ARN"
         )
 
-    event_id = _optional_str(detail, "eventID") or _optional_str(event, "id")
+    event_id = event_id_of(event)
     if event_id is None:
         raise EventError("detail.eventID is missing (and the event has no id either)")
     account_id = _optional_str(detail, "recipientAccountId") or _optional_str(event, "account")
@@ -92,6 +115,81 @@ def parse_event(event: Mapping[str, Any]) -> Grant:
         error_code=error_code,
         error_message=_optional_str(detail, "errorMessage"),
     )
+
+
+def event_id_of(event: Any) -> str | None:
+    """The id the parser gives an event: CloudTrail's eventID, else EventBridge's envelope id.
+
+    Only non-blank strings count; a number, a boolean or blanks in eventID fall back to the
+    envelope id rather than standing for the event.
+    """
+    if not isinstance(event, Mapping):
+        return None
+    return _optional_str(_mapping(event.get("detail")), "eventID") or _optional_str(event, "id")
+
+
+def idempotency_key(event: Any) -> str | None:
+    """What identifies a delivery of `event` for deduplication: the id the parser uses, else a
+    hash of the whole event (so a retried event without any id alerts once); None when the event
+    nests too deep to hash safely (it is then processed, and alerted, every time)."""
+    event_id = event_id_of(event)
+    if event_id is not None:
+        return event_id
+    if nesting_depth(event) > MAX_EVENT_DEPTH:
+        return None
+    text = json.dumps(event, sort_keys=True, ensure_ascii=True, separators=(",", ":"), default=repr)
+    return "sha256:" + hashlib.sha256(text.encode("ascii")).hexdigest()
+
+
+def nesting_depth(value: Any, stop: int = MAX_EVENT_DEPTH + 1) -> int:
+    """How deep objects and arrays nest in `value` (a scalar is 0), without recursion.
+
+    Stops counting at `stop`, so a hostile event costs one pass over what is above that depth.
+    """
+    deepest = 0
+    pending: list[tuple[Any, int]] = [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        children = _children(item)
+        if children is None:
+            continue
+        deepest = max(deepest, depth)
+        if depth >= stop:
+            return depth
+        pending.extend((child, depth + 1) for child in children)
+    return deepest
+
+
+def bounded_raw_event(event: Any) -> Any:
+    """The event as a could-not-process alert keeps it: any JSON value, with every object or
+    array nested deeper than MAX_EVENT_DEPTH replaced by CUT_MARKER (built without recursion)."""
+    if nesting_depth(event) <= MAX_EVENT_DEPTH:
+        return event
+    root: list[Any] = [None]
+    pending: list[tuple[Any, Any, Any, int]] = [(event, root, 0, 1)]
+    while pending:
+        item, parent, slot, depth = pending.pop()
+        if _children(item) is None:
+            parent[slot] = item
+        elif depth > MAX_EVENT_DEPTH:
+            parent[slot] = CUT_MARKER
+        elif isinstance(item, Mapping):
+            copied: dict[str, Any] = dict.fromkeys(map(str, item))
+            parent[slot] = copied
+            pending.extend((v, copied, str(k), depth + 1) for k, v in item.items())
+        else:
+            listed: list[Any] = [None] * len(item)
+            parent[slot] = listed
+            pending.extend((v, listed, i, depth + 1) for i, v in enumerate(item))
+    return root[0]
+
+
+def _children(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return value.values()
+    if isinstance(value, list | tuple):
+        return value
+    return None
 
 
 def parse_actor(identity: Any) -> Actor:
@@ -152,6 +250,12 @@ def _optional_str(parent: Mapping[str, Any], key: str) -> str | None:
     """A non-empty string, or None otherwise (CloudTrail leaves many fields out or blank)."""
     value = parent.get(key)
     return value if isinstance(value, str) and value.strip() else None
+
+
+def _shown(value: str) -> str:
+    """A rejected value quoted for an error: cut, with control and surrogate characters escaped."""
+    more = f" (and {len(value) - SHOWN_MAX} more characters)" if len(value) > SHOWN_MAX else ""
+    return ascii(value[:SHOWN_MAX]) + more
 
 
 def _describe(value: Any) -> str:

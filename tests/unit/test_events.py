@@ -1,13 +1,25 @@
-"""Event parsing: every CloudTrail identity type in the sample corpus, and malformed events."""
+"""Event parsing: every CloudTrail identity type in the sample corpus, malformed events, IAM's
+name grammar, nesting depth, and the event id that is also the idempotency key."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 
 from grantguard.domain import Actor, EventError
-from grantguard.events import SUPPORTED_EVENT_NAMES, parse_actor, parse_event
+from grantguard.events import (
+    CUT_MARKER,
+    MAX_EVENT_DEPTH,
+    SUPPORTED_EVENT_NAMES,
+    bounded_raw_event,
+    event_id_of,
+    idempotency_key,
+    nesting_depth,
+    parse_actor,
+    parse_event,
+)
 from tests.conftest import EVENTS_DIR, load_event
 
 ACCOUNT = "123456789012"
@@ -283,3 +295,135 @@ def test_event_error_is_a_value_error_with_one_sentence() -> None:
     with pytest.raises(ValueError) as raised:
         parse_event({"source": "aws.iam"})
     assert "\n" not in str(raised.value)
+
+
+# -- IAM's grammar, checked before any call -------------------------------------------------
+
+
+def _with_params(**params: Any) -> dict[str, Any]:
+    event = load_event("attach_user_policy_iam_user")
+    event["detail"]["requestParameters"].update(params)
+    return event
+
+
+@pytest.mark.parametrize(
+    "user_name",
+    ["al\ud800ice", "al\x00ice", "a" * 400, "a" * 65, "al ice", "ops/alice", "ålice", "al\nice"],
+    ids=["lone-surrogate", "nul", "400", "65", "space", "slash", "non-ascii", "newline"],
+)
+def test_user_name_outside_iam_grammar_is_refused(user_name: str) -> None:
+    with pytest.raises(EventError) as raised:
+        parse_event(_with_params(userName=user_name))
+    message = str(raised.value)
+    assert message.startswith("detail.requestParameters.userName ")
+    assert "is not an IAM user name" in message
+    assert message.isascii() and "\n" not in message and len(message) < 400
+
+
+@pytest.mark.parametrize("user_name", ["a" * 64, "a+b=c,d.e@f_g-h", "X9"])
+def test_user_name_inside_iam_grammar_is_kept(user_name: str) -> None:
+    assert parse_event(_with_params(userName=user_name)).target_user == user_name
+
+
+def test_policy_arn_longer_than_iam_allows_is_refused() -> None:
+    arn = f"arn:aws:iam::{ACCOUNT}:policy/{'p/' * 1100}Name"
+    with pytest.raises(EventError, match=r"policyArn 'arn:aws.*more characters\) is not an IAM"):
+        parse_event(_with_params(policyArn=arn))
+
+
+@pytest.mark.parametrize("account", ["000000000", "01234567890"])
+def test_anonymised_account_ids_are_not_refused(account: str) -> None:
+    # Real published records carry 9- and 11-digit accounts; IAM's ARN grammar has no length.
+    event = _with_params(policyArn=f"arn:aws:iam::{account}:policy/AllowKMS")
+    event["detail"]["recipientAccountId"] = account
+    grant = parse_event(event)
+    assert (grant.account_id, grant.policy_name) == (account, "AllowKMS")
+
+
+# -- nesting, ids and keys ------------------------------------------------------------------
+
+
+def _nested(depth: int) -> Any:
+    value: Any = "bottom"
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize(
+    ("value", "depth"),
+    [("x", 0), ({}, 1), ([[]], 2), ({"a": [1, {"b": None}]}, 3), (_nested(10), 10)],
+)
+def test_nesting_depth(value: Any, depth: int) -> None:
+    assert nesting_depth(value) == depth
+
+
+def test_nesting_depth_stops_counting_and_never_recurses() -> None:
+    assert nesting_depth(_nested(200_000)) == MAX_EVENT_DEPTH + 1
+
+
+def test_event_nested_too_deep_is_refused_without_recursion() -> None:
+    event = load_event("attach_user_policy_iam_user")
+    event["detail"]["additionalEventData"] = _nested(200_000)
+    with pytest.raises(EventError, match=f"nests deeper than {MAX_EVENT_DEPTH} levels"):
+        parse_event(event)
+
+
+def test_event_at_the_depth_limit_parses() -> None:
+    event = load_event("attach_user_policy_iam_user")
+    event["detail"]["additionalEventData"] = _nested(MAX_EVENT_DEPTH - 2)  # event, detail
+    assert nesting_depth(event) == MAX_EVENT_DEPTH
+    assert parse_event(event).target_user == "alice"
+
+
+def test_bounded_raw_event_cuts_only_what_is_too_deep() -> None:
+    event = load_event("attach_user_policy_iam_user")
+    assert bounded_raw_event(event) is event  # the common case costs no copy
+    event["detail"]["additionalEventData"] = {"deep": _nested(200_000), "shallow": [1, "two"]}
+    kept = bounded_raw_event(event)
+    assert nesting_depth(kept) == MAX_EVENT_DEPTH
+    assert kept["detail"]["eventID"] == event["detail"]["eventID"]
+    assert kept["detail"]["additionalEventData"]["shallow"] == [1, "two"]
+    assert CUT_MARKER in json.dumps(kept)  # and it can be printed at all
+    assert list(kept["detail"]) == list(event["detail"])  # key order kept
+
+
+@pytest.mark.parametrize("value", ["garbage", 7, None, [1, [2]], True])
+def test_bounded_raw_event_keeps_non_objects(value: Any) -> None:
+    assert bounded_raw_event(value) == value
+
+
+@pytest.mark.parametrize("broken", [1, False, " ", "", None, {"id": "x"}, ["x"]])
+def test_event_id_falls_back_to_the_envelope_for_non_string_ids(broken: Any) -> None:
+    event = load_event("attach_user_policy_iam_user")
+    event["detail"]["eventID"] = broken
+    assert event_id_of(event) == event["id"] == parse_event(event).event_id
+    assert idempotency_key(event) == event["id"]
+
+
+def test_idempotency_key_is_the_parsers_event_id() -> None:
+    event = load_event("attach_user_policy_iam_user")
+    assert idempotency_key(event) == parse_event(event).event_id == event["detail"]["eventID"]
+
+
+def test_idempotency_key_without_any_id_is_a_stable_hash_of_the_event() -> None:
+    event = load_event("attach_user_policy_iam_user")
+    del event["detail"]["eventID"], event["id"]
+    key = idempotency_key(event)
+    assert key is not None and key.startswith("sha256:")
+    reordered = dict(reversed(list(event.items())))
+    assert idempotency_key(reordered) == key
+    event["detail"]["requestParameters"]["userName"] = "bob"
+    assert idempotency_key(event) != key
+
+
+@pytest.mark.parametrize("value", ["garbage", 7, [], None, {"detail": {"eventID": 1}}])
+def test_idempotency_key_of_events_without_an_id(value: Any) -> None:
+    key = idempotency_key(value)
+    assert key is not None and key.startswith("sha256:") and key == idempotency_key(value)
+    assert event_id_of(value) is None
+
+
+def test_idempotency_key_of_a_too_deep_event_without_an_id_is_none() -> None:
+    assert idempotency_key({"detail": _nested(5_000)}) is None
+    assert idempotency_key({"detail": {"eventID": "e-1", "x": _nested(5_000)}}) == "e-1"
