@@ -395,8 +395,8 @@ def _score(assessment: Assessment | None) -> int | None:
     return assessment.score if assessment else None
 
 
-def _raw_event_json(raw: dict[str, Any] | None, limit: int) -> Any:
-    """The raw event itself when small enough, else the start of its JSON text, marked."""
+def _raw_event_json(raw: Any, limit: int) -> Any:
+    """The raw event (any JSON value) when small enough, else the start of its JSON text, marked."""
     if raw is None:
         return None
     text = json.dumps(raw, ensure_ascii=True, separators=(",", ":"), default=repr)

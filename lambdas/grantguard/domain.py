@@ -153,7 +153,7 @@ class Outcome:
     already_detached: bool = False
     alerted: bool = False
     problem: str | None = None  # set when something could not be processed; said in the alert
-    raw_event: dict[str, Any] | None = None  # kept for "could not process" alerts
+    raw_event: Any = None  # "could not process": the event as received (any JSON value)
     context: GrantContext | None = None  # actor, target and verdict; None before assessment
 
 

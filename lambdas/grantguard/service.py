@@ -42,7 +42,7 @@ from grantguard.domain import (
     Outcome,
     Settings,
 )
-from grantguard.events import parse_event
+from grantguard.events import bounded_raw_event, event_id_of, parse_event
 from grantguard.scoring import Assessment, PolicyDocumentError, Severity, assess
 
 logger = Logger(child=True)
@@ -77,7 +77,8 @@ class Responder:
             grant = parse_event(event)
         except EventError as error:
             logger.warning("event could not be processed", extra={"problem": str(error)})
-            outcome = Outcome(None, None, None, problem=str(error), raw_event=dict(event))
+            raw = bounded_raw_event(event)  # any JSON value; nesting too deep to print is cut
+            outcome = Outcome(None, None, None, problem=str(error), raw_event=raw)
             return self._alert(outcome)
         log = {"event_id": grant.event_id, "target_user": grant.target_user}
         if is_own_call(grant, self.settings):
@@ -172,12 +173,6 @@ class Responder:
         return replace(outcome, alerted=message_id is not None)
 
 
-def event_id_of(event: Mapping[str, Any]) -> str | None:
-    detail = event.get("detail")
-    value = detail.get("eventID") if isinstance(detail, Mapping) else None
-    return value if isinstance(value, str) else None
-
-
 def summary(outcome: Outcome) -> dict[str, Any]:
     """The outcome as one JSON-able object: what the handler returns and the CLI prints."""
     grant, assessment, decision = outcome.grant, outcome.assessment, outcome.decision
@@ -185,7 +180,7 @@ def summary(outcome: Outcome) -> dict[str, Any]:
     context = outcome.context
     score = context.verdict.score if context else assessment.score if assessment else None
     return {
-        "event_id": grant.event_id if grant else event_id_of(outcome.raw_event or {}),
+        "event_id": grant.event_id if grant else event_id_of(outcome.raw_event),
         "event_name": grant.event_name if grant else None,
         "account_id": grant.account_id if grant else None,
         "actor": grant.actor.display if grant else None,
