@@ -2,10 +2,17 @@
 
 Importing this module needs no environment and no network: configuration, AWS clients and the
 idempotency store are built on the first invocation and kept for the warm container.
+
+Idempotency is keyed on `events.idempotency_key`: the event id the parser uses (else a hash of the
+event). Only that key goes through the idempotency layer, which deep-copies what it hashes; the
+event itself is handed on untouched. What the layer stores for duplicates is `stored_result`:
+what happened, every string and list clipped, a few KB at most, so DynamoDB never refuses it
+after the alert went out.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import uuid
 from dataclasses import dataclass, field
@@ -25,13 +32,35 @@ from grantguard.adapters.iam import Boto3Iam
 from grantguard.adapters.sns import SnsPublisher
 from grantguard.adapters.target import Boto3Target
 from grantguard.domain import Outcome
+from grantguard.events import idempotency_key
+from grantguard.logs import json_line
 from grantguard.service import Responder, summary
 
-CORRELATION_PATH = "detail.eventID"
 # Duplicate deliveries arrive within minutes; a day covers them with room to spare.
 IDEMPOTENCY_TTL_SECONDS = 24 * 60 * 60
+RESULT_MAX = 8_192  # characters of JSON: the result returned and stored for duplicates
+RESULT_TEXT_MAX = 300  # characters of any one string in it (fewer when the whole is too big)
+RESULT_LIST_MAX = 20  # items of any one list in it
+CORRELATION_ID_MAX = 128
+# What a duplicate must be told, when the whole result does not fit in RESULT_MAX.
+RESULT_ESSENTIALS = (
+    "event_id",
+    "event_name",
+    "account_id",
+    "actor",
+    "target_user",
+    "policy_arn",
+    "severity",
+    "score",
+    "decision",
+    "detached",
+    "already_detached",
+    "alerted",
+    "problem",
+    "aws_calls",
+)
 
-logger = Logger()
+logger = Logger(json_serializer=json_line)  # ASCII-escaped: no line is lost to a surrogate
 metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "GrantGuard"))
 tracer = Tracer()
 
@@ -47,6 +76,32 @@ class LocalContext:
 
     def get_remaining_time_in_millis(self) -> int:
         return 60_000
+
+
+def stored_result(result: dict[str, Any]) -> dict[str, Any]:
+    """`result` within RESULT_MAX characters of JSON: strings and lists clipped, and when that is
+    not enough, only RESULT_ESSENTIALS (marked `truncated`) with shorter strings."""
+    clipped: dict[str, Any] = _clip(result, RESULT_TEXT_MAX)
+    for text_max in (RESULT_TEXT_MAX, RESULT_TEXT_MAX // 4):
+        if _json_size(clipped) <= RESULT_MAX:
+            break
+        essentials = {key: result.get(key) for key in RESULT_ESSENTIALS}
+        clipped = _clip(essentials, text_max) | {"truncated": True}
+    return clipped
+
+
+def _clip(value: Any, text_max: int) -> Any:
+    if isinstance(value, str):
+        return value if len(value) <= text_max else value[:text_max] + "..."
+    if isinstance(value, dict):
+        return {str(k)[:text_max]: _clip(v, text_max) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clip(v, text_max) for v in value[:RESULT_LIST_MAX]]
+    return value
+
+
+def _json_size(value: Any) -> int:
+    return len(json.dumps(value, ensure_ascii=True, separators=(",", ":"), default=str))
 
 
 def record_metrics(outcome: Outcome) -> None:
@@ -84,11 +139,8 @@ class Runtime:
             publisher=SnsPublisher(runtime_config.topic_arn),
             target=Boto3Target(iam),  # shares the client and the policy document cache
         )
-        self.idempotency = IdempotencyConfig(
-            event_key_jmespath=CORRELATION_PATH,
-            expires_after_seconds=IDEMPOTENCY_TTL_SECONDS,
-            raise_on_no_idempotency_key=False,  # a malformed event still gets its alert
-        )
+        # The key is the whole data argument (no JMESPath): a string eventID hashes as before.
+        self.idempotency = IdempotencyConfig(expires_after_seconds=IDEMPOTENCY_TTL_SECONDS)
         store = DynamoDBPersistenceLayer(
             table_name=runtime_config.idempotency_table,
             key_attr="id",
@@ -97,20 +149,30 @@ class Runtime:
         )
         self.process = idempotent_function(
             self._process,
-            data_keyword_argument="event",
+            data_keyword_argument="key",
             persistence_store=store,
             config=self.idempotency,
         )
 
+    def handle(self, event: Any) -> dict[str, Any]:
+        """One delivery: processed once per idempotency key, every time when it has none."""
+        key = idempotency_key(event)
+        logger.set_correlation_id(key[:CORRELATION_ID_MAX] if key else None)
+        if key is None:  # nested too deep to hash: alerted on every delivery, never lost
+            return self._process(key=None, event=event)
+        result: dict[str, Any] = self.process(key=key, event=event)
+        return result
+
     @tracer.capture_method
-    def _process(self, event: dict[str, Any]) -> dict[str, Any]:
+    def _process(self, key: str | None, event: Any) -> dict[str, Any]:
         session.CALLS.reset()
         outcome = self.responder.handle(event)
         record_metrics(outcome)
         result = summary(outcome)
         result["aws_calls"] = session.CALLS.snapshot()
-        logger.info("event handled", extra=result)
-        return result
+        stored = stored_result(result)
+        logger.info("event handled", extra=stored)
+        return stored
 
 
 _runtime: Runtime | None = None
@@ -129,13 +191,12 @@ def reset_runtime() -> None:
     _runtime = None
 
 
-@logger.inject_lambda_context(correlation_id_path=CORRELATION_PATH, clear_state=True)
+@logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics(capture_cold_start_metric=True)
-def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
     current = runtime()
     current.idempotency.register_lambda_context(context)
     # Every delivery, duplicates included: EventsReceived - EventsProcessed = duplicates skipped.
     metrics.add_metric(name="EventsReceived", unit=MetricUnit.Count, value=1)
-    result: dict[str, Any] = current.process(event=event)
-    return result
+    return current.handle(event)

@@ -22,6 +22,7 @@ from grantguard.adapters.account import AccountReadError, Boto3Account
 from grantguard.adapters.ports import AlertPublisher
 from grantguard.config import ConfigError
 from grantguard.domain import Alert, Mode
+from grantguard.logs import json_line
 from grantguard.posture import (
     KEY_MAX_IDLE,
     AccountObservation,
@@ -33,7 +34,7 @@ from grantguard.posture import (
 )
 from grantguard.scoring.assessment import Severity
 
-logger = Logger()
+logger = Logger(json_serializer=json_line)  # ASCII-escaped: no line is lost to a surrogate
 metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "GrantGuard"))
 
 DEACTIVATION_FAILED = "key-deactivation-failed"
