@@ -495,3 +495,71 @@ def test_the_digest_shows_the_worst_ten_one_line_each_and_the_rest_in_json() -> 
     assert "... and 15 more in the JSON message." in alert.email
     assert len(alert.json_body["findings"]) == 25
     assert alert.json_body["findings"][0]["score"] == 24
+
+
+# ---- the adapter's paging and its refusal path (botocore's Stubber: no network) -----------------
+
+
+def stubbed_account() -> Any:
+    import boto3
+
+    from grantguard.adapters.account import Boto3Account
+
+    credentials = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+    return Boto3Account(
+        region="us-east-1",
+        boto_session=boto3.session.Session(region_name="us-east-1", **credentials),
+    )
+
+
+def test_the_adapter_pages_the_details_and_reads_only_the_attached_aws_policies(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from botocore.stub import Stubber
+
+    from grantguard.adapters import account as adapter
+
+    monkeypatch.setattr(adapter, "fan_out", lambda f, items: [f(i) for i in items])  # in order
+    account = stubbed_account()
+    admin_user = user_detail("break-glass", AttachedManagedPolicies=[attached(ADMIN_ARN)])
+    bounded = role_detail("bounded", PermissionsBoundary={"PermissionsBoundaryArn": READ_ONLY_ARN})
+    with Stubber(account.iam) as stub:
+        stub.add_response(
+            "get_account_authorization_details",
+            {"UserDetailList": [admin_user], "IsTruncated": True, "Marker": "page-2"},
+            {"Filter": adapter.AUTHORIZATION_FILTER},
+        )
+        stub.add_response(
+            "get_account_authorization_details",
+            {"RoleDetailList": [bounded], "IsTruncated": False},
+            {"Filter": adapter.AUTHORIZATION_FILTER, "Marker": "page-2"},
+        )
+        stub.add_response(
+            "list_policies",
+            {"Policies": [{"Arn": ADMIN_ARN, "PolicyName": "AdministratorAccess",
+                           "DefaultVersionId": "v1"}]},
+            {"Scope": "AWS", "OnlyAttached": True, "MaxItems": 1000},
+        )  # fmt: skip
+        for arn_, version, body in ((ADMIN_ARN, "v1", ADMIN), (READ_ONLY_ARN, "v4", READ_ONLY)):
+            if arn_ == READ_ONLY_ARN:  # a boundary is not "attached": GetPolicy gives its version
+                policy = {"Arn": arn_, "PolicyName": "IAMReadOnlyAccess", "DefaultVersionId": "v4"}
+                stub.add_response("get_policy", {"Policy": policy}, {"PolicyArn": arn_})
+            stub.add_response(
+                "get_policy_version",
+                {"PolicyVersion": {"Document": quote(json.dumps(body)), "VersionId": version}},
+                {"PolicyArn": arn_, "VersionId": version},
+            )
+        model = account.authorization()
+    assert [u.name for u in model.users] == ["break-glass"] and model.roles[0].name == "bounded"
+    assert model.policies[ADMIN_ARN].document == ADMIN
+    assert model.policies[READ_ONLY_ARN].version_id == "v4"
+    assert model.missing_arns() == frozenset()
+
+
+def test_a_refused_authorization_read_is_a_problem_the_digest_reports() -> None:
+    from botocore.stub import Stubber
+
+    account = stubbed_account()
+    with Stubber(account.iam) as stub:
+        stub.add_client_error("get_account_authorization_details", "AccessDenied", "not authorized")
+        assert account._authorization_or_problem() == (None, "AccessDenied: not authorized")
