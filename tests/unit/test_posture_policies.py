@@ -527,12 +527,12 @@ def test_the_adapter_pages_the_details_and_reads_only_the_attached_aws_policies(
         stub.add_response(
             "get_account_authorization_details",
             {"UserDetailList": [admin_user], "IsTruncated": True, "Marker": "page-2"},
-            {"Filter": adapter.AUTHORIZATION_FILTER},
+            {"Filter": adapter.AUTHORIZATION_FILTER, "MaxItems": 1000},
         )
         stub.add_response(
             "get_account_authorization_details",
             {"RoleDetailList": [bounded], "IsTruncated": False},
-            {"Filter": adapter.AUTHORIZATION_FILTER, "Marker": "page-2"},
+            {"Filter": adapter.AUTHORIZATION_FILTER, "MaxItems": 1000, "Marker": "page-2"},
         )
         stub.add_response(
             "list_policies",

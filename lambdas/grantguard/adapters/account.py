@@ -134,7 +134,7 @@ class Boto3Account:
         marker: str | None = None
         while True:
             page = self.iam.get_account_authorization_details(
-                Filter=AUTHORIZATION_FILTER, **({"Marker": marker} if marker else {})
+                Filter=AUTHORIZATION_FILTER, MaxItems=1000, **({"Marker": marker} if marker else {})
             )
             pages.append(page)
             marker = page.get("Marker")

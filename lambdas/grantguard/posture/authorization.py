@@ -13,6 +13,7 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
+from functools import cached_property
 from typing import Any
 from urllib.parse import unquote
 
@@ -29,10 +30,19 @@ class PrincipalKind(StrEnum):
     ROLE = "role"
 
 
+def canonical(document: Mapping[str, Any]) -> str:
+    """One text per document whatever its key order: what tells two documents apart."""
+    return json.dumps(document, sort_keys=True, separators=(",", ":"))
+
+
 @dataclass(frozen=True)
 class InlinePolicy:
     name: str
     document: Mapping[str, Any]
+
+    @cached_property
+    def text(self) -> str:
+        return canonical(self.document)
 
 
 @dataclass(frozen=True)
@@ -44,6 +54,10 @@ class ManagedPolicy:
     document: Mapping[str, Any]
     version_id: str = ""
     path: str = "/"
+
+    @cached_property
+    def text(self) -> str:
+        return canonical(self.document)
 
     @property
     def aws_managed(self) -> bool:
@@ -78,6 +92,7 @@ class HeldPolicy:
     name: str
     label: str  # how a person names it, e.g. "inline policy deploy of group ops"
     document: Mapping[str, Any]
+    text: str  # the document's canonical JSON (see `canonical`)
     arn: str | None = None  # managed policies only; None for an inline policy
     group: str | None = None  # set when held through this group
 
@@ -96,7 +111,11 @@ class AccountAuthorization:
         return self.users + self.groups + self.roles
 
     def group(self, name: str) -> Principal | None:
-        return next((g for g in self.groups if g.name == name), None)
+        return self._groups_by_name.get(name)
+
+    @cached_property
+    def _groups_by_name(self) -> dict[str, Principal]:
+        return {g.name: g for g in self.groups}
 
     def attached_arns(self) -> frozenset[str]:
         """Every managed policy ARN attached to a principal or used as a boundary."""
@@ -131,15 +150,16 @@ class AccountAuthorization:
     def _attached(self, owner: Principal, via: str | None) -> Iterable[HeldPolicy]:
         of = f" of group {via}" if via else ""
         for inline in owner.inline:
-            yield HeldPolicy(
-                inline.name, f"inline policy {inline.name}{of}", inline.document, group=via
-            )
+            label = f"inline policy {inline.name}{of}"
+            yield HeldPolicy(inline.name, label, inline.document, inline.text, group=via)
         for arn in owner.managed:
             policy = self.policies.get(arn)
             if policy is not None:
                 owned = " (AWS managed)" if policy.aws_managed else ""
                 label = f"managed policy {policy.name}{owned}{of}"
-                yield HeldPolicy(policy.name, label, policy.document, arn=arn, group=via)
+                yield HeldPolicy(
+                    policy.name, label, policy.document, policy.text, arn=arn, group=via
+                )
 
 
 def parse_document(raw: Any, where: str) -> Mapping[str, Any]:

@@ -163,14 +163,14 @@ def principal_escalation(
 
 
 def _holds_admin(authorization: AccountAuthorization, principal: Principal) -> bool:
-    return any(full_admin(h.document) for h in authorization.held(principal))
+    return any(full_admin(h) for h in authorization.held(principal))
 
 
 def _own_admin_policies(
     authorization: AccountAuthorization, principal: Principal
 ) -> list[HeldPolicy]:
     """Full-admin policies attached to the principal itself (a group's are reported once, on it)."""
-    return [h for h in authorization.held(principal) if h.group is None and full_admin(h.document)]
+    return [h for h in authorization.held(principal) if h.group is None and full_admin(h)]
 
 
 _REMOVE = {

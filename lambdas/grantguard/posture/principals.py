@@ -12,12 +12,15 @@ holding the same policies (every member of one group, roles built from one templ
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from grantguard.posture.authorization import AccountAuthorization, HeldPolicy, Principal
+from grantguard.posture.authorization import (
+    AccountAuthorization,
+    HeldPolicy,
+    Principal,
+)
 from grantguard.scoring import Assessment, Finding, PolicyDocumentError, Severity, assess
 from grantguard.scoring.categories import PRIVILEGE_ESCALATION
 from grantguard.scoring.engine import default_engine
@@ -41,20 +44,15 @@ class PrincipalRisk:
         return max((f.severity for f in self.escalations), default=Severity.NONE)
 
 
-def canonical(document: Mapping[str, Any]) -> str:
-    """One text per document, whatever the key order: the cache key."""
-    return json.dumps(document, sort_keys=True, separators=(",", ":"))
-
-
 @lru_cache(maxsize=ASSESSMENT_CACHE)
 def assess_document(text: str) -> Assessment:
     return assess(text)
 
 
-def full_admin(document: Mapping[str, Any]) -> bool:
-    """True when the document allows every action on every resource (CIS 1.16, IAM.1)."""
+def full_admin(held: HeldPolicy) -> bool:
+    """True when the policy allows every action on every resource (CIS 1.16, IAM.1)."""
     try:
-        found = assess_document(canonical(document)).findings
+        found = assess_document(held.text).findings
     except PolicyDocumentError:
         return False
     return any(f.rule == FULL_ADMIN_RULE for f in found)
@@ -81,7 +79,7 @@ def _allowed(text: str) -> int:
 
 def assess_held(held: tuple[HeldPolicy, ...]) -> Assessment:
     """The held documents scored as one set; PolicyDocumentError when one is not IAM grammar."""
-    return _assess_set(tuple(sorted({canonical(h.document) for h in held})))
+    return _assess_set(tuple(sorted({h.text for h in held})))
 
 
 def principal_risk(authorization: AccountAuthorization, principal: Principal) -> PrincipalRisk:
@@ -95,12 +93,12 @@ def principal_risk(authorization: AccountAuthorization, principal: Principal) ->
     boundary = authorization.boundary_of(principal)
     kept = methods
     if boundary is not None:
-        bound = _allowed(canonical(boundary.document))
+        bound = _allowed(boundary.text)
         kept = [f for f in methods if not catalog.mask_of(f.actions) & ~bound]
     required = 0
     for method in kept:
         required |= catalog.mask_of(method.actions)
-    granting = tuple(h.label for h in held if _allowed(canonical(h.document)) & required)
+    granting = tuple(h.label for h in held if _allowed(h.text) & required)
     return PrincipalRisk(
         principal,
         assessment.score,
