@@ -1,9 +1,9 @@
 """The daily account posture check: a schedule -> Lambda, its least-privilege role, its queues.
 
-The function (grantguard.posture_handler) reads the credential report, the password policy and
-the CloudTrail trails, and publishes one digest to the alert topic. Like the responder, nothing
-is lost: the schedule's target has a dead-letter queue and the function's asynchronous
-invocations an on-failure destination; the alarms on both page the operations topic.
+The function (grantguard.posture_handler) reads the credential report, the password policy, the
+CloudTrail trails and who holds which policies, and publishes one digest to the alert topic. Like
+the responder, nothing is lost: the schedule's target has a dead-letter queue and the function's
+asynchronous invocations an on-failure destination; the alarms on both page the operations topic.
 """
 
 from __future__ import annotations
@@ -30,8 +30,12 @@ ACCOUNT_READ_ACTIONS = (
     "iam:GenerateCredentialReport",
     "iam:GetCredentialReport",
     "iam:GetAccountPasswordPolicy",
+    "iam:GetAccountAuthorizationDetails",
+    "iam:ListPolicies",
     "cloudtrail:DescribeTrails",
 )
+# The documents of the AWS managed policies attached in the account (AWS owns their ARNs):
+AWS_POLICY_READ_ACTIONS = ("iam:GetPolicy", "iam:GetPolicyVersion")
 # Key ids (the credential report has none) and the last use of keys read individually:
 KEY_READ_ACTIONS = ("iam:ListAccessKeys", "iam:GetAccessKeyLastUsed")
 TRAIL_READ_ACTIONS = ("cloudtrail:GetTrailStatus", "cloudtrail:GetEventSelectors")
@@ -42,8 +46,13 @@ KEY_DEACTIVATE_ACTIONS = ("iam:UpdateAccessKey",)
 ROLE_WILDCARDS = {
     "Resource::*": (
         "GenerateCredentialReport, GetCredentialReport, GetAccountPasswordPolicy, "
-        "DescribeTrails and X-Ray's PutTraceSegments and PutTelemetryRecords support no "
-        "resource-level permissions; all are account-level reads or trace writes."
+        "GetAccountAuthorizationDetails, ListPolicies, DescribeTrails and X-Ray's "
+        "PutTraceSegments and PutTelemetryRecords support no resource-level permissions; all are "
+        "account-level reads or trace writes."
+    ),
+    "Resource::arn:<AWS::Partition>:iam::aws:policy/*": (
+        "The check reads the default version of each AWS managed policy attached in the account "
+        "(GetPolicy, GetPolicyVersion: read-only); limited to policies AWS owns."
     ),
     "Resource::arn:<AWS::Partition>:iam::<AWS::AccountId>:user/*": (
         "The check reviews every user's access keys: ListAccessKeys and GetAccessKeyLastUsed "
@@ -75,6 +84,11 @@ def posture_policy(
     statements = [
         iam.PolicyStatement(
             sid="ReadAccountPosture", actions=list(ACCOUNT_READ_ACTIONS), resources=["*"]
+        ),
+        iam.PolicyStatement(
+            sid="ReadAwsManagedPolicies",
+            actions=list(AWS_POLICY_READ_ACTIONS),
+            resources=[f"arn:{stack.partition}:iam::aws:policy/*"],
         ),
         iam.PolicyStatement(
             sid="ReadAccessKeys", actions=list(KEY_READ_ACTIONS), resources=[users]
@@ -140,8 +154,9 @@ class Posture(Construct):
             self,
             "FunctionRole",
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            description="GrantGuard posture check: read the credential report, password policy "
-            "and trails" + ("; deactivate unused access keys." if config.deactivates_keys else "."),
+            description="GrantGuard posture check: read the credential report, password policy, "
+            "trails and who holds which policies"
+            + ("; deactivate unused access keys." if config.deactivates_keys else "."),
             inline_policies={
                 "Posture": posture_policy(
                     stack,
@@ -155,7 +170,8 @@ class Posture(Construct):
         )
         self.function = runtime.function(
             self,
-            description="GrantGuard: daily account posture check (MFA, keys, password, trail).",
+            description="GrantGuard: daily account posture check (MFA, keys, password, trail, "
+            "policies held).",
             handler=HANDLER,
             role=self.role,
             timeout=TIMEOUT,

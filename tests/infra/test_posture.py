@@ -116,6 +116,7 @@ def test_the_adapter_reading_finds_the_documented_calls() -> None:
     """Guards the source reading below: it must see calls made directly and through a pool."""
     reads = _reachable_calls({"observe"})
     assert {"iam:GetCredentialReport", "cloudtrail:GetTrailStatus"} <= reads
+    assert {"iam:GetAccountAuthorizationDetails", "iam:ListPolicies", "iam:GetPolicy"} <= reads
     assert "iam:ListMFADevices" not in reads  # the target pass, which the responder runs
     assert _reachable_calls({"user_credentials"}) >= {"iam:ListMFADevices", "iam:GetLoginProfile"}
     assert _reachable_calls({"deactivate_key"}) == {DEACTIVATE}
@@ -178,10 +179,16 @@ def test_reads_are_scoped_to_users_of_the_account_and_trails(synth: Synth) -> No
             "iam:GenerateCredentialReport",
             "iam:GetCredentialReport",
             "iam:GetAccountPasswordPolicy",
+            "iam:GetAccountAuthorizationDetails",
+            "iam:ListPolicies",
             "cloudtrail:DescribeTrails",
         },
         "WriteTraces": {"xray:PutTraceSegments", "xray:PutTelemetryRecords"},
     }
+    # AWS managed policy documents: only ARNs AWS owns, read-only.
+    aws_policies = by_sid["ReadAwsManagedPolicies"]
+    assert _actions([aws_policies]) == {"iam:GetPolicy", "iam:GetPolicyVersion"}
+    assert json.dumps(aws_policies["Resource"]).endswith('":iam::aws:policy/*"]]}')
 
 
 # ---- key deactivation: granted only with the flag in enforce mode -----------------------------

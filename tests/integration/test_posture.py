@@ -18,10 +18,25 @@ import pytest
 from grantguard.adapters import session as counted
 from grantguard.adapters.account import Boto3Account
 from grantguard.posture import AccountObservation, run_checks
+from grantguard.scoring import Severity
 
 pytestmark = pytest.mark.integration
 
 LATER = timedelta(days=200)  # past both 90-day horizons
+ADMIN = "arn:aws:iam::aws:policy/AdministratorAccess"
+HOLDINGS = {"user-attached-policies", "full-admin-policy", "principal-escalation"}
+IAM_READ_ONLY = "arn:aws:iam::aws:policy/IAMReadOnlyAccess"
+# Create a function with a privileged role and run it: the engine's lambda-passrole-create-invoke.
+ESCALATION = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Action": ["iam:PassRole", "lambda:CreateFunction", "lambda:InvokeFunction"],
+            "Resource": "*",
+        }
+    ],
+}
 STRONG_POLICY = {
     "MinimumPasswordLength": 14,
     "PasswordReusePrevention": 24,
@@ -68,7 +83,8 @@ def trail(
 
 
 def weak_account(aws: boto3.session.Session) -> dict[str, str]:
-    """Weak policy, a console user without MFA, one used and one never-used key, no trail."""
+    """Weak policy, a console user without MFA, two keys on one user (one used, one never), no
+    trail, AdministratorAccess on a user and an inline escalation policy on another."""
     iam = aws.client("iam")
     iam.update_account_password_policy(MinimumPasswordLength=8, PasswordReusePrevention=5)
     iam.create_user(UserName="console-no-mfa")
@@ -77,6 +93,12 @@ def weak_account(aws: boto3.session.Session) -> dict[str, str]:
     used = iam.create_access_key(UserName="builder")["AccessKey"]
     use_key(used)
     never = iam.create_access_key(UserName="builder")["AccessKey"]
+    iam.create_user(UserName="break-glass")
+    iam.attach_user_policy(UserName="break-glass", PolicyArn=ADMIN)
+    iam.create_user(UserName="deployer")
+    iam.put_user_policy(
+        UserName="deployer", PolicyName="deploy-functions", PolicyDocument=json.dumps(ESCALATION)
+    )
     return {"used": used["AccessKeyId"], "never": never["AccessKeyId"]}
 
 
@@ -88,7 +110,10 @@ def strong_account(aws: boto3.session.Session) -> None:
     iam.create_login_profile(UserName="alice", Password="A-long-passphrase-1!")
     add_mfa(iam, "alice")
     use_key(iam.create_access_key(UserName="alice")["AccessKey"])
-    iam.create_user(UserName="viewer")  # no password, no keys: nothing to find
+    iam.create_user(UserName="viewer")  # no password, no keys, policies only through a group
+    iam.create_group(GroupName="auditors")
+    iam.attach_group_policy(GroupName="auditors", PolicyArn=IAM_READ_ONLY)
+    iam.add_user_to_group(GroupName="auditors", UserName="viewer")
     trail(
         aws,
         EventSelectors=[{"ReadWriteType": "All", "IncludeManagementEvents": True}],
@@ -119,6 +144,82 @@ def test_weak_account_has_each_finding(aws: boto3.session.Session) -> None:
     key_resources = sorted(f"{builder}/accesskey/{k}" for k in keys.values())
     assert sorted(found["access-key-age"]) == key_resources
     assert sorted(found["access-key-unused"]) == key_resources
+    assert found["access-keys-multiple"] == [builder]
+    break_glass = f"arn:aws:iam::{account}:user/break-glass"
+    deployer = f"arn:aws:iam::{account}:user/deployer"
+    assert found["full-admin-policy"] == [break_glass]
+    assert found["principal-escalation"] == [deployer]
+    assert sorted(found["user-attached-policies"]) == [break_glass, deployer]
+
+
+def test_weak_account_findings_name_the_policies(aws: boto3.session.Session) -> None:
+    weak_account(aws)
+    findings = {
+        (f.check, f.resource.rpartition("/")[2]): f
+        for f in run_checks(observe(), datetime.now(UTC))
+    }
+    admin = findings["full-admin-policy", "break-glass"]
+    assert admin.severity is Severity.HIGH
+    assert admin.policies == ("managed policy AdministratorAccess (AWS managed)",)
+    assert f"detach-user-policy --user-name break-glass --policy-arn {ADMIN}" in admin.remediation
+    escalation = findings["principal-escalation", "deployer"]
+    assert escalation.severity is Severity.HIGH and escalation.score > 0
+    assert "lambda-passrole-create-invoke" in escalation.message
+    assert escalation.policies == ("inline policy deploy-functions",)
+
+
+def test_escalation_across_a_users_and_its_groups_policies(aws: boto3.session.Session) -> None:
+    iam = aws.client("iam")
+    pass_role = {"Version": "2012-10-17", "Statement": [dict(ESCALATION["Statement"][0])]}
+    pass_role["Statement"][0]["Action"] = ["iam:PassRole"]
+    create = {"Version": "2012-10-17", "Statement": [dict(ESCALATION["Statement"][0])]}
+    create["Statement"][0]["Action"] = ["lambda:CreateFunction", "lambda:InvokeFunction"]
+    iam.create_group(GroupName="platform")
+    iam.put_group_policy(
+        GroupName="platform", PolicyName="pass-roles", PolicyDocument=json.dumps(pass_role)
+    )
+    arn = iam.create_policy(PolicyName="functions", PolicyDocument=json.dumps(create))["Policy"]
+    iam.attach_group_policy(GroupName="platform", PolicyArn=arn["Arn"])
+    iam.create_user(UserName="dev")
+    iam.add_user_to_group(GroupName="platform", UserName="dev")
+    (finding,) = [f for f in run_checks(observe(), datetime.now(UTC)) if f.check in HOLDINGS]
+    assert (finding.check, finding.resource.rpartition("/")[2]) == ("principal-escalation", "dev")
+    assert set(finding.policies) == {
+        "inline policy pass-roles of group platform",
+        "managed policy functions of group platform",
+    }
+
+
+def test_a_boundary_that_blocks_the_method_leaves_no_escalation(
+    aws: boto3.session.Session,
+) -> None:
+    iam = aws.client("iam")
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
+             "Action": "sts:AssumeRole"}
+        ],
+    }  # fmt: skip
+    iam.create_role(
+        RoleName="bounded",
+        AssumeRolePolicyDocument=json.dumps(trust),
+        PermissionsBoundary=IAM_READ_ONLY,
+    )
+    iam.put_role_policy(
+        RoleName="bounded", PolicyName="deploy-functions", PolicyDocument=json.dumps(ESCALATION)
+    )
+    iam.create_role(RoleName="unbounded", AssumeRolePolicyDocument=json.dumps(trust))
+    iam.put_role_policy(
+        RoleName="unbounded", PolicyName="deploy-functions", PolicyDocument=json.dumps(ESCALATION)
+    )
+    observation = observe()
+    assert observation.authorization is not None
+    bounded = next(r for r in observation.authorization.roles if r.name == "bounded")
+    assert bounded.boundary == IAM_READ_ONLY
+    assert IAM_READ_ONLY in observation.authorization.policies  # read although only a boundary
+    found = by_check(observation, datetime.now(UTC))
+    assert [r.rpartition("/")[2] for r in found["principal-escalation"]] == ["unbounded"]
 
 
 def test_weak_account_today_has_no_key_findings_yet(aws: boto3.session.Session) -> None:
@@ -210,7 +311,11 @@ def test_account_pass_calls_do_not_grow_with_users_without_keys(
     observe()
     many = counted.CALLS.reset()
     assert many == few
-    assert sum(few.values()) <= 8, few
+    # Seven credential and trail reads, then GetAccountAuthorizationDetails once, ListPolicies
+    # and GetPolicyVersion for the one AWS managed policy attached.
+    assert few["iam:GetAccountAuthorizationDetails"] == 1
+    assert few["iam:ListPolicies"] == 1 and few["iam:GetPolicyVersion"] == 1
+    assert sum(few.values()) <= 10, few
     assert "iam:GetLoginProfile" not in few and "iam:ListMFADevices" not in few
 
 

@@ -113,6 +113,11 @@ def test_every_expected_check_is_registered_with_metadata() -> None:
         "console-without-mfa",
         "access-key-age",
         "access-key-unused",
+        "access-keys-multiple",
+        "authorization-unreadable",
+        "user-attached-policies",
+        "full-admin-policy",
+        "principal-escalation",
     }
     for check_id, registered in CHECKS.items():
         assert registered.spec.id == check_id
@@ -125,17 +130,29 @@ def test_a_strong_account_has_no_findings() -> None:
 
 
 def test_each_finding_carries_its_checks_id_and_severity() -> None:
+    from tests.unit.test_posture_policies import WEAK_AUTHORIZATION
+
+    two_keys = (key(200, None), key(200, None, key_id="AKIAEXAMPLE000000002"))
     weak = account(
         password_policy=None,
-        users=(user(mfa_active=False, access_keys=(key(200, None),)),),
+        users=(user(mfa_active=False, access_keys=two_keys),),
         trails=(),
         root=RootCredentials(mfa_active=False, active_access_keys=1),
+        authorization=WEAK_AUTHORIZATION,
     )
-    findings = run_checks(weak, NOW)
+    unreadable = account(authorization_problem="AccessDenied: not authorized")
+    findings = run_checks(weak, NOW) + run_checks(unreadable, NOW)
     assert {f.check for f in findings} == set(CHECKS)
     for finding in findings:
-        assert finding.severity == CHECKS[finding.check].spec.severity
+        # A check declares the worst it reports; a finding may be rated lower, never higher.
+        assert finding.severity <= CHECKS[finding.check].spec.severity
         assert finding.message.endswith(".") and finding.remediation
+
+
+def test_a_finding_rated_above_its_checks_severity_is_refused() -> None:
+    spec = CHECKS["user-attached-policies"].spec
+    with pytest.raises(ValueError, match="declares LOW"):
+        spec.finding("arn", "m.", "f", severity=Severity.HIGH)
 
 
 def test_findings_come_worst_first() -> None:

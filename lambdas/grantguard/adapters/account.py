@@ -3,9 +3,12 @@
 Account pass: GetCredentialReport (plus GenerateCredentialReport when no current report exists)
 describes every user's password, MFA and keys in one call; GetAccountPasswordPolicy; CloudTrail
 DescribeTrails with shadow trails, then GetTrailStatus + GetEventSelectors per trail. The report
-has no key ids, so ListAccessKeys runs only for users with an active key. Independent calls run
-concurrently. Target pass (one user): GetUser, GetLoginProfile, ListMFADevices, ListAccessKeys
-concurrently, then GetAccessKeyLastUsed per key.
+has no key ids, so ListAccessKeys runs only for users with an active key. Who holds which
+policies: GetAccountAuthorizationDetails (users, groups, roles, customer managed policies), then
+only the AWS managed policies attached in the account: ListPolicies (attached, AWS scope) for their
+default versions and GetPolicyVersion each (GetPolicy first for one used only as a boundary).
+Independent calls run concurrently. Target pass (one user): GetUser, GetLoginProfile,
+ListMFADevices, ListAccessKeys concurrently, then GetAccessKeyLastUsed per key.
 """
 
 from __future__ import annotations
@@ -26,20 +29,28 @@ from grantguard.adapters import session
 from grantguard.adapters.responses import as_utc, fan_out
 from grantguard.posture import (
     AccessKey,
+    AccountAuthorization,
     AccountObservation,
+    AuthorizationDetailsError,
     CredentialReportError,
+    ManagedPolicy,
     PasswordPolicy,
     RootCredentials,
     Trail,
     UserCredentials,
     logs_iam_writes,
+    parse_authorization_details,
     parse_credential_report,
 )
+from grantguard.posture.authorization import parse_document
 
 logger = Logger(child=True)
 
 REPORT_RETRY_CODES = frozenset({"ReportNotPresent", "ReportExpired", "ReportInProgress"})
 REPORT_TIMEOUT_SECONDS = 60.0
+# AWS managed policies are read separately: the AWSManagedPolicy filter returns every one of them
+# (some 1,500 documents), not only the few attached in the account.
+AUTHORIZATION_FILTER = ["User", "Group", "Role", "LocalManagedPolicy"]
 
 
 class AccountReadError(Exception):
@@ -82,25 +93,87 @@ class Boto3Account:
     def observe(self, account_id: str | None = None) -> AccountObservation:
         """Everything the account checks read; AccountReadError when IAM cannot be read."""
         try:
-            with ThreadPoolExecutor(max_workers=4) as pool:
+            with ThreadPoolExecutor(max_workers=5) as pool:
                 policy = pool.submit(self.password_policy)
                 report = pool.submit(self._credential_report)
                 trails = pool.submit(self.trails)
                 caller = pool.submit(lambda: account_id or self._caller_account())
+                holdings = pool.submit(self._authorization_or_problem)
                 users, root = report.result()
                 users = tuple(fan_out(self._with_key_ids, users))
+                authorization, problem = holdings.result()
                 observation = AccountObservation(
                     account_id=caller.result(),
                     password_policy=policy.result(),
                     users=users,
                     trails=trails.result(),
                     root=root,
+                    authorization=authorization,
+                    authorization_problem=problem,
                 )
         except (ClientError, BotoCoreError) as error:
             raise _describe(error, "reading the account") from error
         except CredentialReportError as error:
             raise AccountReadError(str(error)) from error
         return observation
+
+    def _authorization_or_problem(self) -> tuple[AccountAuthorization | None, str | None]:
+        """The authorization state, or why it could not be read (the other checks still run)."""
+        try:
+            return self.authorization(), None
+        except ClientError as error:  # e.g. a role deployed before it was granted the reads
+            problem = f"{_code(error)}: {error.response.get('Error', {}).get('Message', '')}"
+        except AuthorizationDetailsError as error:
+            problem = str(error)
+        logger.warning("authorization details could not be read", extra={"problem": problem})
+        return None, problem
+
+    def authorization(self) -> AccountAuthorization:
+        """Every user, group and role with its policies, and the attached policies' documents."""
+        pages = []
+        marker: str | None = None
+        while True:
+            page = self.iam.get_account_authorization_details(
+                Filter=AUTHORIZATION_FILTER, MaxItems=1000, **({"Marker": marker} if marker else {})
+            )
+            pages.append(page)
+            marker = page.get("Marker")
+            if not page.get("IsTruncated") or not marker:
+                break
+        authorization = parse_authorization_details(pages)
+        # Customer managed policies all come with the details; only AWS's own are read apart.
+        missing = sorted(a for a in authorization.missing_arns() if a.split(":")[4:5] == ["aws"])
+        return authorization.with_policies(self._aws_managed(missing)) if missing else authorization
+
+    def _aws_managed(self, arns: list[str]) -> list[ManagedPolicy]:
+        """The default versions of these AWS managed policies (attached ones are listed at once)."""
+        listed: dict[str, dict[str, Any]] = {}
+        marker: str | None = None
+        while True:
+            page = self.iam.list_policies(
+                Scope="AWS",
+                OnlyAttached=True,
+                MaxItems=1000,
+                **({"Marker": marker} if marker else {}),
+            )
+            listed.update((p["Arn"], p) for p in page.get("Policies", []))
+            marker = page.get("Marker")
+            if not page.get("IsTruncated") or not marker:
+                break
+        return fan_out(lambda arn: self._managed_policy(arn, listed.get(arn)), arns)
+
+    def _managed_policy(self, arn: str, meta: dict[str, Any] | None) -> ManagedPolicy:
+        if meta is None:  # not attached anywhere: used only as a permissions boundary
+            meta = self.iam.get_policy(PolicyArn=arn)["Policy"]
+        version_id = str(meta["DefaultVersionId"])
+        version = self.iam.get_policy_version(PolicyArn=arn, VersionId=version_id)
+        return ManagedPolicy(
+            arn=arn,
+            name=str(meta.get("PolicyName") or arn.rpartition("/")[2]),
+            document=parse_document(version["PolicyVersion"]["Document"], f"policy {arn}"),
+            version_id=version_id,
+            path=str(meta.get("Path") or "/"),
+        )
 
     def _caller_account(self) -> str:
         sts = session.client("sts", self._session)

@@ -7,6 +7,15 @@ Importing this package registers every account check (see `registry.CHECKS`).
 from __future__ import annotations
 
 from grantguard.posture import checks as _checks  # noqa: F401  (registers the checks)
+from grantguard.posture import policy_checks as _policy_checks  # noqa: F401  (and these)
+from grantguard.posture.authorization import (
+    AccountAuthorization,
+    AuthorizationDetailsError,
+    ManagedPolicy,
+    Principal,
+    PrincipalKind,
+    parse_authorization_details,
+)
 from grantguard.posture.cloudtrail import logs_iam_writes
 from grantguard.posture.credential_report import (
     CredentialReport,
@@ -36,13 +45,18 @@ __all__ = [
     "KEY_MAX_IDLE",
     "NEW_USER_WINDOW",
     "AccessKey",
+    "AccountAuthorization",
     "AccountObservation",
+    "AuthorizationDetailsError",
     "CheckSpec",
     "CredentialReport",
     "CredentialReportError",
     "KeyRef",
+    "ManagedPolicy",
     "PasswordPolicy",
     "PostureFinding",
+    "Principal",
+    "PrincipalKind",
     "RegisteredCheck",
     "RootCredentials",
     "Trail",
@@ -50,6 +64,7 @@ __all__ = [
     "check",
     "keys_to_deactivate",
     "logs_iam_writes",
+    "parse_authorization_details",
     "parse_credential_report",
     "render_digest",
     "run_checks",

@@ -1,11 +1,12 @@
 """The account posture checks. Each one registers itself with its id, severity and benchmark item.
 
 Benchmark followed: CIS Amazon Web Services Foundations Benchmark v3.0.0 (items 1.4, 1.5, 1.8,
-1.9, 1.10, 1.12, 1.14 and 3.1; the password items read the same in v4.0.1). Since v1.4.0 the
-benchmark no longer asks for character classes or password expiry (NIST SP 800-63B advises
-against both); those v1.2.0 items are kept at LOW for auditors who still run CIS 1.2.0, so they
-never outrank a current item. CIS 1.12 disables credentials unused for 45 days; GrantGuard's
-unused-key rule uses 90 days, the horizon the issue sets for deactivation.
+1.9, 1.10, 1.12, 1.13, 1.14 and 3.1; the policy items 1.15 and 1.16 are in `policy_checks`; the
+password items read the same in v4.0.1). Since v1.4.0 the benchmark no longer asks for character
+classes or password expiry (NIST SP 800-63B advises against both); those v1.2.0 items are kept
+at LOW for auditors who still run CIS 1.2.0, so they never outrank a current item. CIS 1.12
+disables credentials unused for 45 days; GrantGuard's unused-key rule uses 90 days, the horizon
+the issue sets for deactivation.
 """
 
 from __future__ import annotations
@@ -324,3 +325,29 @@ def access_key_unused(
                         f"--access-key-id {key.label} --status Inactive"
                     ),
                 )
+
+
+@check(
+    "access-keys-multiple",
+    Severity.MEDIUM,
+    "Each user has at most one active access key",
+    f"{CIS} 1.13",
+)
+def access_keys_multiple(
+    spec: CheckSpec, observation: AccountObservation, now: datetime
+) -> Iterator[PostureFinding]:
+    for user in observation.users:
+        active = user.active_keys
+        if len(active) > 1:
+            oldest = min(active, key=lambda k: k.created)
+            yield spec.finding(
+                resource=user.arn,
+                message=(
+                    f"User {user.name} has {len(active)} active access keys "
+                    f"({', '.join(k.label for k in active)}); CIS asks for one at most."
+                ),
+                remediation=(
+                    f"Move callers to one key, then aws iam update-access-key --user-name "
+                    f"{user.name} --access-key-id {oldest.label} --status Inactive"
+                ),
+            )

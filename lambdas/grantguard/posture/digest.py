@@ -13,6 +13,7 @@ from grantguard.scoring.assessment import Severity
 ACTION = "posture_digest"
 EVENT_NAME = "PostureCheck"
 SUBJECT_LIMIT = 99  # SNS subjects must stay under 100 characters
+EMAIL_FINDINGS_MAX = 10  # the worst few, one line each; every finding is in the JSON message
 
 
 def render_digest(
@@ -21,7 +22,7 @@ def render_digest(
     now: datetime,
     deactivated_keys: Sequence[KeyRef] = (),
 ) -> Alert:
-    ordered = sorted(findings, key=lambda f: (-f.severity, f.check, f.resource))
+    ordered = sorted(findings, key=lambda f: f.rank)
     worst = max((f.severity for f in ordered), default=Severity.NONE)
     return Alert(
         subject=_subject(worst, len(ordered), account_id, len(deactivated_keys)),
@@ -80,8 +81,10 @@ def _email(
         lines += ["", f"{len(findings)} findings ({counts}); worst: {worst.name}.", ""]
         lines += [
             f"- {f.severity.name} {f.check}: {_clean(f.message)} Fix: {_clean(f.remediation)}"
-            for f in findings
+            for f in findings[:EMAIL_FINDINGS_MAX]
         ]
+        if len(findings) > EMAIL_FINDINGS_MAX:
+            lines.append(f"... and {len(findings) - EMAIL_FINDINGS_MAX} more in the JSON message.")
     else:
         lines += ["", "No findings: every posture check passed."]
     if deactivated_keys:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from grantguard.posture.authorization import AccountAuthorization
 from grantguard.scoring.assessment import Severity
 
 # CIS AWS Foundations 1.12/1.14 and GrantGuard's deactivation rule share one horizon.
@@ -114,6 +115,9 @@ class AccountObservation:
     users: tuple[UserCredentials, ...]
     trails: tuple[Trail, ...]
     root: RootCredentials | None = None  # None when the credential report had no root row
+    # Who holds which policies; None when not read (then `authorization_problem` may say why).
+    authorization: AccountAuthorization | None = None
+    authorization_problem: str | None = None
 
 
 @dataclass(frozen=True)
@@ -123,6 +127,8 @@ class PostureFinding:
     resource: str
     message: str
     remediation: str
+    score: int = 0  # ranks findings of one severity: the engine's score where one applies
+    policies: tuple[str, ...] = ()  # the policies the finding is about, named for a person
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -131,7 +137,14 @@ class PostureFinding:
             "resource": self.resource,
             "message": self.message,
             "remediation": self.remediation,
+            "score": self.score,
+            "policies": list(self.policies),
         }
+
+    @property
+    def rank(self) -> tuple[int, int, str, str]:
+        """Worst first: severity, then score, then check id and resource."""
+        return (-self.severity, -self.score, self.check, self.resource)
 
 
 @dataclass(frozen=True)

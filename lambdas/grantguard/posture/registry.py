@@ -17,17 +17,31 @@ from grantguard.scoring.assessment import Severity
 @dataclass(frozen=True)
 class CheckSpec:
     id: str
-    severity: Severity
+    severity: Severity  # the worst it reports; a finding may be rated lower, never higher
     title: str
     reference: str  # the benchmark item it implements, e.g. "CIS AWS 4.0.1 1.8"
 
-    def finding(self, resource: str, message: str, remediation: str) -> PostureFinding:
+    def finding(
+        self,
+        resource: str,
+        message: str,
+        remediation: str,
+        *,
+        severity: Severity | None = None,
+        score: int = 0,
+        policies: tuple[str, ...] = (),
+    ) -> PostureFinding:
+        rated = self.severity if severity is None else severity
+        if rated > self.severity:
+            raise ValueError(f"check {self.id} declares {self.severity.name}, not {rated.name}")
         return PostureFinding(
             check=self.id,
-            severity=self.severity,
+            severity=rated,
             resource=resource,
             message=message,
             remediation=remediation,
+            score=score,
+            policies=policies,
         )
 
 
@@ -64,8 +78,8 @@ def check(
 
 
 def run_checks(observation: AccountObservation, now: datetime) -> tuple[PostureFinding, ...]:
-    """Every registered check's findings, worst first, then by check id and resource."""
+    """Every registered check's findings, worst first (then by score, check id and resource)."""
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware (UTC); got a naive datetime")
     findings = [f for registered in CHECKS.values() for f in registered(observation, now)]
-    return tuple(sorted(findings, key=lambda f: (-f.severity, f.check, f.resource)))
+    return tuple(sorted(findings, key=lambda f: f.rank))
