@@ -5,6 +5,12 @@ Every match of a name pattern starts with its fixed head (the part before the fi
 so the candidates are one contiguous run of the sorted names, found by bisection: `Get*` is that
 run itself; a `*`-only pattern (`*Tags`, `Describe*Instance*s`) is checked with str.find over the
 run's names joined by newlines; only a pattern with `?` compiles a regex.
+
+Every regex built here runs in time linear in the text for a given pattern: a naive translation
+(`*` -> `.*`) backtracks over every way to split a name when its tail cannot match, which grows
+exponentially with the number of `*?` pairs. Here each part between two `*`s is found at its
+leftmost place inside an atomic group and never revisited: leftmost is always safe, because a
+part found earlier leaves more room for the parts after it.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ import re
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable
 from functools import lru_cache
+from itertools import accumulate
 
 _WILDCARDS = frozenset("*?")
 SMALL_RUN = 16  # candidate names checked one by one rather than scanned for
@@ -32,17 +39,40 @@ def service_wildcard(pattern: str) -> bool:
     return pattern == "*" or (bool(sep) and has_wildcard(prefix))
 
 
+def linear_regex(pattern: str, any_char: str) -> str:
+    """Regex source for an IAM wildcard pattern that never backtracks into a matched part:
+    head, then each middle part leftmost in an atomic group, then any run and the tail.
+    `any_char` is what `?` and the runs of `*` may consume (`.` or `[^\n]`)."""
+    segments = pattern.split("*")
+
+    def literal(part: str) -> str:
+        return "".join(any_char if c == "?" else re.escape(c) for c in part)
+
+    if len(segments) == 1:
+        return literal(pattern)
+    run = f"{any_char}*"
+    middles = "".join(f"(?>{run}?{literal(part)})" for part in segments[1:-1] if part)
+    return f"{literal(segments[0])}{middles}{run}{literal(segments[-1])}"
+
+
 def glob_regex(pattern: str) -> re.Pattern[str]:
-    """A regex for an IAM wildcard pattern (`*` any run, `?` one character), case-insensitive."""
-    parts = (".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
-    return re.compile("".join(parts), re.IGNORECASE | re.DOTALL)
+    """A regex for an IAM wildcard pattern (`*` any run, `?` one character), case-insensitive,
+    to use with fullmatch; linear in the name."""
+    return re.compile(linear_regex(pattern, "."), re.IGNORECASE | re.DOTALL)
+
+
+_NOT_NEWLINE = "[^\n]"
 
 
 @lru_cache(maxsize=1024)
 def _line_glob(pattern: str) -> re.Pattern[str]:
     """A multi-line regex matching whole lines that fit an IAM wildcard pattern."""
-    parts = ("[^\n]*" if c == "*" else "[^\n]" if c == "?" else re.escape(c) for c in pattern)
-    return re.compile(f"(?m)^{''.join(parts)}$")
+    return re.compile(f"(?m)^{linear_regex(pattern, _NOT_NEWLINE)}$")
+
+
+def glob_match(pattern: str, name: str) -> bool:
+    """Whether a lower-cased name fits a lower-cased IAM wildcard pattern (linear in the name)."""
+    return _line_glob(pattern).fullmatch(name) is not None
 
 
 def clear_caches() -> None:
@@ -51,11 +81,8 @@ def clear_caches() -> None:
 
 def service_text(names: tuple[str, ...]) -> ServiceText:
     text = "\n".join(names) + "\n"
-    starts = [0]
-    position = text.find("\n")
-    while position != -1:
-        starts.append(position + 1)
-        position = text.find("\n", position + 1)
+    # Line i + 1 starts one past the end of line i: running sums of len + 1, all in C.
+    starts = list(accumulate(map((1).__add__, map(len, names)), initial=0))
     return text, starts
 
 
@@ -124,3 +151,36 @@ def _glob_lines(name: str, text: ServiceText, lo: int, hi: int) -> int:
     for found in _line_glob(name).finditer(full, starts[lo], starts[hi]):
         local |= 1 << (bisect_right(starts, found.start()) - 1)
     return local
+
+
+# Letters by how rarely they occur in action names (rarest first): the part of a pattern to
+# search for is the longest literal, and among equally long ones the one with the rarest letter.
+_RARE_FIRST = "qjzxkvwy0123456789_.-bfhgmpuldcnsroitae"
+
+
+def find_lines(pattern: str, text: ServiceText) -> list[int]:
+    """The lines of `text` that fit a lower-cased pattern, in one pass over the whole text:
+    str.find jumps to the lines holding the pattern's most selective literal part, and only
+    those lines are matched (linearly) against the whole pattern."""
+    full, starts = text
+    line_glob = _line_glob(pattern)
+    parts = [part for part in re.split(r"[*?]", pattern) if part and part != ":"]
+    if not parts:  # nothing to search for: one linear regex scan over every line
+        last = len(starts) - 2  # the empty "line" after the final newline is no name
+        every = (bisect_right(starts, m.start()) - 1 for m in line_glob.finditer(full))
+        return [line for line in every if line <= last]
+    finder = max(parts, key=lambda part: (len(part), -min(map(_rarity, part))))
+    lines: list[int] = []
+    end = len(full)
+    found = full.find(finder)
+    while found != -1:
+        line = bisect_right(starts, found) - 1
+        if line_glob.match(full, starts[line]):
+            lines.append(line)
+        found = full.find(finder, starts[line + 1], end)
+    return lines
+
+
+def _rarity(char: str) -> int:
+    position = _RARE_FIRST.find(char)
+    return position if position != -1 else len(_RARE_FIRST)  # `:`: on every line
