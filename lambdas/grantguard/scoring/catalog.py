@@ -152,7 +152,7 @@ class Catalog(Summaries):
         )
         self._texts: dict[str, globs.ServiceText] = {}
         self._prefixes: globs.ServiceText | None = None
-        self._everything: globs.ServiceText | None = None
+        self._everything: globs.LineBits | None = None
         self.span_for: Callable[[str], tuple[int, int] | None] = lru_cache(maxsize=PATTERN_CACHE)(
             self._span_for
         )
@@ -330,17 +330,24 @@ class Catalog(Summaries):
     def _expand_wild_service(self, pattern: str, prefix: str, name: str) -> tuple[int, int]:
         """A pattern with a wildcard in its service part (`*:*Tags`, `s3*:Get*`): a few
         matching services are expanded one by one, many in one pass over the whole catalog."""
-        services = [
-            self._service_list[line] for line in globs.find_lines(prefix, self._prefix_text())
-        ]
-        if not name.strip("*"):  # `*:*`, `s3*:*`: whole services
+        if not prefix.strip("*") and not name.strip("*"):  # `*:*`, `**:*`
+            return self.all, self.size
+        if prefix.strip("*") and name.strip("*"):
+            lines = globs.find_lines(prefix, self._prefix_text())
+            services = [self._service_list[line] for line in lines]
+            if len(services) > FEW_SERVICES:
+                mask = self._catalog_bits().match(pattern)
+                return mask, mask.bit_count()
+        elif name.strip("*"):  # `*:*Tags`: every service, one bit-parallel pass
+            mask = self._catalog_bits().match(pattern)
+            return mask, mask.bit_count()
+        else:  # `*:*`, `s3*:*`: whole services
+            lines = globs.find_lines(prefix, self._prefix_text())
+            services = [self._service_list[line] for line in lines]
             mask = 0
             for service in services:
                 mask |= service.mask
             return mask, sum(len(service.lower_names) for service in services)
-        if len(services) > FEW_SERVICES:
-            found = globs.find_lines(pattern, self._catalog_text())
-            return _bits_to_int(found, self.size), len(found)
         mask = count = 0
         for service in services:
             local = self._in_service(service, name)
@@ -354,10 +361,11 @@ class Catalog(Summaries):
             self._prefixes = globs.service_text(tuple(self.services))
         return self._prefixes
 
-    def _catalog_text(self) -> globs.ServiceText:
-        """Every action as `prefix:name`, lower-cased, one a line (line i is action i)."""
+    def _catalog_bits(self) -> globs.LineBits:
+        """Every action as `prefix:name`, lower-cased, for bit-parallel matching (line i is
+        action i); built on first need."""
         if self._everything is None:
-            self._everything = globs.service_text(tuple(self._exact))
+            self._everything = globs.LineBits(tuple(self._exact))
         return self._everything
 
     def _in_service(self, service: ServiceRange, name: str) -> int:
@@ -376,8 +384,7 @@ class Catalog(Summaries):
         self._union_cached.cache_clear()  # type: ignore[attr-defined]
         self._written_cached.cache_clear()  # type: ignore[attr-defined]
         self.span_for.cache_clear()  # type: ignore[attr-defined]
-        self._texts.clear()
-        self._prefixes = self._everything = None
+        self._texts.clear()  # (the catalog-wide indexes stay: they hold no pattern)
         globs.clear_caches()
 
     def resource_types(self, index: int) -> tuple[str, ...]:
