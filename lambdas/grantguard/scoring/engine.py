@@ -90,12 +90,14 @@ class Engine:
     ) -> Assessment:
         """Judge one document; with `budget_seconds`, raise AssessmentBudgetExceeded rather
         than work longer than that (see scoring/budget.py)."""
-        with limited(budget_seconds):
-            statements = parse_policy(document, self.catalog.written_names)
-            effective = effective_grant(self.catalog, statements)
-            return self._judged(effective)
+        if budget_seconds is not None:
+            with limited(budget_seconds):
+                return self._assessed(document)
+        return self._assessed(document)
 
-    def _judged(self, effective: Effective) -> Assessment:
+    def _assessed(self, document: Mapping[str, Any] | str) -> Assessment:
+        statements = parse_policy(document, self.catalog.written_names)
+        effective = effective_grant(self.catalog, statements)
         findings = []
         for rule in self._candidates(effective):
             finding = evaluate(rule, effective)
