@@ -330,30 +330,29 @@ class Catalog(Summaries):
     def _expand_wild_service(self, pattern: str, prefix: str, name: str) -> tuple[int, int]:
         """A pattern with a wildcard in its service part (`*:*Tags`, `s3*:Get*`): a few
         matching services are expanded one by one, many in one pass over the whole catalog."""
-        if not prefix.strip("*") and not name.strip("*"):  # `*:*`, `**:*`
-            return self.all, self.size
-        if prefix.strip("*") and name.strip("*"):
-            lines = globs.find_lines(prefix, self._prefix_text())
-            services = [self._service_list[line] for line in lines]
-            if len(services) > FEW_SERVICES:
-                mask = self._catalog_bits().match(pattern)
-                return mask, mask.bit_count()
-        elif name.strip("*"):  # `*:*Tags`: every service, one bit-parallel pass
-            mask = self._catalog_bits().match(pattern)
-            return mask, mask.bit_count()
-        else:  # `*:*`, `s3*:*`: whole services
-            lines = globs.find_lines(prefix, self._prefix_text())
-            services = [self._service_list[line] for line in lines]
+        every_service = not prefix.strip("*")
+        if name and not name.strip("*"):  # `*:*`, `s3*:*`: whole services
+            if every_service:
+                return self.all, self.size
+            services = self._services_matching(prefix)
             mask = 0
             for service in services:
                 mask |= service.mask
             return mask, sum(len(service.lower_names) for service in services)
+        services = [] if every_service else self._services_matching(prefix)
+        if every_service or len(services) > FEW_SERVICES:
+            mask = self._catalog_bits().match(pattern)
+            return mask, mask.bit_count()
         mask = count = 0
         for service in services:
             local = self._in_service(service, name)
             mask |= local << service.start
             count += local.bit_count()
         return mask, count
+
+    def _services_matching(self, prefix: str) -> list[ServiceRange]:
+        lines = globs.find_lines(prefix, self._prefix_text())
+        return [self._service_list[line] for line in lines]
 
     def _prefix_text(self) -> globs.ServiceText:
         """Every service prefix, one a line (line i is service i)."""

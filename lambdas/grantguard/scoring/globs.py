@@ -113,6 +113,8 @@ def match_names(names: tuple[str, ...], name: str, text: Callable[[], ServiceTex
     gives the names as a ServiceText when a scan needs it."""
     if name == "*":
         return (1 << len(names)) - 1
+    if "\n" in name:  # no name holds one; in a pattern it would match across lines
+        return 0
     head = name.split("*", 1)[0].split("?", 1)[0]
     if head == name:  # no wildcard: one exact name
         i = bisect_left(names, name)
@@ -178,6 +180,8 @@ def find_lines(pattern: str, text: ServiceText) -> list[int]:
     """The lines of `text` that fit a lower-cased pattern, in one pass over the whole text:
     str.find jumps to the lines holding the pattern's most selective literal part, and only
     those lines are matched (linearly) against the whole pattern."""
+    if "\n" in pattern:  # no name holds one; in a pattern it would match across lines
+        return []
     full, starts = text
     line_glob = _line_glob(pattern)
     parts = [part for part in re.split(r"[*?]", pattern) if part and part != ":"]
@@ -245,6 +249,8 @@ class LineBits:
 
     def match(self, pattern: str) -> int:
         """Bitset (bit i for name i) of the names a lower-cased pattern matches."""
+        if "\n" in pattern or _PAD in pattern:  # no name holds these
+            return 0
         inline, state = self._inline, self._first
         for token in simplified(pattern):
             if token == "*":
