@@ -210,6 +210,8 @@ def _valid_actions(actions: list[str]) -> bool:
         and "\n:" not in joined
     ):
         return True
+    if joined.count("\n") != len(actions) - 1:  # an entry holds a newline: not one name
+        return False
     return _ACTIONS.fullmatch(joined) is not None  # `*` entries, and every invalid list
 
 
@@ -226,9 +228,10 @@ def _checked_statement(index: int, raw: Any) -> Statement:
     action_key = _exactly_one(raw, where, "Action", "NotAction")
     resource_key = _exactly_one(raw, where, "Resource", "NotResource")
     actions = _strings(raw[action_key], f"{where}.{action_key}")
-    if _ACTIONS.fullmatch("\n".join(actions)) is None:  # one C-level check for the common case
+    joined = "\n".join(actions)  # one C-level check for the common case
+    if _ACTIONS.fullmatch(joined) is None or joined.count("\n") != len(actions) - 1:
         for position, action in enumerate(actions):
-            if _ACTIONS.fullmatch(action) is None:
+            if _ONE_ACTION_RE.fullmatch(action) is None:
                 raise PolicyDocumentError(
                     f"{where}.{action_key}[{position}]: {action!r} is not an action name; "
                     "expected 'service:Action' or '*'"

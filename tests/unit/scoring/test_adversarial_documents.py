@@ -108,3 +108,10 @@ def test_budgets_nest_and_are_forgotten_after_the_call() -> None:
     check()  # outside any budget: no limit
     with pytest.raises(ValueError, match="budget_seconds"), limited(-1.0):
         pass
+
+
+@pytest.mark.parametrize("actions", [["s3:GetObject\n*:*"], ["s3:GetObject", "iam:Get*\n*"]])
+def test_an_action_holding_a_newline_is_not_read_as_two_actions(actions: list[str]) -> None:
+    # Lists are checked joined by newlines: an entry with its own newline passed as two names.
+    with pytest.raises(PolicyDocumentError, match="is not an action name"):
+        assess(policy(allow(actions)))
