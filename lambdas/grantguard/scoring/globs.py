@@ -4,7 +4,8 @@ service's action names, sorted and lower-cased, mostly without a regex.
 Every match of a name pattern starts with its fixed head (the part before the first wildcard),
 so the candidates are one contiguous run of the sorted names, found by bisection: `Get*` is that
 run itself; a `*`-only pattern (`*Tags`, `Describe*Instance*s`) is checked with str.find over the
-run's names joined by newlines; only a pattern with `?` compiles a regex.
+run's names joined by newlines; only a pattern with `?` compiles a regex. A pattern with a
+wildcard in its service part is matched against the whole catalog at once by `LineBits`.
 
 Every regex built here runs in time linear in the text for a given pattern: a naive translation
 (`*` -> `.*`) backtracks over every way to split a name when its tail cannot match, which grows
@@ -48,11 +49,12 @@ def simplified(pattern: str) -> str:
     return _WILDCARD_RUN.sub(_shortest_run, pattern)
 
 
-_WILDCARD_RUN = re.compile(r"[*?]*\*[*?]*")
+_WILDCARD_RUN = re.compile(r"[*?]+")  # maximal runs: never backtracks
 
 
 def _shortest_run(run: re.Match[str]) -> str:
-    return "?" * run.group().count("?") + "*"
+    text = run.group()
+    return "?" * text.count("?") + "*" if "*" in text else text
 
 
 def linear_regex(pattern: str, any_char: str) -> str:

@@ -146,7 +146,14 @@ def test_bit_parallel_matching_agrees_with_the_reference(names: list[str], patte
 
 @pytest.mark.parametrize(
     ("pattern", "shorter"),
-    [("*?*?*?q", "???*q"), ("a**b", "a*b"), ("?*?", "??*"), ("a?b", "a?b"), ("*", "*")],
+    [
+        ("*?*?*?q", "???*q"),
+        ("a**b", "a*b"),
+        ("?*?", "??*"),
+        ("a?b", "a?b"),
+        ("*", "*"),
+        ("a*?b??c", "a?*b??c"),
+    ],
 )
 def test_runs_of_wildcards_are_simplified_exactly(pattern: str, shorter: str) -> None:
     assert simplified(pattern) == shorter
@@ -160,3 +167,10 @@ def test_a_flood_of_wildcard_service_patterns_stays_within_seconds() -> None:
     document = {"Statement": [{"Effect": "Allow", "Action": actions[:500], "Resource": "*"}]}
     assert len(json.dumps(document, separators=(",", ":"))) <= 6144
     assert _seconds(document) < 5.0
+
+
+def test_simplifying_a_long_run_of_question_marks_is_linear() -> None:
+    pattern = "*?" + "?" * 20_000 + "a"
+    start = time.perf_counter()
+    assert simplified(pattern) == "?" * 20_001 + "*a"
+    assert time.perf_counter() - start < ADVERSARIAL_SECONDS / 10
