@@ -3,7 +3,9 @@
 One result per input (`-` reads standard input). json: one JSON object per line with `source`,
 `score`, `severity`, `categories`, `findings`, `unknown_actions` and `notes`. text: what a person
 reads in a terminal. An input that cannot be read or is not a valid policy prints one line on
-stderr; the other inputs are still scored and the exit status is 2.
+stderr; the other inputs are still scored and the exit status is 2. So does a document longer
+than any IAM policy can be (10,240 characters without whitespace, a role's inline policies):
+AWS would refuse it, and judging it would only cost time.
 """
 
 from __future__ import annotations
@@ -17,6 +19,14 @@ from grantguard.scoring import Assessment, PolicyDocumentError, assess
 
 EXIT_OK = 0
 EXIT_BAD_INPUT = 2
+# IAM's largest policy size (inline policies of a role, counted without whitespace); managed
+# policies allow 6,144, a user's inline policies 2,048 and a group's 5,120.
+IAM_MAX_POLICY_CHARS = 10_240
+_WHITESPACE = " \t\n\r"
+
+
+class OversizedPolicy(ValueError):
+    """A document longer than any IAM policy may be."""
 
 
 def register(commands: Any) -> None:
@@ -41,8 +51,8 @@ def score_paths(paths: list[str], fmt: str, stdin: TextIO, stdout: TextIO, stder
         source = "<stdin>" if path == "-" else path
         try:
             text = stdin.read() if path == "-" else _read(path)
-            assessment = assess(_unwrap(text))
-        except (OSError, UnicodeDecodeError, PolicyDocumentError) as exc:
+            assessment = assess(_within_iam_limit(_unwrap(text)))
+        except (OSError, UnicodeDecodeError, PolicyDocumentError, OversizedPolicy) as exc:
             failed = True
             print(f"grantguard score: {source}: {_reason(exc)}", file=stderr)
             continue
@@ -62,13 +72,26 @@ def _unwrap(text: str) -> str | dict[str, Any]:
     """Accept `aws iam get-policy-version` output as well as a bare policy document."""
     try:
         decoded = json.loads(text)
-    except ValueError:
-        return text  # assess() reports the JSON error with its position
+    except (ValueError, RecursionError):
+        return text  # assess() reports the JSON error with its position, or the nesting
     if isinstance(decoded, dict) and isinstance(decoded.get("PolicyVersion"), dict):
         document = decoded["PolicyVersion"].get("Document")
         if isinstance(document, (dict, str)):
             return document
     return text
+
+
+def _within_iam_limit(document: str | dict[str, Any]) -> str | dict[str, Any]:
+    """The document, unless it is longer than IAM allows any policy to be."""
+    text = document if isinstance(document, str) else json.dumps(document, separators=(",", ":"))
+    size = len(text) - sum(map(text.count, _WHITESPACE))
+    if size > IAM_MAX_POLICY_CHARS:
+        raise OversizedPolicy(
+            f"{size:,} characters without whitespace, more than IAM accepts in any policy "
+            f"({IAM_MAX_POLICY_CHARS:,}, a role's inline policies); AWS would reject it, "
+            "so it was not scored"
+        )
+    return document
 
 
 def _reason(exc: Exception) -> str:

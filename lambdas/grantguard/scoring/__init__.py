@@ -14,13 +14,22 @@ from collections.abc import Mapping
 from typing import Any
 
 from grantguard.scoring.assessment import Assessment, Finding, PolicyDocumentError, Severity
+from grantguard.scoring.budget import AssessmentBudgetExceeded
 
-__all__ = ["Assessment", "Finding", "PolicyDocumentError", "Severity", "assess"]
+__all__ = [
+    "Assessment",
+    "AssessmentBudgetExceeded",
+    "Finding",
+    "PolicyDocumentError",
+    "Severity",
+    "assess",
+]
 
 
-def assess(document: Mapping[str, Any] | str) -> Assessment:
-    """Score one policy document with the shipped catalog and rules."""
+def assess(document: Mapping[str, Any] | str, *, budget_seconds: float | None = None) -> Assessment:
+    """Score one policy document with the shipped catalog and rules. With `budget_seconds`,
+    raise AssessmentBudgetExceeded instead of working longer than that."""
     # Imported on first use: importing the package stays cheap; the engine is built once.
     from grantguard.scoring.engine import default_engine  # noqa: PLC0415
 
-    return default_engine().assess(document)
+    return default_engine().assess(document, budget_seconds=budget_seconds)

@@ -22,7 +22,7 @@ from itertools import repeat
 from pathlib import Path
 from typing import Any
 
-from grantguard.scoring import globs
+from grantguard.scoring import budget, globs
 from grantguard.scoring.globs import glob_regex, has_wildcard, service_wildcard
 from grantguard.scoring.summary import Summaries
 
@@ -59,6 +59,7 @@ PATTERN_CACHE = 8192  # expanded patterns remembered
 UNION_CACHE = 2048  # statements remembered (each holds one action bitset of at most 2.8 KB)
 LONG_LIST = 512  # exact names in one statement before one byte per action pays off
 LARGE_STATEMENT = 128  # wildcard patterns in one statement before `_union_large` pays off
+FEW_SERVICES = 8  # services a wildcard service part may match before one catalog-wide pass
 _BIT_CHARS = bytes.maketrans(b"\x00\x01", b"01")
 
 
@@ -150,6 +151,8 @@ class Catalog(Summaries):
             self._expand_pattern
         )
         self._texts: dict[str, globs.ServiceText] = {}
+        self._prefixes: globs.ServiceText | None = None
+        self._everything: globs.LineBits | None = None
         self.span_for: Callable[[str], tuple[int, int] | None] = lru_cache(maxsize=PATTERN_CACHE)(
             self._span_for
         )
@@ -307,6 +310,7 @@ class Catalog(Summaries):
     def _expand_pattern(self, pattern: str) -> tuple[int, int]:
         """(bitset, count) of a pattern. Called through the lru_cache `_expand`, keyed on the
         exact pattern; callers pass it lower-cased so every letter case shares one entry."""
+        budget.check()  # only cache misses get here: the work that grows with the document
         index = self._exact.get(pattern)
         if index is not None:
             return 1 << index, 1
@@ -316,19 +320,52 @@ class Catalog(Summaries):
         if not sep:
             return 0, 0
         if has_wildcard(prefix):
-            matcher = glob_regex(prefix)
-            mask = count = 0
-            for service in self._service_list:
-                if matcher.fullmatch(service.prefix):
-                    local = self._in_service(service, name)
-                    mask |= local << service.start
-                    count += local.bit_count()
-            return mask, count
+            return self._expand_wild_service(f"{prefix}:{name}", prefix, name)
         known = self.services.get(prefix)
         if known is None:
             return 0, 0
         local = self._in_service(known, name)
         return local << known.start, local.bit_count()  # a popcount of a small int
+
+    def _expand_wild_service(self, pattern: str, prefix: str, name: str) -> tuple[int, int]:
+        """A pattern with a wildcard in its service part (`*:*Tags`, `s3*:Get*`): a few
+        matching services are expanded one by one, many in one pass over the whole catalog."""
+        every_service = not prefix.strip("*")
+        if name and not name.strip("*"):  # `*:*`, `s3*:*`: whole services
+            if every_service:
+                return self.all, self.size
+            services = self._services_matching(prefix)
+            mask = 0
+            for service in services:
+                mask |= service.mask
+            return mask, sum(len(service.lower_names) for service in services)
+        services = [] if every_service else self._services_matching(prefix)
+        if every_service or len(services) > FEW_SERVICES:
+            mask = self._catalog_bits().match(pattern)
+            return mask, mask.bit_count()
+        mask = count = 0
+        for service in services:
+            local = self._in_service(service, name)
+            mask |= local << service.start
+            count += local.bit_count()
+        return mask, count
+
+    def _services_matching(self, prefix: str) -> list[ServiceRange]:
+        lines = globs.find_lines(prefix, self._prefix_text())
+        return [self._service_list[line] for line in lines]
+
+    def _prefix_text(self) -> globs.ServiceText:
+        """Every service prefix, one a line (line i is service i)."""
+        if self._prefixes is None:
+            self._prefixes = globs.service_text(tuple(self.services))
+        return self._prefixes
+
+    def _catalog_bits(self) -> globs.LineBits:
+        """Every action as `prefix:name`, lower-cased, for bit-parallel matching (line i is
+        action i); built on first need."""
+        if self._everything is None:
+            self._everything = globs.LineBits(tuple(self._exact))
+        return self._everything
 
     def _in_service(self, service: ServiceRange, name: str) -> int:
         """The actions of one service a name pattern matches, as a bitset from its start."""
@@ -346,7 +383,7 @@ class Catalog(Summaries):
         self._union_cached.cache_clear()  # type: ignore[attr-defined]
         self._written_cached.cache_clear()  # type: ignore[attr-defined]
         self.span_for.cache_clear()  # type: ignore[attr-defined]
-        self._texts.clear()
+        self._texts.clear()  # (the catalog-wide indexes stay: they hold no pattern)
         globs.clear_caches()
 
     def resource_types(self, index: int) -> tuple[str, ...]:

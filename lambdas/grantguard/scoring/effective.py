@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+from grantguard.scoring import budget
 from grantguard.scoring.catalog import Catalog, glob_regex, has_wildcard
 from grantguard.scoring.policy import Statement
 
@@ -35,7 +36,6 @@ class _Clause:
     """
 
     __slots__ = (
-        "_joined",
         "conditional",
         "index",
         "not_action",
@@ -65,22 +65,15 @@ class _Clause:
         self.wide = wide
         self.unknown = unknown or []
         self.wild = wild or []
-        self._joined: str | None = None
 
     def covers(self, name: str, known_service: bool) -> bool:
         """Whether this statement's action element applies to `name` (lower-cased)."""
         candidates = [*self.unknown, *self.wild]
         if known_service:
-            if self._joined is None:
-                self._joined = "\n".join(self.patterns)
-            candidates += _service_lines(name.partition(":")[0]).findall(self._joined)
+            own = name.partition(":")[0] + ":"
+            candidates += [p for p in self.patterns if p.startswith(own)]
         hit = any(_matches(p, name) for p in candidates)
         return hit != self.not_action
-
-
-@lru_cache(maxsize=1024)
-def _service_lines(service: str) -> re.Pattern[str]:
-    return re.compile(rf"(?m)^{re.escape(service)}:.*$")
 
 
 def _matches(pattern: str, name: str) -> bool:
@@ -204,6 +197,7 @@ class Effective:
         return grant
 
     def _grant_outside(self, action: str, name: str) -> UnknownGrant | None:
+        budget.check()
         known = self.catalog.service(name.partition(":")[0]) is not None
         if not known and not self.may_grant_unknown_services():
             return None
@@ -321,7 +315,6 @@ def _combine(result: Effective, kinds: list[int], denied: int) -> None:
 
 def clear_caches() -> None:
     """Forget the compiled patterns used to judge names outside the catalog."""
-    _service_lines.cache_clear()
     _glob.cache_clear()
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from grantguard.scoring.assessment import Assessment, Finding, Severity
+from grantguard.scoring.budget import limited
 from grantguard.scoring.catalog import Catalog, default_catalog
 from grantguard.scoring.categories import CATEGORIES
 from grantguard.scoring.effective import Effective, effective_grant
@@ -84,7 +85,17 @@ class Engine:
         rules = builtin_rules(catalog) + privesc_rules(catalog, load_methods(methods_file))
         return cls(catalog, rules)
 
-    def assess(self, document: Mapping[str, Any] | str) -> Assessment:
+    def assess(
+        self, document: Mapping[str, Any] | str, *, budget_seconds: float | None = None
+    ) -> Assessment:
+        """Judge one document; with `budget_seconds`, raise AssessmentBudgetExceeded rather
+        than work longer than that (see scoring/budget.py)."""
+        if budget_seconds is not None:
+            with limited(budget_seconds):
+                return self._assessed(document)
+        return self._assessed(document)
+
+    def _assessed(self, document: Mapping[str, Any] | str) -> Assessment:
         statements = parse_policy(document, self.catalog.written_names)
         effective = effective_grant(self.catalog, statements)
         findings = []

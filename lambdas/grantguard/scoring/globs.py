@@ -4,7 +4,14 @@ service's action names, sorted and lower-cased, mostly without a regex.
 Every match of a name pattern starts with its fixed head (the part before the first wildcard),
 so the candidates are one contiguous run of the sorted names, found by bisection: `Get*` is that
 run itself; a `*`-only pattern (`*Tags`, `Describe*Instance*s`) is checked with str.find over the
-run's names joined by newlines; only a pattern with `?` compiles a regex.
+run's names joined by newlines; only a pattern with `?` compiles a regex. A pattern with a
+wildcard in its service part is matched against the whole catalog at once by `LineBits`.
+
+Every regex built here runs in time linear in the text for a given pattern: a naive translation
+(`*` -> `.*`) backtracks over every way to split a name when its tail cannot match, which grows
+exponentially with the number of `*?` pairs. Here each part between two `*`s is found at its
+leftmost place inside an atomic group and never revisited: leftmost is always safe, because a
+part found earlier leaves more room for the parts after it.
 """
 
 from __future__ import annotations
@@ -13,6 +20,8 @@ import re
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable
 from functools import lru_cache
+from itertools import accumulate
+from operator import itemgetter
 
 _WILDCARDS = frozenset("*?")
 SMALL_RUN = 16  # candidate names checked one by one rather than scanned for
@@ -32,17 +41,56 @@ def service_wildcard(pattern: str) -> bool:
     return pattern == "*" or (bool(sep) and has_wildcard(prefix))
 
 
+def simplified(pattern: str) -> str:
+    """The same pattern with each run of wildcards holding a `*` written as its `?`s then one
+    `*` (`*?*?` matches what `??*` matches): fewer parts to match, smaller regexes."""
+    if "*" not in pattern or ("**" not in pattern and "*?" not in pattern):
+        return pattern
+    return _WILDCARD_RUN.sub(_shortest_run, pattern)
+
+
+_WILDCARD_RUN = re.compile(r"[*?]+")  # maximal runs: never backtracks
+
+
+def _shortest_run(run: re.Match[str]) -> str:
+    text = run.group()
+    return "?" * text.count("?") + "*" if "*" in text else text
+
+
+def linear_regex(pattern: str, any_char: str) -> str:
+    """Regex source for an IAM wildcard pattern that never backtracks into a matched part:
+    head, then each middle part leftmost in an atomic group, then any run and the tail.
+    `any_char` is what `?` and the runs of `*` may consume (`.` or `[^\n]`)."""
+    segments = simplified(pattern).split("*")
+
+    def literal(part: str) -> str:
+        return "".join(any_char if c == "?" else re.escape(c) for c in part)
+
+    if len(segments) == 1:
+        return literal(pattern)
+    run = f"{any_char}*"
+    middles = "".join(f"(?>{run}?{literal(part)})" for part in segments[1:-1] if part)
+    return f"{literal(segments[0])}{middles}{run}{literal(segments[-1])}"
+
+
 def glob_regex(pattern: str) -> re.Pattern[str]:
-    """A regex for an IAM wildcard pattern (`*` any run, `?` one character), case-insensitive."""
-    parts = (".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
-    return re.compile("".join(parts), re.IGNORECASE | re.DOTALL)
+    """A regex for an IAM wildcard pattern (`*` any run, `?` one character), case-insensitive,
+    to use with fullmatch; linear in the name."""
+    return re.compile(linear_regex(pattern, "."), re.IGNORECASE | re.DOTALL)
+
+
+_NOT_NEWLINE = "[^\n]"
 
 
 @lru_cache(maxsize=1024)
 def _line_glob(pattern: str) -> re.Pattern[str]:
     """A multi-line regex matching whole lines that fit an IAM wildcard pattern."""
-    parts = ("[^\n]*" if c == "*" else "[^\n]" if c == "?" else re.escape(c) for c in pattern)
-    return re.compile(f"(?m)^{''.join(parts)}$")
+    return re.compile(f"(?m)^{linear_regex(pattern, _NOT_NEWLINE)}$")
+
+
+def glob_match(pattern: str, name: str) -> bool:
+    """Whether a lower-cased name fits a lower-cased IAM wildcard pattern (linear in the name)."""
+    return _line_glob(pattern).fullmatch(name) is not None
 
 
 def clear_caches() -> None:
@@ -51,11 +99,8 @@ def clear_caches() -> None:
 
 def service_text(names: tuple[str, ...]) -> ServiceText:
     text = "\n".join(names) + "\n"
-    starts = [0]
-    position = text.find("\n")
-    while position != -1:
-        starts.append(position + 1)
-        position = text.find("\n", position + 1)
+    # Line i + 1 starts one past the end of line i: running sums of len + 1, all in C.
+    starts = list(accumulate(map((1).__add__, map(len, names)), initial=0))
     return text, starts
 
 
@@ -70,6 +115,8 @@ def match_names(names: tuple[str, ...], name: str, text: Callable[[], ServiceTex
     gives the names as a ServiceText when a scan needs it."""
     if name == "*":
         return (1 << len(names)) - 1
+    if "\n" in name:  # no name holds one; in a pattern it would match across lines
+        return 0
     head = name.split("*", 1)[0].split("?", 1)[0]
     if head == name:  # no wildcard: one exact name
         i = bisect_left(names, name)
@@ -124,3 +171,101 @@ def _glob_lines(name: str, text: ServiceText, lo: int, hi: int) -> int:
     for found in _line_glob(name).finditer(full, starts[lo], starts[hi]):
         local |= 1 << (bisect_right(starts, found.start()) - 1)
     return local
+
+
+# Letters by how rarely they occur in action names (rarest first): the part of a pattern to
+# search for is the longest literal, and among equally long ones the one with the rarest letter.
+_RARE_FIRST = "qjzxkvwy0123456789_.-bfhgmpuldcnsroitae"
+
+
+def find_lines(pattern: str, text: ServiceText) -> list[int]:
+    """The lines of `text` that fit a lower-cased pattern, in one pass over the whole text:
+    str.find jumps to the lines holding the pattern's most selective literal part, and only
+    those lines are matched (linearly) against the whole pattern."""
+    if "\n" in pattern:  # no name holds one; in a pattern it would match across lines
+        return []
+    full, starts = text
+    line_glob = _line_glob(pattern)
+    parts = [part for part in re.split(r"[*?]", pattern) if part and part != ":"]
+    if not parts:  # nothing to search for: one linear regex scan over every line
+        last = len(starts) - 2  # the empty "line" after the final newline is no name
+        every = (bisect_right(starts, m.start()) - 1 for m in line_glob.finditer(full))
+        return [line for line in every if line <= last]
+    finder = max(parts, key=lambda part: (len(part), -min(map(_rarity, part))))
+    lines: list[int] = []
+    end = len(full)
+    found = full.find(finder)
+    while found != -1:
+        line = bisect_right(starts, found) - 1
+        if line_glob.match(full, starts[line]):
+            lines.append(line)
+        found = full.find(finder, starts[line + 1], end)
+    return lines
+
+
+def _rarity(char: str) -> int:
+    position = _RARE_FIRST.find(char)
+    return position if position != -1 else len(_RARE_FIRST)  # `:`: on every line
+
+
+_LANE = 8  # every line is padded at its start so that its newline is the top bit of a byte
+_PAD = "\0"
+_TOP_BIT_DIGITS = bytes.maketrans(b"\x00\x80", b"01")
+
+
+class LineBits:
+    """Many names matched against one pattern at once, bit-parallel: bit p of an int stands for
+    position p of the names' text, so one step of the pattern is a few operations on ints as
+    wide as the whole catalog (microseconds each), whatever the pattern and however many
+    names match. The cost is a few operations per pattern character, never a pass per name.
+
+    The state is the set of positions where the next character is read; a literal keeps the
+    positions holding it and moves them on by one, `?` any name character, and `*` extends each
+    position to the end of its line by one carry-propagating addition.
+    """
+
+    def __init__(self, names: tuple[str, ...]) -> None:
+        padded = [_PAD * (-(len(name) + 1) % _LANE) + name for name in names]
+        text = "\n".join(padded) + "\n"
+        self._reversed = text.encode()[::-1]  # lowest position last, as int(..., 2) reads
+        self._chars: dict[str, int] = {}
+        self._newline = self._char("\n")
+        everything = (1 << len(text)) - 1
+        self._inline = everything ^ self._newline ^ self._char(_PAD)
+        self._first = self._inline & ~(self._inline << 1)  # the first character of each name
+        self._bytes = len(text) // _LANE
+        ends = accumulate(map(len, padded), lambda end, size: end + size + 1, initial=-1)
+        newline_bytes = [end >> 3 for end in list(ends)[1:]]
+        self._pick = itemgetter(*reversed(newline_bytes))  # the last name first
+        self._single = len(names) == 1
+
+    def _char(self, char: str) -> int:
+        """Positions holding `char`, built on first need."""
+        bits = self._chars.get(char)
+        if bits is None:
+            table = bytearray(b"0" * 256)
+            if char.isascii():
+                table[ord(char)] = ord("1")
+            bits = self._chars[char] = int(self._reversed.translate(table), 2)
+        return bits
+
+    def match(self, pattern: str) -> int:
+        """Bitset (bit i for name i) of the names a lower-cased pattern matches."""
+        if "\n" in pattern or _PAD in pattern:  # no name holds these
+            return 0
+        inline, state = self._inline, self._first
+        for token in simplified(pattern):
+            if token == "*":
+                state |= (inline + (state & inline)) ^ inline
+            elif token == "?":
+                state = (state & inline) << 1
+            else:
+                state = (state & self._char(token)) << 1
+            if not state:
+                return 0
+        hits = state & self._newline
+        if not hits:
+            return 0
+        picked = self._pick(hits.to_bytes(self._bytes, "little"))
+        top_bits = bytes([picked]) if self._single else bytes(picked)
+        return int(top_bits.translate(_TOP_BIT_DIGITS), 2)

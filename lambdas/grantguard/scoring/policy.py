@@ -35,7 +35,10 @@ _ONE_ACTION_RE = re.compile(_ONE_ACTION)
 _NAME_BYTES = (string.ascii_letters + string.digits + "*?_.-").encode()
 # An ARN whose resource part (after the 5th colon) is made only of wildcards and separators
 # names every resource of its service: `arn:aws:s3:::*`, `arn:aws:s3:::*/*`, `arn:*:*:*:*:*`.
-_WIDE_ARN = re.compile(r"arn:[^:]*:[^:]*:[^:]*:[^:]*:[*?/:]*\*[*?/:]*")
+# Checked with str methods, not a regex: `[*?/:]*\*[*?/:]*` backtracks quadratically over a
+# long run of `*` followed by a letter.
+_ARN_FIELDS = 6  # arn, partition, service, region, account, resource
+_WILDCARDS_AND_SEPARATORS = "*?/:"
 
 
 class Statement(NamedTuple):
@@ -67,7 +70,12 @@ def is_wide_resource(resource: str) -> bool:
 
 
 def _wide_arn(resource: str) -> bool:
-    return _WIDE_ARN.fullmatch(resource) is not None
+    """Whether an ARN's resource part holds a `*` and nothing but wildcards and separators."""
+    fields = resource.split(":", _ARN_FIELDS - 1)
+    if len(fields) != _ARN_FIELDS or fields[0] != "arn":
+        return False
+    rest = fields[-1]
+    return "*" in rest and not rest.strip(_WILDCARDS_AND_SEPARATORS)
 
 
 def parse_policy(
@@ -97,6 +105,10 @@ def _checked_policy(document: Mapping[str, Any] | str) -> tuple[Statement, ...]:
             document = json.loads(document)
         except ValueError as exc:
             raise PolicyDocumentError(f"policy document is not valid JSON: {exc}") from None
+        except RecursionError:  # json nests by recursion; IAM policies nest a few levels
+            raise PolicyDocumentError(
+                "policy document is nested too deeply to be an IAM policy"
+            ) from None
     if not isinstance(document, Mapping):
         raise PolicyDocumentError(f"policy document: expected a JSON object, got {_kind(document)}")
     unknown = sorted(set(document) - _TOP_LEVEL_KEYS)
@@ -198,6 +210,8 @@ def _valid_actions(actions: list[str]) -> bool:
         and "\n:" not in joined
     ):
         return True
+    if joined.count("\n") != len(actions) - 1:  # an entry holds a newline: not one name
+        return False
     return _ACTIONS.fullmatch(joined) is not None  # `*` entries, and every invalid list
 
 
@@ -214,9 +228,10 @@ def _checked_statement(index: int, raw: Any) -> Statement:
     action_key = _exactly_one(raw, where, "Action", "NotAction")
     resource_key = _exactly_one(raw, where, "Resource", "NotResource")
     actions = _strings(raw[action_key], f"{where}.{action_key}")
-    if _ACTIONS.fullmatch("\n".join(actions)) is None:  # one C-level check for the common case
+    joined = "\n".join(actions)  # one C-level check for the common case
+    if _ACTIONS.fullmatch(joined) is None or joined.count("\n") != len(actions) - 1:
         for position, action in enumerate(actions):
-            if _ACTIONS.fullmatch(action) is None:
+            if _ONE_ACTION_RE.fullmatch(action) is None:
                 raise PolicyDocumentError(
                     f"{where}.{action_key}[{position}]: {action!r} is not an action name; "
                     "expected 'service:Action' or '*'"

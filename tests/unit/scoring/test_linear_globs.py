@@ -1,0 +1,176 @@
+"""Wildcard matching in time linear in the name (issue 7): property tests against a reference
+matcher, and adversarial patterns that backtracked catastrophically before."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from functools import cache
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from grantguard.scoring import Severity, assess
+from grantguard.scoring.catalog import Catalog, default_catalog
+from grantguard.scoring.globs import LineBits, glob_match, glob_regex, simplified
+
+# IAM caps a user's inline policies at 2,048 characters: no action pattern can be longer.
+USER_POLICY_CHARS = 2048
+ADVERSARIAL_SECONDS = 1.0  # generous: each case took from 3 s to well over a minute before
+
+
+@pytest.fixture(scope="module")
+def catalog() -> Catalog:
+    return default_catalog()
+
+
+def reference_match(pattern: str, name: str) -> bool:
+    """Textbook dynamic programming over (pattern, name) prefixes: obviously right, O(n * m)."""
+
+    @cache
+    def fits(i: int, j: int) -> bool:
+        if i == len(pattern):
+            return j == len(name)
+        if pattern[i] == "*":
+            return fits(i + 1, j) or (j < len(name) and fits(i, j + 1))
+        return j < len(name) and pattern[i] in ("?", name[j]) and fits(i + 1, j + 1)
+
+    return fits(0, 0)
+
+
+patterns = st.text(alphabet="ab*?:", max_size=12)
+names = st.text(alphabet="ab:", max_size=14)
+
+
+@settings(max_examples=600, deadline=None)
+@given(patterns, names)
+def test_glob_regex_agrees_with_the_reference(pattern: str, name: str) -> None:
+    expected = reference_match(pattern, name)
+    assert (glob_regex(pattern).fullmatch(name) is not None) is expected
+    assert glob_match(pattern, name) is expected
+
+
+@settings(max_examples=200, deadline=None)
+@given(patterns, names)
+def test_glob_regex_ignores_letter_case(pattern: str, name: str) -> None:
+    assert (glob_regex(pattern.upper()).fullmatch(name) is not None) is reference_match(
+        pattern, name
+    )
+
+
+def _naive(pattern: str) -> re.Pattern[str]:
+    """The translation the engine used before: right, but exponential on adversarial input."""
+    parts = ("[^\n]*" if c == "*" else "[^\n]" if c == "?" else re.escape(c) for c in pattern)
+    return re.compile("".join(parts))
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        "*:*a*b*c*",
+        "*:?*?*?*q",
+        "*:list*tags*",
+        "*:*e?t*",
+        "*3:*",
+        "s3*:get*",
+        "*:*",
+        "*:??",
+        "a*:*",
+        "*-*:describe*",
+        "ec2:*?*?instance*s",
+        "ec2:describe???",
+        "*?:*?",
+        "iam:*user?olicy",
+    ],
+)
+def test_catalog_expansion_matches_a_name_by_name_check(catalog: Catalog, pattern: str) -> None:
+    naive = _naive(pattern)
+    expected = {i for i, name in enumerate(catalog.names) if naive.fullmatch(name.lower())}
+    mask = catalog.mask_for(pattern)
+    assert {i for i in range(catalog.size) if mask >> i & 1} == expected
+    assert catalog.count_for(pattern) == len(expected)
+
+
+def _seconds(document: object) -> float:
+    start = time.perf_counter()
+    assess(document)  # type: ignore[arg-type]
+    return time.perf_counter() - start
+
+
+def test_the_reported_152_character_policy_is_judged_fast_and_critical() -> None:
+    text = (
+        '{"Statement":[{"Effect":"Allow","Action":"*","Resource":"*"},'
+        '{"Effect":"Allow","Action":"ec2:*?*?*?*?*?*?*?q","Resource":"*"}]}'
+    )
+    start = time.perf_counter()
+    assessment = assess(text)
+    assert time.perf_counter() - start < ADVERSARIAL_SECONDS
+    assert assessment.severity is Severity.CRITICAL
+
+
+def test_an_adversarial_pattern_of_iam_maximum_length_is_judged_fast() -> None:
+    shell = '{"Statement":[{"Effect":"Allow","Action":"ec2:","Resource":"*"}]}'
+    pairs = (USER_POLICY_CHARS - len(shell) - 1) // 2
+    action = "ec2:" + "*?" * pairs + "q"
+    document = {"Statement": [{"Effect": "Allow", "Action": action, "Resource": "*"}]}
+    assert _seconds(document) < ADVERSARIAL_SECONDS
+
+
+def test_an_adversarial_name_pattern_outside_the_catalog_is_judged_fast() -> None:
+    # A service the catalog does not know: judged by glob_regex, not the catalog index.
+    action = "nosuchservice:" + "*?" * 900 + "q"
+    document = {"Statement": [{"Effect": "Allow", "NotAction": action, "Resource": "*"}]}
+    assert _seconds(document) < ADVERSARIAL_SECONDS
+
+
+def test_a_long_adversarial_glob_against_a_long_name_is_linear() -> None:
+    pattern, name = "*?" * 1000 + "q", "a" * 5000
+    start = time.perf_counter()
+    assert glob_match(pattern, name) is False
+    assert glob_regex(pattern).fullmatch(name) is None
+    assert time.perf_counter() - start < ADVERSARIAL_SECONDS
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.text(alphabet="ab:", min_size=1, max_size=11), min_size=1, max_size=12), patterns
+)
+def test_bit_parallel_matching_agrees_with_the_reference(names: list[str], pattern: str) -> None:
+    found = LineBits(tuple(names)).match(pattern)
+    assert [bool(found >> i & 1) for i in range(len(names))] == [
+        reference_match(pattern, name) for name in names
+    ]
+
+
+@pytest.mark.parametrize(
+    ("pattern", "shorter"),
+    [
+        ("*?*?*?q", "???*q"),
+        ("a**b", "a*b"),
+        ("?*?", "??*"),
+        ("a?b", "a?b"),
+        ("*", "*"),
+        ("a*?b??c", "a?*b??c"),
+    ],
+)
+def test_runs_of_wildcards_are_simplified_exactly(pattern: str, shorter: str) -> None:
+    assert simplified(pattern) == shorter
+
+
+def test_a_flood_of_wildcard_service_patterns_stays_within_seconds() -> None:
+    # 6,144 characters of `*:*a*b*c*` took 9-10 s, matched service by service; the bound is
+    # generous for a loaded machine, the benchmark gives the real figure.
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    actions = [f"*:*{a}*{b}*{c}*" for a in letters[:8] for b in letters[8:16] for c in "xyz"]
+    document = {"Statement": [{"Effect": "Allow", "Action": actions[:500], "Resource": "*"}]}
+    assert len(json.dumps(document, separators=(",", ":"))) <= 6144
+    assert _seconds(document) < 5.0
+
+
+def test_simplifying_a_long_run_of_question_marks_is_linear() -> None:
+    pattern = "*?" + "?" * 20_000 + "a"
+    start = time.perf_counter()
+    assert simplified(pattern) == "?" * 20_001 + "*a"
+    assert time.perf_counter() - start < ADVERSARIAL_SECONDS / 10
