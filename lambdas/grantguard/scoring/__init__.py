@@ -11,6 +11,7 @@ catalog and the privilege-escalation table are loaded lazily, once, from `scorin
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from grantguard.scoring.assessment import Assessment, Finding, PolicyDocumentError, Severity
@@ -18,9 +19,10 @@ from grantguard.scoring.assessment import Assessment, Finding, PolicyDocumentErr
 __all__ = ["Assessment", "Finding", "PolicyDocumentError", "Severity", "assess"]
 
 
-def assess(document: Mapping[str, Any] | str) -> Assessment:
-    """Score one policy document with the shipped catalog and rules."""
+def assess(document: Mapping[str, Any] | str, now: datetime | None = None) -> Assessment:
+    """Score one policy document with the shipped catalog and rules; `now` (default: the
+    clock) is the moment date conditions are judged at, so tests can fix it."""
     # Imported on first use: importing the package stays cheap; the engine is built once.
     from grantguard.scoring.engine import default_engine  # noqa: PLC0415
 
-    return default_engine().assess(document)
+    return default_engine().assess(document, now)

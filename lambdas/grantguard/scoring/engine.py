@@ -10,6 +10,7 @@ findings move the score up inside it. Adding a finding or raising one never lowe
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,8 @@ from grantguard.scoring.catalog import Catalog, default_catalog
 from grantguard.scoring.categories import CATEGORIES
 from grantguard.scoring.effective import Effective, effective_grant
 from grantguard.scoring.effective import clear_caches as clear_effective_caches
+from grantguard.scoring.narrowing import narrow
+from grantguard.scoring.passrole import judge_passrole, method_principals, scope_of
 from grantguard.scoring.policy import parse_policy
 from grantguard.scoring.privesc import METHODS_FILE, load_methods, privesc_rules
 from grantguard.scoring.rules import AllOf, Rule, evaluate
@@ -76,6 +79,7 @@ class Engine:
         # CodeStar): evaluated only when a policy could grant such a service at all.
         self._unknown_only = [r for r in self._always if _unknown_services_only(r, catalog)]
         self._always = [r for r in self._always if r not in self._unknown_only]
+        self._passes_role = method_principals(catalog, self.rules)
 
     @classmethod
     def build(cls, catalog: Catalog | None = None, methods_file: Path = METHODS_FILE) -> Engine:
@@ -84,8 +88,11 @@ class Engine:
         rules = builtin_rules(catalog) + privesc_rules(catalog, load_methods(methods_file))
         return cls(catalog, rules)
 
-    def assess(self, document: Mapping[str, Any] | str) -> Assessment:
-        statements = parse_policy(document, self.catalog.written_names)
+    def assess(self, document: Mapping[str, Any] | str, now: datetime | None = None) -> Assessment:
+        """The assessment of one policy; `now` (default: the clock) dates time conditions."""
+        parsed = parse_policy(document, self.catalog.written_names)
+        narrowed = narrow(self.catalog, parsed, document, now)
+        statements = narrowed.statements
         effective = effective_grant(self.catalog, statements)
         findings = []
         for rule in self._candidates(effective):
@@ -94,6 +101,13 @@ class Engine:
                 findings.append(finding)
         if effective.unknown:
             findings.extend(unknown_findings(effective.unknown))
+        notes = [*narrowed.notes, *effective.notes] if narrowed.notes else effective.notes
+        passes_role = self._passes_role
+        if any(f.rule in passes_role for f in findings):
+            scope = scope_of(self.catalog, effective, statements, narrowed.passed_to)
+            findings = judge_passrole(findings, passes_role, scope, notes)
+        if narrowed.findings:
+            findings.extend(narrowed.findings)
         if len(findings) > 1:
             findings.sort(key=_finding_order)
             score, severity = score_of(findings)
@@ -110,7 +124,7 @@ class Engine:
             categories=categories,
             findings=tuple(findings),
             unknown_actions=tuple(effective.unknown_names),
-            notes=tuple(effective.notes),
+            notes=tuple(notes),
         )
 
     def clear_caches(self) -> None:
