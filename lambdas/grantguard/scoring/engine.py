@@ -27,6 +27,7 @@ from grantguard.scoring.privesc import METHODS_FILE, load_methods, privesc_rules
 from grantguard.scoring.rules import AllOf, Rule, evaluate
 from grantguard.scoring.ruleset import builtin_rules
 from grantguard.scoring.unknown import unknown_findings
+from grantguard.scoring.validity import validity_findings
 
 BASE = {
     Severity.NONE: 0,
@@ -88,8 +89,16 @@ class Engine:
         rules = builtin_rules(catalog) + privesc_rules(catalog, load_methods(methods_file))
         return cls(catalog, rules)
 
-    def assess(self, document: Mapping[str, Any] | str, now: datetime | None = None) -> Assessment:
-        """The assessment of one policy; `now` (default: the clock) dates time conditions."""
+    def assess(
+        self,
+        document: Mapping[str, Any] | str,
+        now: datetime | None = None,
+        *,
+        lint: bool = False,
+    ) -> Assessment:
+        """The assessment of one policy; `now` (default: the clock) dates time conditions.
+        `lint` adds the policy-validity findings (scoring/validity.py); they cost about as much
+        as the scoring itself, so only callers that show them ask."""
         parsed = parse_policy(document, self.catalog.written_names)
         narrowed = narrow(self.catalog, parsed, document, now)
         statements = narrowed.statements
@@ -125,6 +134,11 @@ class Engine:
             findings=tuple(findings),
             unknown_actions=tuple(effective.unknown_names),
             notes=tuple(notes),
+            validity=(
+                validity_findings(self.catalog, parsed, document, effective.unknown_names)
+                if lint
+                else ()
+            ),
         )
 
     def clear_caches(self) -> None:
