@@ -9,7 +9,10 @@ from typing import Any
 import pytest
 
 from grantguard.scoring import Severity, assess
+from grantguard.scoring.catalog import default_catalog
 from grantguard.scoring.conditions import Holds, parse_date, read_condition
+from grantguard.scoring.narrowing import narrow
+from grantguard.scoring.policy import parse_policy
 
 from .helpers import allow, deny, finding, policy, rules_of
 
@@ -248,3 +251,12 @@ def test_a_role_pattern_is_not_named() -> None:
         assess(policy(passrole(resource=roles), LAMBDA)), "privesc.lambda-passrole-create-invoke"
     )
     assert "named roles" not in method.softened_by
+
+
+def test_a_service_wildcard_on_the_own_user_stays_as_written() -> None:
+    # `*` also reaches actions the catalog does not know: it is not replaced by names.
+    document = policy(allow(["*", "iam:CreateAccessKey"], "arn:aws:iam::*:user/${aws:username}"))
+    catalog = default_catalog()
+    narrowed = narrow(catalog, parse_policy(document), document)
+    assert narrowed.statements[0].actions == ("*",)
+    assert "privesc.iam-put-user-policy" in rules_of(assess(document))
