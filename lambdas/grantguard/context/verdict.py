@@ -156,9 +156,7 @@ def _held_back(findings: tuple[ContextFinding, ...], base: Severity) -> list[str
         and f.rule != COMBINED_ESCALATION
         and base < row_of(f.rule).applies_from
     ]
-    return [
-        f"{_short(f.rule)} weighs only from {row_of(f.rule).applies_from.name}" for f in held
-    ]
+    return [f"{_short(f.rule)} weighs only from {row_of(f.rule).applies_from.name}" for f in held]
 
 
 def _short(rule: str) -> str:

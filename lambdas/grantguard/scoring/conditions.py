@@ -78,27 +78,24 @@ def read_condition(condition: Mapping[str, Any], now: Callable[[], datetime]) ->
         kind = _KIND.get(operator) or _KIND.get(operator.lower())
         if kind is None:  # most conditions: tags, prefixes, source VPCs, ...
             opaque = True
-            continue
-        op = operator.lower()
-        for key, value in block.items():
-            name = key.lower()
-            if kind is _STRING and name != PASSED_TO_SERVICE:
-                opaque = True
-                continue
-            values = value if isinstance(value, list) else [value]
-            if kind is _STRING:
-                if all(isinstance(v, str) for v in values):
-                    services.extend(values)
-                    if_exists = if_exists or op.endswith("ifexists")
-                else:
-                    opaque = True
-            elif kind is _BEFORE:
-                limit = _TIME_KEYS.get(name)
+        elif kind is _STRING:  # matters only while nothing else narrows
+            if not opaque:
+                found = _passed_to(block)
+                opaque = found is None
+                services += found or ()
+                if_exists = if_exists or operator.lower().endswith("ifexists")
+        elif kind is _BEFORE:
+            for key, value in block.items():
+                limit = _TIME_KEYS.get(key.lower())
+                values = value if isinstance(value, list) else [value]
                 if limit is not None and _all_before(values, now() - limit):
                     return Reading(Holds.NEVER, f"{operator} {key} is in the past")
-                opaque = True
-            else:
-                accepted = _bool_states(op, values)
+            opaque = True
+        else:
+            op = operator.lower()
+            for key, value in block.items():
+                name = key.lower()
+                accepted = _bool_states(op, value if isinstance(value, list) else [value])
                 if accepted is None:
                     opaque = True
                 elif name == SECURE_TRANSPORT and op != "null" and TRUE in accepted:
@@ -113,6 +110,20 @@ def read_condition(condition: Mapping[str, Any], now: Callable[[], datetime]) ->
     if services:
         return Reading(Holds.PASSED_TO, "", tuple(dict.fromkeys(services)), if_exists)
     return Reading(Holds.ALWAYS, " and ".join(always) or "no test narrows")
+
+
+def _passed_to(block: Mapping[str, Any]) -> list[str] | None:
+    """The services of a string test on iam:PassedToService only; None for any other key."""
+    services: list[str] = []
+    for key, value in block.items():
+        # (the length first: most keys are not it, and need no lower())
+        if len(key) != len(PASSED_TO_SERVICE) or key.lower() != PASSED_TO_SERVICE:
+            return None
+        values = value if isinstance(value, list) else [value]
+        if not all(isinstance(v, str) for v in values):
+            return None
+        services += values
+    return services
 
 
 def _bool_states(operator: str, values: list[Any]) -> frozenset[str] | None:

@@ -17,16 +17,17 @@ common policy costs one scan of its resources.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
-from typing import Any
+from types import MappingProxyType
+from typing import Any, NamedTuple
 
 from grantguard.scoring import categories as cat
 from grantguard.scoring.assessment import Finding, Severity
 from grantguard.scoring.catalog import Catalog, service_wildcard
-from grantguard.scoring.conditions import SOMETIMES, Holds, read_condition
+from grantguard.scoring.conditions import SOMETIMES, Holds, Reading, read_condition
 from grantguard.scoring.policy import Statement, raw_statements
 
 PASS_ROLE = "iam:PassRole"
@@ -86,15 +87,18 @@ SELF_MINT = (
 )
 
 
-@dataclass(frozen=True)
-class Narrowed:
-    """The statements as the rules should see them, and what narrowing did."""
+_NOTHING: Mapping[int, tuple[str, ...]] = MappingProxyType({})
+
+
+class Narrowed(NamedTuple):
+    """The statements as the rules should see them, and what narrowing did. (A named tuple:
+    one is built for every policy, so construction is kept cheap.)"""
 
     statements: tuple[Statement, ...]
     notes: tuple[str, ...] = ()
     findings: tuple[Finding, ...] = ()
     # Statement position -> the services its iam:PassRole is limited to (iam:PassedToService).
-    passed_to: Mapping[int, tuple[str, ...]] = field(default_factory=dict)
+    passed_to: Mapping[int, tuple[str, ...]] = _NOTHING
 
 
 def narrow(
@@ -131,10 +135,9 @@ def narrow(
             out, raw = list(statements[:i]), raw_statements(document)
         narrowed: Statement | None = st
         if conditional:
-            condition = raw[st.position].get("Condition") or {}
-            narrowed = _by_condition(
-                catalog, st, condition, clock, notes=notes, passed_to=passed_to
-            )
+            reading = read_condition(raw[st.position].get("Condition") or {}, clock)
+            if reading is not SOMETIMES:  # most conditions narrow in ways not judged here
+                narrowed = _by_condition(catalog, st, reading, notes=notes, passed_to=passed_to)
         if narrowed is not None and special and allow and not (st.not_action or st.not_resource):
             narrowed = _by_resource(catalog, _tables(catalog), narrowed, notes, minted)
         if narrowed is not None:
@@ -169,15 +172,11 @@ def _special(resources: tuple[str, ...]) -> bool:
 def _by_condition(
     catalog: Catalog,
     st: Statement,
-    condition: Mapping[str, Any],
-    now: Callable[[], datetime],
+    reading: Reading,
     *,
     notes: list[str],
     passed_to: dict[int, tuple[str, ...]],
 ) -> Statement | None:
-    reading = read_condition(condition, now)
-    if reading is SOMETIMES:  # most conditions
-        return st
     where = f"Statement {st.position}"
     if reading.holds is Holds.NEVER:
         notes.append(f"{where}: its condition can never hold ({reading.why}); it has no effect.")

@@ -94,6 +94,9 @@ def parse_policy(
 def raw_statements(document: Mapping[str, Any] | str) -> list[Mapping[str, Any]]:
     """The statement objects of a document `parse_policy` accepted, in order, as written (the
     narrowing and validity checks read their Condition and Resource)."""
+    if type(document) is dict:  # the common case, without the ABC checks
+        raw = document["Statement"]
+        return [raw] if type(raw) is dict else list(raw)
     if isinstance(document, (str, bytes)):
         document = json.loads(document)
     if not isinstance(document, Mapping) or "Statement" not in document:
