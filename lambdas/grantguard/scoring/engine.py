@@ -101,7 +101,7 @@ class Engine:
         as the scoring itself, so only callers that show them ask."""
         parsed = parse_policy(document, self.catalog.written_names)
         narrowed = narrow(self.catalog, parsed, document, now)
-        statements = narrowed.statements
+        statements = parsed if narrowed is None else narrowed.statements
         effective = effective_grant(self.catalog, statements)
         findings = []
         for rule in self._candidates(effective):
@@ -110,12 +110,15 @@ class Engine:
                 findings.append(finding)
         if effective.unknown:
             findings.extend(unknown_findings(effective.unknown))
-        notes = [*narrowed.notes, *effective.notes] if narrowed.notes else effective.notes
+        notes = effective.notes
+        if narrowed is not None and narrowed.notes:
+            notes = [*narrowed.notes, *notes]
         passes_role = self._passes_role
-        if any(f.rule in passes_role for f in findings):
-            scope = scope_of(self.catalog, effective, statements, narrowed.passed_to)
+        if findings and not passes_role.keys().isdisjoint([f.rule for f in findings]):
+            passed_to = narrowed.passed_to if narrowed is not None else {}
+            scope = scope_of(self.catalog, effective, statements, passed_to)
             findings = judge_passrole(findings, passes_role, scope, notes)
-        if narrowed.findings:
+        if narrowed is not None and narrowed.findings:
             findings.extend(narrowed.findings)
         if len(findings) > 1:
             findings.sort(key=_finding_order)

@@ -88,6 +88,7 @@ SELF_MINT = (
 
 
 _NOTHING: Mapping[int, tuple[str, ...]] = MappingProxyType({})
+_STAR = ("*",)
 
 
 class Narrowed(NamedTuple):
@@ -106,10 +107,25 @@ def narrow(
     statements: tuple[Statement, ...],
     document: Mapping[str, Any] | str,
     now: datetime | None = None,
+) -> Narrowed | None:
+    """Apply the narrowing rules (module docstring) to the parsed `statements` of `document`;
+    None when no statement has a condition or a resource they look at (most policies)."""
+    for first, st in enumerate(statements):
+        # `"*"` alone is the common resource; statement[6] is `conditional`.
+        if st[6] or (st.resources != _STAR and _special(st.resources)):
+            return _narrowed(catalog, statements, first, document, now)
+    return None
+
+
+def _narrowed(
+    catalog: Catalog,
+    statements: tuple[Statement, ...],
+    first: int,
+    document: Mapping[str, Any] | str,
+    now: datetime | None,
 ) -> Narrowed:
-    """Apply the narrowing rules (module docstring) to the parsed `statements` of `document`."""
-    out: list[Statement] | None = None  # built from the first statement to look at
-    raw: list[Mapping[str, Any]] = []
+    out = list(statements[:first])
+    raw = raw_statements(document)
     notes: list[str] = []
     minted = [-1, 0]
     passed_to: dict[int, tuple[str, ...]] = {}
@@ -120,19 +136,9 @@ def narrow(
             moment.append(datetime.now(UTC))
         return moment[0]
 
-    for i, st in enumerate(statements):
-        # One unpacking instead of attribute look-ups; `"*"` alone is the common resource.
+    for st in statements[first:]:
         _, allow, _, _, resources, _, conditional = st
-        special = resources != ("*",) and _special(resources)
-        if not special and not conditional:
-            if out is not None:
-                out.append(st)
-            continue
-            if out is not None:
-                out.append(st)
-            continue
-        if out is None:
-            out, raw = list(statements[:i]), raw_statements(document)
+        special = resources != _STAR and _special(resources)
         narrowed: Statement | None = st
         if conditional:
             reading = read_condition(raw[st.position].get("Condition") or {}, clock)
@@ -142,8 +148,6 @@ def narrow(
             narrowed = _by_resource(catalog, _tables(catalog), narrowed, notes, minted)
         if narrowed is not None:
             out.append(narrowed)
-    if out is None:
-        return Narrowed(statements)
     findings = (_self_service(catalog, *minted),) if minted[1] else ()
     return Narrowed(tuple(out), tuple(notes), findings, passed_to)
 

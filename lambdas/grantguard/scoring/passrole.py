@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
+from functools import lru_cache
 
 from grantguard.scoring.assessment import Finding
-from grantguard.scoring.catalog import Catalog, glob_regex
+from grantguard.scoring.catalog import Catalog, glob_regex, has_wildcard
 from grantguard.scoring.effective import Effective
 from grantguard.scoring.narrowing import PASS_ROLE
 from grantguard.scoring.policy import Statement
@@ -139,13 +140,25 @@ def _judged(found: Finding, scope: PassRoleScope) -> Finding:
             "it is worth what they may do."
         )
         softened = softened if NAMED_ROLES in softened else (*softened, NAMED_ROLES)
-    return replace(found, message=message, softened_by=softened)
+    return Finding(
+        found.rule,
+        found.category,
+        found.severity,
+        message,
+        found.statement,
+        found.actions,
+        softened,
+    )
 
 
 def _reaches(principals: tuple[str, ...], services: tuple[str, ...]) -> bool:
     """Whether a `PassedToService` value (patterns allowed; `.cn` partitions) names one."""
-    for service in services:
-        pattern = glob_regex(service.lower().removesuffix(".cn"))
-        if any(pattern.fullmatch(p) for p in principals):
-            return True
-    return False
+    return any(_names(service, principal) for service in services for principal in principals)
+
+
+@lru_cache(maxsize=1024)
+def _names(service: str, principal: str) -> bool:
+    wanted = service.lower().removesuffix(".cn")
+    if not has_wildcard(wanted):
+        return wanted == principal
+    return glob_regex(wanted).fullmatch(principal) is not None
