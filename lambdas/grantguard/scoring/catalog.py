@@ -365,11 +365,6 @@ class Catalog(Summaries):
         cell = per_action.split(",")[index - service.start]
         return tuple(vocabulary[int(t)] for t in cell.split(".")) if cell else ()
 
-    def resource_vocabulary(self, prefix: str) -> tuple[str, ...]:
-        """Every resource type the actions of a service can be scoped to."""
-        found = self._types.get(prefix.lower())
-        return tuple(found[0]) if found else ()
-
 
 @cache
 def default_catalog() -> Catalog:
