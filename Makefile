@@ -83,6 +83,7 @@ bench-adversarial: install
 
 catalog: install
 	$(BIN)/python scripts/build_catalog.py
+	$(BIN)/python scripts/build_arn_types.py
 
 clean:
 	rm -rf $(CDK_OUT) .pytest_cache .mypy_cache .ruff_cache

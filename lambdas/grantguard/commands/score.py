@@ -1,7 +1,8 @@
 """`grantguard score PATH... [--format json|text]`: score IAM policy documents.
 
 One result per input (`-` reads standard input). json: one JSON object per line with `source`,
-`score`, `severity`, `categories`, `findings`, `unknown_actions` and `notes`. text: what a person
+`score`, `severity`, `categories`, `findings`, `unknown_actions`, `notes` and `validity` (what a
+linter would say; never scored). text: what a person
 reads in a terminal. An input that cannot be read or is not a valid policy prints one line on
 stderr; the other inputs are still scored and the exit status is 2. So does a document longer
 than any IAM policy can be (10,240 characters without whitespace, a role's inline policies):
@@ -51,7 +52,7 @@ def score_paths(paths: list[str], fmt: str, stdin: TextIO, stdout: TextIO, stder
         source = "<stdin>" if path == "-" else path
         try:
             text = stdin.read() if path == "-" else _read(path)
-            assessment = assess(_within_iam_limit(_unwrap(text)))
+            assessment = assess(_within_iam_limit(_unwrap(text)), lint=True)
         except (OSError, UnicodeDecodeError, PolicyDocumentError, OversizedPolicy) as exc:
             failed = True
             print(f"grantguard score: {source}: {_reason(exc)}", file=stderr)
@@ -121,4 +122,7 @@ def render_text(source: str, assessment: Assessment) -> str:
     if assessment.unknown_actions:
         lines.append(f"  unknown actions: {', '.join(assessment.unknown_actions)}")
     lines.extend(f"  note: {note}" for note in assessment.notes)
+    for item in assessment.validity:
+        where = f"statement {item.statement}" if item.statement is not None else "policy"
+        lines.append(f"  validity: {item.code} [{where}] {item.message}")
     return "\n".join(lines)

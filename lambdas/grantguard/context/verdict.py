@@ -20,7 +20,12 @@ it applies are data, and `judge` is the only place that combines them. The rules
 Bounds: after the re-rating, raises and lowers each move the severity one step at most, and a
 raise and a lower cancel; the result stays within LOW..CRITICAL, and a NONE grant stays NONE.
 The exception: a self-grant of a HIGH grant is CRITICAL whatever lowers it.
-The score moves into the band of the new severity, keeping its offset inside the band.
+
+The score moves with the severity: into the band of the new severity, keeping its offset inside
+the band (a CRITICAL verdict never shows a HIGH-band score). Every raise is visible: each one
+beyond the one that moved the severity (or cancelled a lower) adds `EXTRA_RAISE` points inside the
+band, as extra findings do in the engine, so a self-grant to a brand-new user scores above either
+reason alone; a raise whose row does not apply at this severity is named in the explanation.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ from dataclasses import dataclass
 
 from grantguard.context.model import ContextFinding, Effect, Verdict
 from grantguard.scoring.assessment import Assessment, Severity
-from grantguard.scoring.engine import BASE, SPAN
+from grantguard.scoring.engine import BASE, SPAN, WEIGHT
 
 SELF_GRANT = "actor.self-grant"
 ROOT = "actor.root"
@@ -38,6 +43,7 @@ COMBINED_ESCALATION = "target.combined-escalation"
 BOUNDARY_BLOCKS = "target.boundary-blocks"
 POSTURE_PREFIX = "posture."
 POSTURE_RAISES_FROM = Severity.MEDIUM  # posture findings this severe or worse raise
+EXTRA_RAISE = WEIGHT[Severity.MEDIUM]  # points inside the band per raise the step did not use
 
 
 @dataclass(frozen=True)
@@ -107,7 +113,12 @@ def judge(
         severity = Severity(min(max(base + step, Severity.LOW), Severity.CRITICAL))
     if base is not Severity.NONE:
         notes += _movement(raises, lowers, base, severity)
+        notes += _held_back(findings, base)
     score = rescore(assessment.score, policy, severity)
+    spent = 1 if raises and (severity > base or lowers) else 0
+    if severity is not Severity.NONE and len(raises) > spent:
+        top = BASE[severity] + SPAN[severity]
+        score = min(top, score + EXTRA_RAISE * (len(raises) - spent))
     said = f"Policy alone: {policy.name} ({assessment.score}/100); in context: "
     said += f"{severity.name} ({score}/100)"
     said += f": {'; '.join(notes)}." if notes else " (nothing in the context moved it)."
@@ -134,6 +145,18 @@ def _movement(
     if lowers:
         notes.append(f"lowered by {down}" if final < base else f"{down} would lower it")
     return notes
+
+
+def _held_back(findings: tuple[ContextFinding, ...], base: Severity) -> list[str]:
+    """Raises that do not weigh at this severity, named so none hides behind another."""
+    held = [
+        f
+        for f in findings
+        if f.effect is Effect.RAISES
+        and f.rule != COMBINED_ESCALATION
+        and base < row_of(f.rule).applies_from
+    ]
+    return [f"{_short(f.rule)} weighs only from {row_of(f.rule).applies_from.name}" for f in held]
 
 
 def _short(rule: str) -> str:

@@ -51,6 +51,18 @@ class Finding:
 
 
 @dataclass(frozen=True)
+class ValidityFinding:
+    """What a linter would say about the policy (scoring/validity.py): information only."""
+
+    code: str  # e.g. "unknown-action", "invalid-arn", "resource-mismatch", "mfa-condition"
+    message: str
+    statement: int | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "message": self.message, "statement": self.statement}
+
+
+@dataclass(frozen=True)
 class Assessment:
     score: int
     severity: Severity
@@ -59,6 +71,8 @@ class Assessment:
     unknown_actions: tuple[str, ...] = field(default=())
     # What the engine noticed but did not score, e.g. a conditional Deny it did not subtract.
     notes: tuple[str, ...] = field(default=())
+    # Policy-validity findings (a linter's): never part of the score or severity.
+    validity: tuple[ValidityFinding, ...] = field(default=())
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -68,4 +82,5 @@ class Assessment:
             "findings": [f.to_dict() for f in self.findings],
             "unknown_actions": list(self.unknown_actions),
             "notes": list(self.notes),
+            "validity": [v.to_dict() for v in self.validity],
         }

@@ -24,6 +24,7 @@ from typing import Any
 
 from grantguard.scoring import budget, globs
 from grantguard.scoring.globs import glob_regex, has_wildcard, service_wildcard
+from grantguard.scoring.overrides import Override, apply_overrides, load_overrides
 from grantguard.scoring.summary import Summaries
 
 __all__ = [
@@ -259,8 +260,12 @@ class Catalog(Summaries):
         lo, hi = globs.run_of(service.lower_names, name[:-1])
         return service.start + lo, service.start + hi
 
+    # Rows of the reviewed override table that did not apply (see scoring/overrides.py).
+    overrides_skipped: tuple[Override, ...] = ()
+
     @classmethod
     def from_file(cls, path: Path = CATALOG_FILE) -> Catalog:
+        """The compiled catalog with the reviewed access-level corrections applied."""
         try:
             raw = zlib.decompress(path.read_bytes(), 31)  # 31: expect a gzip header
             data = json.loads(raw)
@@ -268,7 +273,10 @@ class Catalog(Summaries):
             raise CatalogError(
                 f"cannot read the IAM action catalog {path}: {exc}; run `make catalog`"
             ) from exc
-        return cls(data)
+        skipped = apply_overrides(data, load_overrides())
+        catalog = cls(data)
+        catalog.overrides_skipped = tuple(skipped)
+        return catalog
 
     def _mask_of_level(self, letter: str) -> int:
         # One C-speed pass: the level string becomes a binary numeral, lowest index last.

@@ -10,6 +10,7 @@ findings move the score up inside it. Adding a finding or raising one never lowe
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -20,11 +21,14 @@ from grantguard.scoring.catalog import Catalog, default_catalog
 from grantguard.scoring.categories import CATEGORIES
 from grantguard.scoring.effective import Effective, effective_grant
 from grantguard.scoring.effective import clear_caches as clear_effective_caches
+from grantguard.scoring.narrowing import narrow
+from grantguard.scoring.passrole import judge_passrole, method_principals, scope_of
 from grantguard.scoring.policy import parse_policy
 from grantguard.scoring.privesc import METHODS_FILE, load_methods, privesc_rules
 from grantguard.scoring.rules import AllOf, Rule, evaluate
 from grantguard.scoring.ruleset import builtin_rules
 from grantguard.scoring.unknown import unknown_findings
+from grantguard.scoring.validity import validity_findings
 
 BASE = {
     Severity.NONE: 0,
@@ -77,6 +81,7 @@ class Engine:
         # CodeStar): evaluated only when a policy could grant such a service at all.
         self._unknown_only = [r for r in self._always if _unknown_services_only(r, catalog)]
         self._always = [r for r in self._always if r not in self._unknown_only]
+        self._passes_role = method_principals(catalog, self.rules)
 
     @classmethod
     def build(cls, catalog: Catalog | None = None, methods_file: Path = METHODS_FILE) -> Engine:
@@ -86,17 +91,28 @@ class Engine:
         return cls(catalog, rules)
 
     def assess(
-        self, document: Mapping[str, Any] | str, *, budget_seconds: float | None = None
+        self,
+        document: Mapping[str, Any] | str,
+        now: datetime | None = None,
+        *,
+        lint: bool = False,
+        budget_seconds: float | None = None,
     ) -> Assessment:
-        """Judge one document; with `budget_seconds`, raise AssessmentBudgetExceeded rather
-        than work longer than that (see scoring/budget.py)."""
+        """The assessment of one policy; `now` (default: the clock) dates time conditions.
+        `lint` adds the policy-validity findings (scoring/validity.py); they cost about as much
+        as the scoring itself, so only callers that show them ask. With `budget_seconds`, raise
+        AssessmentBudgetExceeded rather than work longer than that (see scoring/budget.py)."""
         if budget_seconds is not None:
             with limited(budget_seconds):
-                return self._assessed(document)
-        return self._assessed(document)
+                return self._assessed(document, now, lint=lint)
+        return self._assessed(document, now, lint=lint)
 
-    def _assessed(self, document: Mapping[str, Any] | str) -> Assessment:
-        statements = parse_policy(document, self.catalog.written_names)
+    def _assessed(
+        self, document: Mapping[str, Any] | str, now: datetime | None, *, lint: bool
+    ) -> Assessment:
+        parsed = parse_policy(document, self.catalog.written_names)
+        narrowed = narrow(self.catalog, parsed, document, now)
+        statements = parsed if narrowed is None else narrowed.statements
         effective = effective_grant(self.catalog, statements)
         findings = []
         for rule in self._candidates(effective):
@@ -105,6 +121,16 @@ class Engine:
                 findings.append(finding)
         if effective.unknown:
             findings.extend(unknown_findings(effective.unknown))
+        notes = effective.notes
+        if narrowed is not None and narrowed.notes:
+            notes = [*narrowed.notes, *notes]
+        passes_role = self._passes_role
+        if findings and not passes_role.keys().isdisjoint([f.rule for f in findings]):
+            passed_to = narrowed.passed_to if narrowed is not None else {}
+            scope = scope_of(self.catalog, effective, statements, passed_to)
+            findings = judge_passrole(findings, passes_role, scope, notes)
+        if narrowed is not None and narrowed.findings:
+            findings.extend(narrowed.findings)
         if len(findings) > 1:
             findings.sort(key=_finding_order)
             score, severity = score_of(findings)
@@ -121,7 +147,12 @@ class Engine:
             categories=categories,
             findings=tuple(findings),
             unknown_actions=tuple(effective.unknown_names),
-            notes=tuple(effective.notes),
+            notes=tuple(notes),
+            validity=(
+                validity_findings(self.catalog, parsed, document, effective.unknown_names)
+                if lint
+                else ()
+            ),
         )
 
     def clear_caches(self) -> None:

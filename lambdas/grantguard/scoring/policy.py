@@ -99,6 +99,20 @@ def parse_policy(
     return _checked_policy(document)
 
 
+def raw_statements(document: Mapping[str, Any] | str) -> list[Mapping[str, Any]]:
+    """The statement objects of a document `parse_policy` accepted, in order, as written (the
+    narrowing and validity checks read their Condition and Resource)."""
+    if type(document) is dict:  # the common case, without the ABC checks
+        raw = document["Statement"]
+        return [raw] if type(raw) is dict else list(raw)
+    if isinstance(document, (str, bytes)):
+        document = json.loads(document)
+    if not isinstance(document, Mapping) or "Statement" not in document:
+        raise PolicyDocumentError("policy document: parse it with parse_policy first")
+    raw = document["Statement"]
+    return [raw] if isinstance(raw, Mapping) else list(raw)
+
+
 def _checked_policy(document: Mapping[str, Any] | str) -> tuple[Statement, ...]:
     if isinstance(document, (str, bytes)):
         try:
