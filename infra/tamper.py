@@ -133,7 +133,7 @@ WATCHES = (
 # The email on-call reads. Every placeholder is a path the rule's pattern requires, so none is
 # ever empty; the error code is the one optional part and is read from the event as a whole.
 MESSAGE = (
-    "GrantGuard tamper watch: <caller> called <call> ({source}) on <resource> at <at> UTC from "
+    "GrantGuard tamper watch: <caller> called <call> ({source}) on <resource> at <at> from "
     "<ip> in account <account>, <region>. {description} If nobody deployed or changed "
     "GrantGuard on purpose, treat this as an attack on the guard: check the caller's other "
     "calls in CloudTrail (event id <event>) and redeploy GrantGuard."
@@ -242,7 +242,9 @@ class Tamper(Construct):
         """
         ops = self._alerting.ops_topic.topic_arn
         rules = [{"name": responder.rule.rule_name, "target": responder.function.function_arn}]
-        rules += [{"name": rule.rule_name, "target": ops} for rule in self.rules.values()]
+        # The tamper rules by their literal names: a Ref would make the posture function depend
+        # on rules whose patterns name it, a circular reference.
+        rules += [{"name": rule_name(Stack.of(self), watch), "target": ops} for watch in WATCHES]
         emails = list(config.alert_emails)
         return Stack.of(self).to_json_string(
             {

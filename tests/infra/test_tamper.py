@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from infra.filter_policy import alert_filter_policy
 from infra.tamper import LAMBDA_PREFIXES, WATCHES, rule_name
 from tests.infra.conftest import Synth
 
@@ -187,3 +188,42 @@ def test_undelivered_notices_page_through_an_alarm(synth: Synth) -> None:
         {"Name": "QueueName", "Value": {"Fn::GetAtt": [dlq, "QueueName"]}}
     ]
     assert alarm["Threshold"] == 0
+
+
+def _placeholders(value: Any) -> str:
+    """A resolved Fn::Join string with each reference written as <LogicalId> or <LogicalId.Arn>."""
+    if isinstance(value, str):
+        return value
+    if "Fn::Join" in value:
+        separator, parts = value["Fn::Join"]
+        return str(separator).join(_placeholders(part) for part in parts)
+    if "Ref" in value:
+        return PSEUDO.get(value["Ref"], f"<{value['Ref']}>")
+    logical_id, attribute = value["Fn::GetAtt"]
+    return f"<{logical_id}.{attribute}>"
+
+
+def test_the_self_check_manifest_names_what_the_stack_deployed(synth: Synth) -> None:
+    """GG_GUARD, once the posture function carries it, parses into the self-check's Expected."""
+    from grantguard.selfcheck import Expected, ExpectedRule
+
+    stack = synth.stack
+    text = _placeholders(
+        stack.resolve(stack.tamper.self_check_manifest(stack.config, stack.responder))
+    )
+    expected = Expected.from_manifest(text, own_function="posture")
+    assert expected.mode == stack.config.mode
+    responder = synth.logical_id(stack.responder.function)
+    ops = f"<{_ops_topic(synth)}>"
+    assert expected.rules == (
+        ExpectedRule(f"<{synth.logical_id(stack.responder.rule)}>", f"<{responder}.Arn>"),
+        *(ExpectedRule(rule_name(stack, w), ops) for w in WATCHES),
+    )
+    assert expected.functions == (f"<{responder}>", "posture")
+    alerts, ops_topic = expected.topics
+    assert alerts.arn == f"<{synth.logical_id(stack.alerting.alert_topic)}>"
+    assert ops_topic.arn == ops
+    assert alerts.endpoints == ops_topic.endpoints == stack.config.alert_emails
+    assert alerts.filter_policy == alert_filter_policy(stack.config.alert_min_severity)
+    assert ops_topic.filter_policy is None
+    assert expected.key_id == f"<{synth.logical_id(stack.alerting.key)}>"

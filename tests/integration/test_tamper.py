@@ -4,6 +4,10 @@ The rules' patterns and input transformers come from the template (see test_even
 with their CloudFormation references resolved to the names a deploy would give. moto cannot
 deliver to an SNS target, so each rule targets one SQS queue standing in for the operations
 topic; the message on-call would read is what arrives there.
+
+moto matches no field inside an array of objects, so PutEventSelectors is driven here through
+its advanced-selector branch; the basic-selector branches (includeManagementEvents false,
+readWriteType ReadOnly) are asserted on the template in tests/infra/test_tamper.py.
 """
 
 from __future__ import annotations
