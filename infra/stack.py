@@ -1,4 +1,4 @@
-"""The GrantGuard stack: alerting, the responder, the daily posture check and alarms on both."""
+"""The GrantGuard stack: alerting, the responder, the daily posture check, alarms, tamper watch."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from infra.alerting import Alerting
 from infra.config import GrantGuardConfig
 from infra.posture import Posture
 from infra.responder import Responder
+from infra.tamper import Tamper
 
 STACK_NAME = "GrantGuard"
 
@@ -38,6 +39,8 @@ class GrantGuardStack(Stack):
             posture=self.posture,
             topic=self.alerting.ops_topic,
         )
+        # Last: the watch guards every function, rule, topic and role built before it.
+        self.tamper = Tamper(self, "Tamper", alerting=self.alerting)
 
         CfnOutput(
             self,

@@ -55,8 +55,13 @@ def test_both_topics_are_encrypted_with_the_key_and_refuse_plain_http(synth: Syn
 
 def test_only_cloudwatch_alarms_of_this_account_may_publish_to_the_ops_topic(synth: Synth) -> None:
     ops_topic = synth.stack.alerting.ops_topic
-    (allow,) = synth.statements("AWS::SNS::TopicPolicy", ops_topic, "Allow")
-    assert allow["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+    allows = synth.statements("AWS::SNS::TopicPolicy", ops_topic, "Allow")
+    # The other allow is the tamper rules' own (tests/infra/test_tamper.py).
+    assert [s["Principal"] for s in allows] == [
+        {"Service": "cloudwatch.amazonaws.com"},
+        {"Service": "events.amazonaws.com"},
+    ]
+    allow = allows[0]
     assert allow["Action"] == "sns:Publish"
     assert allow["Condition"]["StringEquals"] == {"aws:SourceAccount": _ref("AWS::AccountId")}
     assert ":alarm:*" in json.dumps(allow["Condition"]["ArnLike"]["aws:SourceArn"])
@@ -171,10 +176,10 @@ def test_sns_delivers_exactly_the_wanted_alerts(sns_to_sqs: tuple[Any, Any], syn
     assert _delivered(sns, sqs, subscription["FilterPolicy"], messages) == expected
 
 
-def test_seven_alarms_page_the_ops_topic_and_ignore_missing_data(synth: Synth) -> None:
+def test_eight_alarms_page_the_ops_topic_and_ignore_missing_data(synth: Synth) -> None:
     ops_ref = _ref(synth.logical_id(synth.stack.alerting.ops_topic))
     alarms = synth.of_type("AWS::CloudWatch::Alarm")
-    assert len(alarms) == 7
+    assert len(alarms) == 8
     for alarm in alarms.values():
         props = alarm["Properties"]
         assert props["AlarmActions"] == [ops_ref]
@@ -204,4 +209,5 @@ def test_seven_alarms_page_the_ops_topic_and_ignore_missing_data(synth: Synth) -
         ("AWS/Lambda", "Errors", function(posture.function)),
         queue(posture.schedule_dlq),
         queue(posture.failure_queue),
+        queue(synth.stack.tamper.dead_letter_queue),
     }

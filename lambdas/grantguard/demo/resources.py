@@ -29,20 +29,31 @@ class Inbox:
 
 
 def event_pattern(template_path: Path) -> dict[str, Any]:
-    """The EventPattern of the stack's AWS::Events::Rule, read from the synthesized template."""
+    """The EventPattern of the responder's AWS::Events::Rule, read from the synthesized template."""
     try:
         template = json.loads(template_path.read_text())
     except FileNotFoundError:
         raise TemplateError(f"{template_path} does not exist; run `make synth` first") from None
     except json.JSONDecodeError as error:
         raise TemplateError(f"{template_path} is not JSON ({error}); run `make synth`") from None
+    resources = template.get("Resources", {})
+    functions = {k for k, r in resources.items() if r.get("Type") == "AWS::Lambda::Function"}
+    # The responder's rule is the one pattern rule with a Lambda target (the tamper watch's
+    # rules target the operations topic).
     rules = [
         r["Properties"]["EventPattern"]
-        for r in template.get("Resources", {}).values()
-        if r.get("Type") == "AWS::Events::Rule" and "EventPattern" in r.get("Properties", {})
+        for r in resources.values()
+        if r.get("Type") == "AWS::Events::Rule"
+        and "EventPattern" in r.get("Properties", {})
+        and any(
+            t.get("Arn", {}).get("Fn::GetAtt", [None])[0] in functions
+            for t in r["Properties"].get("Targets", [])
+        )
     ]
     if len(rules) != 1:
-        raise TemplateError(f"{template_path} has {len(rules)} EventBridge rules with a pattern")
+        raise TemplateError(
+            f"{template_path} has {len(rules)} EventBridge rules with a pattern and a Lambda target"
+        )
     pattern = rules[0]
     return json.loads(pattern) if isinstance(pattern, str) else dict(pattern)
 
