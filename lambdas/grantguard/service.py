@@ -53,6 +53,7 @@ from grantguard.domain import (
     Grant,
     Outcome,
     Settings,
+    UserContext,
 )
 from grantguard.events import parse_event
 from grantguard.scoring import Assessment, PolicyDocumentError, Severity, assess
@@ -194,9 +195,7 @@ class Responder:
         )
         # The decision still needs the user's exempt tag: read it now if the worker had not.
         snapshot = progress.snapshot
-        user = (
-            snapshot.user if snapshot is not None else self._remedy.user_context(grant.target_user)
-        )
+        user = snapshot.user if snapshot is not None else self._user_now(grant)
         assessment = out_of_time_assessment(grant)
         decision = decide(grant, assessment, self.settings, user, Severity.CRITICAL)
         reason = f"The grant {OUT_OF_TIME}, so GrantGuard judges it CRITICAL."
@@ -206,6 +205,13 @@ class Responder:
             f"the assessment budget ran out ({error})."
         )
         return self._act(Outcome(grant, assessment, decision, problem=problem), grant)
+
+    def _user_now(self, grant: Grant) -> UserContext:
+        """The user read for the decision alone; transient failures raise (Lambda retries)."""
+        try:
+            return self._remedy.user_context(grant.target_user)
+        except PermanentAwsError as error:  # denied: judged without the tag, never detached
+            return UserContext(unreadable=f"User {grant.target_user} could not be read: {error}.")
 
     @property
     def _remedy(self) -> IamGateway:

@@ -14,6 +14,7 @@ from botocore.exceptions import ClientError, EndpointConnectionError
 
 from grantguard.adapters import session
 from grantguard.adapters.ports import (
+    AccessDeniedError,
     AlertNotSentError,
     DeliveryUnknownError,
     JournalError,
@@ -154,6 +155,20 @@ def test_when_nothing_was_read_in_time_the_user_is_read_by_the_act_phase_gateway
     outcome = responder.handle(event_for("mallory", ADMIN))
     assert outcome.decision is not None and outcome.decision.action is Action.WOULD_DETACH
     assert ("user_context", "mallory") in remedy.calls and outcome.alerted
+
+
+def test_out_of_time_with_the_user_denied_is_alerted_and_not_detached(
+    release: threading.Event,
+) -> None:
+    hung = HungIam(users={"mallory": attached(ADMIN)}, gate=release)
+    remedy = FakeIam(user_error=AccessDeniedError("GetUser", "AccessDenied", "not allowed"))
+    publisher = FakePublisher()
+    responder = Responder(
+        ENFORCE, hung, publisher, remedy=remedy, budget=Budget(work_budget_s=FAST)
+    )
+    outcome = responder.handle(event_for("mallory", ADMIN))
+    assert outcome.decision is not None and outcome.decision.action is Action.WOULD_DETACH
+    assert outcome.alerted and "detach" not in remedy.names()
 
 
 # -- 2. transient reads the decision needs -------------------------------------------------------
