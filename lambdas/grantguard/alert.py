@@ -55,6 +55,12 @@ ATTEMPTED = Kind("ATTEMPTED", "attempted")
 DETACH_FAILED = Kind("DETACH FAILED", "detach_failed")
 COULD_NOT_PROCESS = Kind("could not process", "could_not_process")
 COULD_NOT_PROCESS_SEVERITY = Severity.HIGH  # the stack's filter policy always passes these
+AFTER_RETRY = {  # the second headline line when the policy was gone on a retry of the event
+    True: "GrantGuard DETACHED it on an earlier attempt at this event, whose alert did not go "
+    "out: the user no longer holds this policy.",
+    False: "It is no longer attached, but GrantGuard cannot tell whether it detached it itself "
+    "on an earlier attempt: check CloudTrail for DetachUserPolicy.",
+}
 
 
 def kind_of(outcome: Outcome) -> Kind:
@@ -223,6 +229,8 @@ def _headline(kind: Kind, facts: _Facts, outcome: Outcome, severity: Severity | 
         DETACH_FAILED: "GrantGuard tried to detach it and FAILED. It may STILL BE ATTACHED: "
         "detach it by hand now (HOW TO UNDO).",
     }[kind]
+    if outcome.detached_earlier or outcome.revert_unknown:  # a retry: say who detached it
+        second = AFTER_RETRY[outcome.detached_earlier]
     if outcome.context is not None and outcome.context.missing:
         return [first, second, "Part of the context could not be read: see CONTEXT MISSING."]
     return [first, second]
@@ -267,10 +275,14 @@ def _what_we_did(kind: Kind, outcome: Outcome, settings: Settings) -> list[str]:
         + (f", decision {decision.action.value})" if decision else ")"),
     ]
     lines += [f"  - {clean(reason)}" for reason in (decision.reasons if decision else ())]
-    if kind is ALREADY_DETACHED:
+    if outcome.detached_earlier:
+        lines.append("  - Detached on an earlier attempt at this event; its alert did not go out.")
+    elif kind is ALREADY_DETACHED:
         lines.append(
             "  - Re-read before detaching: the policy was no longer attached (or the user gone)."
         )
+    if outcome.revert_unknown:
+        lines.append(f"  - Unknown who detached it: {clean(outcome.revert_unknown)}")
     if outcome.problem and kind is not COULD_NOT_PROCESS:
         lines.append(f"  Problem: {clean(outcome.problem)}")
     return lines
@@ -378,6 +390,8 @@ def _json_body(
         "mode": settings.mode.value,
         "detached": outcome.detached,
         "already_detached": outcome.already_detached,
+        "detached_earlier": outcome.detached_earlier,
+        "revert_unknown": outcome.revert_unknown,
         "reasons": list(decision.reasons) if decision else [],
         "problem": outcome.problem,
         "undo_command": undo_command,

@@ -155,6 +155,12 @@ class Outcome:
     problem: str | None = None  # set when something could not be processed; said in the alert
     raw_event: Any = None  # "could not process": the event as received (any JSON value)
     context: GrantContext | None = None  # actor, target and verdict; None before assessment
+    # GrantGuard detached it on an earlier attempt of this event (its revert journal says so).
+    detached_earlier: bool = False
+    # No longer attached, and why GrantGuard cannot tell whether it was its own earlier detach.
+    revert_unknown: str | None = None
+    # The alert was sent but not acknowledged in time: SNS may or may not have delivered it.
+    delivery_unknown: bool = False
 
 
 @dataclass(frozen=True)

@@ -29,8 +29,11 @@ from aws_lambda_powertools.utilities.idempotency import (
 from grantguard import config
 from grantguard.adapters import session
 from grantguard.adapters.iam import Boto3Iam
+from grantguard.adapters.journal import DynamoDbJournal
+from grantguard.adapters.ports import AlertNotSentError
 from grantguard.adapters.sns import SnsPublisher
 from grantguard.adapters.target import Boto3Target
+from grantguard.budget import Budget, Phase
 from grantguard.domain import Outcome
 from grantguard.events import idempotency_key
 from grantguard.logs import json_line
@@ -75,7 +78,7 @@ class LocalContext:
     aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
 
     def get_remaining_time_in_millis(self) -> int:
-        return 60_000
+        return 30_000  # the deployed function's timeout
 
 
 def stored_result(result: dict[str, Any]) -> dict[str, Any]:
@@ -110,6 +113,8 @@ def record_metrics(outcome: Outcome) -> None:
         metrics.add_metric(name="PoliciesDetached", unit=MetricUnit.Count, value=1)
     if outcome.problem is not None and not outcome.detached:
         metrics.add_metric(name="EventsUnprocessable", unit=MetricUnit.Count, value=1)
+    if outcome.delivery_unknown:  # sent, not acknowledged in time: never re-published
+        metrics.add_metric(name="AlertDeliveryUnknown", unit=MetricUnit.Count, value=1)
     if outcome.alerted:
         metrics.add_metric(name="AlertsPublished", unit=MetricUnit.Count, value=1)
         severity = outcome.decision.severity.name if outcome.decision else "UNKNOWN"
@@ -132,12 +137,22 @@ class Runtime:
             raise config.ConfigError("GG_ALERT_TOPIC_ARN is not set; the function needs its topic")
         if runtime_config.idempotency_table is None:
             raise config.ConfigError("GG_IDEMPOTENCY_TABLE is not set; the function needs it")
-        iam = Boto3Iam()
+        # Each phase's clients refuse HTTP attempts that would end past its deadline.
+        self.budget = Budget()
+        iam = Boto3Iam(session.budgeted("iam", self.budget, Phase.ASSESS))
         self.responder = Responder(
             settings=runtime_config.settings,
             iam=iam,
-            publisher=SnsPublisher(runtime_config.topic_arn),
+            publisher=SnsPublisher(
+                runtime_config.topic_arn, session.budgeted("sns", self.budget, Phase.ALERT)
+            ),
             target=Boto3Target(iam),  # shares the client and the policy document cache
+            remedy=Boto3Iam(session.budgeted("iam", self.budget, Phase.ACT)),
+            journal=DynamoDbJournal(
+                runtime_config.idempotency_table,
+                session.budgeted("dynamodb", self.budget, Phase.ACT),
+            ),
+            budget=self.budget,
         )
         # The key is the whole data argument (no JMESPath): a string eventID hashes as before.
         self.idempotency = IdempotencyConfig(expires_after_seconds=IDEMPOTENCY_TTL_SECONDS)
@@ -145,7 +160,7 @@ class Runtime:
             table_name=runtime_config.idempotency_table,
             key_attr="id",
             expiry_attr="expiration",
-            boto3_client=session.client("dynamodb"),
+            boto3_client=session.client("dynamodb", config=session.DYNAMODB_LIMITS.config()),
         )
         self.process = idempotent_function(
             self._process,
@@ -166,7 +181,12 @@ class Runtime:
     @tracer.capture_method
     def _process(self, key: str | None, event: Any) -> dict[str, Any]:
         session.CALLS.reset()
-        outcome = self.responder.handle(event)
+        try:
+            outcome = self.responder.handle(event)
+        except AlertNotSentError:
+            # Never silent: logged by the service, counted here, retried by Lambda.
+            metrics.add_metric(name="AlertsNotSent", unit=MetricUnit.Count, value=1)
+            raise
         record_metrics(outcome)
         result = summary(outcome)
         result["aws_calls"] = session.CALLS.snapshot()
@@ -197,6 +217,7 @@ def reset_runtime() -> None:
 def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
     current = runtime()
     current.idempotency.register_lambda_context(context)
+    current.budget.start(context.get_remaining_time_in_millis() / 1000)
     # Every delivery, duplicates included: EventsReceived - EventsProcessed = duplicates skipped.
     metrics.add_metric(name="EventsReceived", unit=MetricUnit.Count, value=1)
     return current.handle(event)

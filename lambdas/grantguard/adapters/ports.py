@@ -29,6 +29,24 @@ class AccessDeniedError(PermanentAwsError):
     """The responder's role may not make this call: a deployment problem, not a transient one."""
 
 
+class TransientAwsError(Exception):
+    """A read the decision needs failed in a way a retry can fix (throttling, 5xx, network).
+
+    It is raised, never degraded: Lambda's retries (then its on-failure queue) keep the event.
+    """
+
+
+class AlertNotSentError(Exception):
+    """The alert was certainly not delivered (no connection, refused, or no time left to try)."""
+
+
+class DeliveryUnknownError(Exception):
+    """The alert was sent but no answer came in time: SNS may have delivered it.
+
+    Publishing again could duplicate it, so the service never does; it logs and counts it.
+    """
+
+
 @dataclass(frozen=True)
 class PolicyDocument:
     """One immutable version of a managed policy."""
@@ -66,7 +84,29 @@ class TargetReader(Protocol):
         ...
 
 
+class JournalError(Exception):
+    """The revert journal could not be read or written (the message says which call and why)."""
+
+
+class RevertJournal(Protocol):
+    """What GrantGuard itself detached, per event, kept across Lambda's retries of that event."""
+
+    def remember(self, event_id: str, user_name: str, policy_arn: str) -> None:
+        """Note that GrantGuard detached `policy_arn` from `user_name` (JournalError if not)."""
+        ...
+
+    def recall(self, event_id: str, user_name: str, policy_arn: str) -> bool:
+        """True when GrantGuard detached it for this event on an earlier attempt.
+
+        JournalError when the journal cannot be read: then nobody knows who detached it.
+        """
+        ...
+
+
 class AlertPublisher(Protocol):
     def publish(self, alert: Alert) -> str | None:
-        """Deliver the alert; returns the message id, or None when it was only printed."""
+        """Deliver the alert; returns the message id, or None when it was only printed.
+
+        AlertNotSentError: certainly not delivered (retry). DeliveryUnknownError: maybe.
+        """
         ...

@@ -2,22 +2,61 @@
 
 boto3's standard configuration applies, including AWS_ENDPOINT_URL (how tests and the demo point
 the same code at a local emulator).
+
+The responder's clients (`budgeted`) fit its 30 s function: `total_max_attempts` counts every
+HTTP attempt, each attempt is bounded by connect + read timeout, and a `before-send` hook refuses
+to start an attempt that could not end before its phase's deadline (`grantguard.budget`), so no
+call outlives the budget however IAM or SNS behave.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import Counter
+from dataclasses import dataclass
 from typing import Any
 
 import boto3
 from botocore.config import Config
 
+from grantguard.budget import Budget, DeadlineExceeded, Phase
+
+# The posture function and the CLI: `total_max_attempts` is every HTTP attempt, retries included.
 BOTO_CONFIG = Config(
     connect_timeout=3,
     read_timeout=10,
-    retries={"mode": "standard", "max_attempts": 3},
+    retries={"mode": "standard", "total_max_attempts": 3},
 )
+
+
+@dataclass(frozen=True)
+class CallLimits:
+    """One responder client's attempts and per-attempt timeouts (seconds)."""
+
+    connect_timeout: float
+    read_timeout: float
+    total_max_attempts: int
+
+    @property
+    def attempt_s(self) -> float:
+        """The longest one HTTP attempt can take."""
+        return self.connect_timeout + self.read_timeout
+
+    def config(self) -> Config:
+        return Config(
+            connect_timeout=self.connect_timeout,
+            read_timeout=self.read_timeout,
+            retries={"mode": "standard", "total_max_attempts": self.total_max_attempts},
+        )
+
+
+# IAM answers in well under a second; three attempts absorb a throttle or a dropped connection.
+IAM_LIMITS = CallLimits(connect_timeout=1, read_timeout=3, total_max_attempts=3)
+# One attempt only: a Publish that timed out may have been delivered, so it is never repeated.
+SNS_LIMITS = CallLimits(connect_timeout=1, read_timeout=4, total_max_attempts=1)
+# The idempotency record and the revert note.
+DYNAMODB_LIMITS = CallLimits(connect_timeout=1, read_timeout=2, total_max_attempts=2)
+RESPONDER_LIMITS = {"iam": IAM_LIMITS, "sns": SNS_LIMITS, "dynamodb": DYNAMODB_LIMITS}
 
 
 class CallCounter:
@@ -47,8 +86,37 @@ class CallCounter:
 CALLS = CallCounter()
 
 
-def client(service: str, session: boto3.session.Session | None = None) -> Any:
+def client(
+    service: str, session: boto3.session.Session | None = None, config: Config | None = None
+) -> Any:
     """A client for `service` whose calls are counted in CALLS."""
-    made = (session or boto3.session.Session()).client(service, config=BOTO_CONFIG)
+    made = (session or boto3.session.Session()).client(service, config=config or BOTO_CONFIG)
     made.meta.events.register("before-call", CALLS.record)
+    return made
+
+
+class DeadlineHook:
+    """before-send: start an HTTP attempt only if it can end before `phase`'s deadline."""
+
+    def __init__(self, budget: Budget, phase: Phase, attempt_s: float) -> None:
+        self.budget = budget
+        self.phase = phase
+        self.attempt_s = attempt_s
+
+    def __call__(self, event_name: str = "", **_: Any) -> None:
+        if not self.budget.allows(self.phase, self.attempt_s):
+            operation = event_name.rsplit(".", 1)[-1] or "the call"
+            raise DeadlineExceeded(self.phase, f"{operation} was not attempted")
+
+
+def budgeted(
+    service: str,
+    budget: Budget,
+    phase: Phase,
+    session: boto3.session.Session | None = None,
+) -> Any:
+    """A responder client: limits for `service`, attempts refused past `phase`'s deadline."""
+    limits = RESPONDER_LIMITS[service]
+    made = client(service, session, config=limits.config())
+    made.meta.events.register("before-send", DeadlineHook(budget, phase, limits.attempt_s))
     return made

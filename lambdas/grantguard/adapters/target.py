@@ -7,9 +7,13 @@ GetLoginProfile, ListMFADevices, ListAccessKeys (+ GetAccessKeyLastUsed per key)
 Round 2, concurrently: GetPolicy (+ GetPolicyVersion unless cached by (arn, version)) for every
 distinct managed policy of the user, its groups and its boundary.
 
-A part that cannot be read (access denied, throttled past botocore's retries) is left out and
-named in `TargetSnapshot.problems`; the grant is then judged without it. Only a missing user is
-not a problem: it is reported as `exists=False`.
+The user itself (GetUser: the exempt tag; ListAttachedUserPolicies) is what the decision needs:
+a transient failure to read it (throttling past botocore's retries, a 5xx, a dropped connection,
+a timeout) raises `TransientAwsError`, so Lambda retries the event instead of judging it without
+the tag, which would turn enforce into "would detach". Only a permanent failure (access denied)
+degrades to an unreadable user. Any other part that cannot be read is left out and named in
+`TargetSnapshot.problems`; the grant is then judged without it. A missing user is not a problem:
+it is reported as `exists=False`.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError
 
 from grantguard.adapters.iam import Boto3Iam, decode_document, translate
-from grantguard.adapters.ports import NotFoundError, PermanentAwsError
+from grantguard.adapters.ports import NotFoundError, PermanentAwsError, TransientAwsError
 from grantguard.adapters.responses import WORKERS, as_utc, fan_out
 from grantguard.context.model import PolicyKind, PolicySource, TargetSnapshot, UserPermissions
 from grantguard.domain import UserContext
@@ -42,9 +46,11 @@ class ContextReadError(Exception):
         else:
             said = str(error)
         super().__init__(f"{operation} failed ({said})")
-        self.not_found = isinstance(error, NotFoundError) or (
-            isinstance(error, ClientError)
-            and isinstance(translate(error, operation), NotFoundError)
+        translated = translate(error, operation) if isinstance(error, ClientError) else error
+        self.not_found = isinstance(translated, NotFoundError)
+        # Retrying cannot fix it: gone, denied, invalid, or a document that is not JSON.
+        self.permanent = isinstance(translated, PermanentAwsError) or not isinstance(
+            error, ClientError | BotoCoreError
         )
 
 
@@ -88,6 +94,10 @@ class Boto3Target:
             except ContextReadError as error:
                 if error.not_found:
                     return TargetSnapshot(UserContext(exists=False))
+                if not error.permanent:
+                    said = f"User {user_name} could not be read: {error}"
+                    logger.warning("target user read failed; retrying", extra={"problem": said})
+                    raise TransientAwsError(said) from error
                 problem = f"User {user_name} could not be read: {error}."
                 logger.warning("target user unreadable", extra={"problem": problem})
                 return TargetSnapshot(UserContext(unreadable=problem), problems=(problem,))
