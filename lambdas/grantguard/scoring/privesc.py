@@ -26,6 +26,7 @@ from typing import Any
 from grantguard.scoring import categories as cat
 from grantguard.scoring.assessment import Severity
 from grantguard.scoring.catalog import DATA_DIR, Catalog
+from grantguard.scoring.passrole_guard import passrole_guard_rule
 from grantguard.scoring.rules import AllOf, Rule
 
 METHODS_FILE = DATA_DIR / "privesc_methods.json"
@@ -146,7 +147,8 @@ def method_message(method: PrivescMethod) -> str:
 
 
 def privesc_rules(catalog: Catalog, methods: tuple[PrivescMethod, ...]) -> list[Rule]:
-    """One rule per method whose actions the catalog knows."""
+    """One rule per method whose actions the catalog knows, then the PassRole guard for the
+    role-passing paths no method lists (grantguard.scoring.passrole_guard)."""
     skipped = unknown_actions(catalog, methods)
     rules = []
     for method in methods:
@@ -161,4 +163,6 @@ def privesc_rules(catalog: Catalog, methods: tuple[PrivescMethod, ...]) -> list[
                 AllOf(catalog.mask_of(method.all_required)),
             )
         )
-    return rules
+    known = tuple(m for m in methods if m.id not in skipped)
+    guard = passrole_guard_rule(catalog, known)
+    return [*rules, guard] if guard is not None else rules
