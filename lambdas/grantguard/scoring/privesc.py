@@ -8,7 +8,8 @@ Severity: an optional `severity` overrides the default. A `confirmed` method (a 
 working path) is CRITICAL when every required action is an IAM action (the holder rewrites its own
 permissions or takes over another identity directly), else HIGH. A `possible` method names
 necessary actions only: something else must also hold (its description says what), so alone it
-is MEDIUM, and the finding says so.
+is MEDIUM, and the finding says so. It is not reported when a confirmed method that needs all of
+its actions matches too (`covering_methods`): that finding already says more.
 
 A method that names an action the catalog does not know (a retired service such as CodeStar) is
 skipped, not matched: `unknown_actions` lists such rows, and `make catalog` reports them. One bad
@@ -26,8 +27,9 @@ from typing import Any
 from grantguard.scoring import categories as cat
 from grantguard.scoring.assessment import Severity
 from grantguard.scoring.catalog import DATA_DIR, Catalog
+from grantguard.scoring.effective import Effective
 from grantguard.scoring.passrole_guard import passrole_guard_rule
-from grantguard.scoring.rules import AllOf, Rule
+from grantguard.scoring.rules import AllOf, Match, Rule
 
 METHODS_FILE = DATA_DIR / "privesc_methods.json"
 PASS_ROLE = "iam:PassRole"
@@ -146,21 +148,55 @@ def method_message(method: PrivescMethod) -> str:
     )
 
 
+def covering_methods(methods: tuple[PrivescMethod, ...]) -> dict[str, tuple[str, ...]]:
+    """Possible method id -> the confirmed methods that need all of its actions (and more)."""
+    needs = {m.id: {a.lower() for a in m.all_required} for m in methods}
+    out: dict[str, tuple[str, ...]] = {}
+    for method in methods:
+        if method.confidence != POSSIBLE:
+            continue
+        covering = tuple(
+            other.id
+            for other in methods
+            if other.confidence == CONFIRMED and needs[method.id] <= needs[other.id]
+        )
+        if covering:
+            out[method.id] = covering
+    return out
+
+
+class _Possible(AllOf):
+    """A possible method: no match when a covering confirmed method matches the same set."""
+
+    def __init__(self, required: int, covering: tuple[int, ...]) -> None:
+        super().__init__(required)
+        self.covering = covering
+
+    def __call__(self, effective: Effective, candidate: int) -> Match | None:
+        if any(candidate & mask == mask for mask in self.covering):
+            return None
+        return super().__call__(effective, candidate)
+
+
 def privesc_rules(catalog: Catalog, methods: tuple[PrivescMethod, ...]) -> list[Rule]:
     """One rule per method whose actions the catalog knows, then the PassRole guard for the
     role-passing paths no method lists (grantguard.scoring.passrole_guard)."""
     skipped = unknown_actions(catalog, methods)
+    masks = {m.id: catalog.mask_of(m.all_required) for m in methods if m.id not in skipped}
+    covering = covering_methods(tuple(m for m in methods if m.id in masks))
     rules = []
     for method in methods:
-        if method.id in skipped:
+        if method.id not in masks:
             continue
+        required = masks[method.id]
+        others = tuple(masks[i] for i in covering.get(method.id, ()))
         rules.append(
             Rule(
                 f"privesc.{method.id}",
                 cat.PRIVILEGE_ESCALATION,
                 method.default_severity,
                 method_message(method),
-                AllOf(catalog.mask_of(method.all_required)),
+                _Possible(required, others) if others else AllOf(required),
             )
         )
     known = tuple(m for m in methods if m.id not in skipped)

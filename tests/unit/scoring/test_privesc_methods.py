@@ -131,3 +131,12 @@ def test_catalog_build_reports_bad_rows(tmp_path: Path) -> None:
         "privesc_methods.json[1] retired: skipped, the catalog lacks codestar:CreateProject",
         "privesc_methods.json[2]: malformed row (needs an id and required actions)",
     ]
+
+
+def test_a_possible_method_gives_way_to_a_confirmed_one_needing_its_actions() -> None:
+    possible = "privesc.lambda-passrole-create-function-only"
+    both = assess(policy(allow(["iam:PassRole", "lambda:CreateFunction", "lambda:InvokeFunction"])))
+    assert "privesc.lambda-passrole-create-invoke" in rules_of(both)
+    assert possible not in rules_of(both)
+    alone = assess(policy(allow(["iam:PassRole", "lambda:CreateFunction"])))
+    assert finding(alone, possible).severity == Severity.MEDIUM
