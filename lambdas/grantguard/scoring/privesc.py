@@ -1,10 +1,19 @@
 """Privilege-escalation methods as data: scoring/data/privesc_methods.json, one rule per method.
 
-Each method lists the actions it `required`s (all needed), `optional` helpers and whether it
-`needs_passrole`. A method matches when every required action (and iam:PassRole when
-`needs_passrole`) is allowed. Adding a method to the file needs no code. An optional
-`severity` overrides the default: CRITICAL when every required action is an IAM action (the holder
-rewrites its own permissions or takes over another identity directly), else HIGH.
+Each method lists the actions it `required`s (all needed), `optional` helpers, whether it
+`needs_passrole` and its `confidence`. A method matches when every required action (and
+iam:PassRole when `needs_passrole`) is allowed. Adding a method to the file needs no code.
+
+Severity: an optional `severity` overrides the default. A `confirmed` method (a published,
+working path) is CRITICAL when every required action is an IAM action (the holder rewrites its own
+permissions or takes over another identity directly), else HIGH. A `possible` method names
+necessary actions only: something else must also hold (its description says what), so alone it
+is MEDIUM, and the finding says so. It is not reported when a confirmed method that needs all of
+its actions matches too (`covering_methods`): that finding already says more.
+
+A method that names an action the catalog does not know (a retired service such as CodeStar) is
+skipped, not matched: `unknown_actions` lists such rows, and `make catalog` reports them. One bad
+row never turns off the others.
 """
 
 from __future__ import annotations
@@ -18,10 +27,15 @@ from typing import Any
 from grantguard.scoring import categories as cat
 from grantguard.scoring.assessment import Severity
 from grantguard.scoring.catalog import DATA_DIR, Catalog
-from grantguard.scoring.rules import AllOf, Rule
+from grantguard.scoring.effective import Effective
+from grantguard.scoring.passrole_guard import passrole_guard_rule
+from grantguard.scoring.rules import AllOf, Match, Rule
 
 METHODS_FILE = DATA_DIR / "privesc_methods.json"
 PASS_ROLE = "iam:PassRole"
+CONFIRMED = "confirmed"
+POSSIBLE = "possible"
+CONFIDENCE = (CONFIRMED, POSSIBLE)
 
 
 class PrivescTableError(ValueError):
@@ -36,6 +50,7 @@ class PrivescMethod:
     needs_passrole: bool
     description: str
     severity: Severity | None = None
+    confidence: str = CONFIRMED
 
     @property
     def all_required(self) -> tuple[str, ...]:
@@ -47,6 +62,8 @@ class PrivescMethod:
     def default_severity(self) -> Severity:
         if self.severity is not None:
             return self.severity
+        if self.confidence == POSSIBLE:
+            return Severity.MEDIUM
         direct = all(a.lower().startswith("iam:") for a in self.all_required)
         return Severity.CRITICAL if direct else Severity.HIGH
 
@@ -74,6 +91,11 @@ def parse_methods(raw: Any, source: str = "privesc table") -> tuple[PrivescMetho
             parsed_severity = Severity.parse(severity) if severity is not None else None
         except (ValueError, AttributeError) as exc:
             raise PrivescTableError(f"{where}.severity: {exc}") from None
+        confidence = entry.get("confidence", CONFIRMED)
+        if confidence not in CONFIDENCE:
+            raise PrivescTableError(
+                f"{where}.confidence: expected one of {', '.join(CONFIDENCE)}, got {confidence!r}"
+            )
         methods.append(
             PrivescMethod(
                 id=method_id,
@@ -82,6 +104,7 @@ def parse_methods(raw: Any, source: str = "privesc table") -> tuple[PrivescMetho
                 needs_passrole=bool(entry.get("needs_passrole", False)),
                 description=str(entry.get("description", "")).strip(),
                 severity=parsed_severity,
+                confidence=confidence,
             )
         )
     return tuple(methods)
@@ -102,27 +125,80 @@ def load_methods(path: Path = METHODS_FILE) -> tuple[PrivescMethod, ...]:
     return parse_methods(raw, source=path.name)
 
 
+def unknown_actions(catalog: Catalog, methods: tuple[PrivescMethod, ...]) -> dict[str, list[str]]:
+    """Method id -> its required actions the catalog does not know (such methods are skipped)."""
+    out: dict[str, list[str]] = {}
+    for method in methods:
+        missing = [a for a in method.all_required if catalog.index_of(a) is None]
+        if missing:
+            out[method.id] = missing
+    return out
+
+
+def method_message(method: PrivescMethod) -> str:
+    """The finding's text; a `possible` method says that something else must also hold."""
+    description = method.description or "a known privilege-escalation method"
+    if method.confidence != POSSIBLE:
+        return f"Privilege escalation ({method.id}): {description}"
+    helpers = f" (helped by {', '.join(method.optional)})" if method.optional else ""
+    return (
+        f"Possible privilege escalation ({method.id}): {description} These actions are "
+        f"necessary but not enough: it also needs what is described to hold{helpers}, which "
+        "the policy alone does not show."
+    )
+
+
+def covering_methods(methods: tuple[PrivescMethod, ...]) -> dict[str, tuple[str, ...]]:
+    """Possible method id -> the confirmed methods that need all of its actions (and more)."""
+    needs = {m.id: {a.lower() for a in m.all_required} for m in methods}
+    out: dict[str, tuple[str, ...]] = {}
+    for method in methods:
+        if method.confidence != POSSIBLE:
+            continue
+        covering = tuple(
+            other.id
+            for other in methods
+            if other.confidence == CONFIRMED and needs[method.id] <= needs[other.id]
+        )
+        if covering:
+            out[method.id] = covering
+    return out
+
+
+class _Possible(AllOf):
+    """A possible method: no match when a covering confirmed method matches the same set."""
+
+    def __init__(self, required: int, covering: tuple[int, ...]) -> None:
+        super().__init__(required)
+        self.covering = covering
+
+    def __call__(self, effective: Effective, candidate: int) -> Match | None:
+        if any(candidate & mask == mask for mask in self.covering):
+            return None
+        return super().__call__(effective, candidate)
+
+
 def privesc_rules(catalog: Catalog, methods: tuple[PrivescMethod, ...]) -> list[Rule]:
-    """One rule per method. Required actions the catalog does not know (retired or new ones)
-    are matched by name against the policy's own patterns."""
+    """One rule per method whose actions the catalog knows, then the PassRole guard for the
+    role-passing paths no method lists (grantguard.scoring.passrole_guard)."""
+    skipped = unknown_actions(catalog, methods)
+    masks = {m.id: catalog.mask_of(m.all_required) for m in methods if m.id not in skipped}
+    covering = covering_methods(tuple(m for m in methods if m.id in masks))
     rules = []
     for method in methods:
-        required = 0
-        outside: list[str] = []
-        for action in method.all_required:
-            index = catalog.index_of(action)
-            if index is None:
-                outside.append(action)
-            else:
-                required |= 1 << index
-        description = method.description or "a known privilege-escalation method"
+        if method.id not in masks:
+            continue
+        required = masks[method.id]
+        others = tuple(masks[i] for i in covering.get(method.id, ()))
         rules.append(
             Rule(
                 f"privesc.{method.id}",
                 cat.PRIVILEGE_ESCALATION,
                 method.default_severity,
-                f"Privilege escalation ({method.id}): {description}",
-                AllOf(required, tuple(outside)),
+                method_message(method),
+                _Possible(required, others) if others else AllOf(required),
             )
         )
-    return rules
+    known = tuple(m for m in methods if m.id not in skipped)
+    guard = passrole_guard_rule(catalog, known)
+    return [*rules, guard] if guard is not None else rules
