@@ -22,7 +22,12 @@ from grantguard.scoring.categories import CATEGORIES
 from grantguard.scoring.effective import Effective, effective_grant
 from grantguard.scoring.effective import clear_caches as clear_effective_caches
 from grantguard.scoring.narrowing import narrow
-from grantguard.scoring.passrole import judge_passrole, method_principals, scope_of
+from grantguard.scoring.passrole import (
+    judge_passrole,
+    judged_rules,
+    method_principals,
+    scope_of,
+)
 from grantguard.scoring.policy import parse_policy
 from grantguard.scoring.privesc import METHODS_FILE, load_methods, privesc_rules
 from grantguard.scoring.rules import AllOf, Rule, evaluate
@@ -125,7 +130,7 @@ class Engine:
         if narrowed is not None and narrowed.notes:
             notes = [*narrowed.notes, *notes]
         passes_role = self._passes_role
-        if findings and not passes_role.keys().isdisjoint([f.rule for f in findings]):
+        if findings and judged_rules(passes_role, (f.rule for f in findings)):
             passed_to = narrowed.passed_to if narrowed is not None else {}
             scope = scope_of(self.catalog, effective, statements, passed_to)
             findings = judge_passrole(findings, passes_role, scope, notes)

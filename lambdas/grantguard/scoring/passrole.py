@@ -14,7 +14,7 @@ out); a service's principal is `<prefix>.amazonaws.com` unless `PRINCIPALS` says
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -22,6 +22,7 @@ from grantguard.scoring.assessment import Finding
 from grantguard.scoring.catalog import Catalog, glob_regex, has_wildcard
 from grantguard.scoring.effective import Effective
 from grantguard.scoring.narrowing import PASS_ROLE
+from grantguard.scoring.passrole_guard import RULE_ID as GUARD_RULE
 from grantguard.scoring.policy import Statement
 from grantguard.scoring.rules import AllOf, Rule
 
@@ -68,17 +69,27 @@ def method_principals(catalog: Catalog, rules: tuple[Rule, ...]) -> dict[str, tu
         matcher = rule.matcher
         if not isinstance(matcher, AllOf) or not matcher.required >> index & 1:
             continue
-        names = [*catalog.action_names(matcher.required), *matcher.outside]
-        prefixes = dict.fromkeys(n.partition(":")[0].lower() for n in names)
-        principals = [
-            principal
-            for prefix in prefixes
-            if prefix not in _UNSCOPED
-            for principal in PRINCIPALS.get(prefix, (f"{prefix}.amazonaws.com",))
-        ]
+        principals = _principals_of([*catalog.action_names(matcher.required), *matcher.outside])
         if principals:
-            out[rule.id] = tuple(dict.fromkeys(principals))
+            out[rule.id] = principals
     return out
+
+
+def _principals_of(action_names: Iterable[str]) -> tuple[str, ...]:
+    """The service principals that take a role passed to these actions' services."""
+    prefixes = dict.fromkeys(n.partition(":")[0].lower() for n in action_names)
+    principals = [
+        principal
+        for prefix in prefixes
+        if prefix not in _UNSCOPED
+        for principal in PRINCIPALS.get(prefix, (f"{prefix}.amazonaws.com",))
+    ]
+    return tuple(dict.fromkeys(principals))
+
+
+def judged_rules(principals: Mapping[str, tuple[str, ...]], rules: Iterable[str]) -> bool:
+    """Whether any of these findings' rules is judged on the PassRole scope."""
+    return any(rule == GUARD_RULE or rule in principals for rule in rules)
 
 
 def scope_of(
@@ -118,6 +129,9 @@ def judge_passrole(
     out: list[Finding] = []
     for found in findings:
         wanted = principals.get(found.rule)
+        if wanted is None and found.rule == GUARD_RULE:
+            # The guard's premise is a PassRole to any service: judged on the services it names.
+            wanted = _principals_of(found.actions)
         if wanted is None:
             out.append(found)
         elif scope.services is not None and not _reaches(wanted, scope.services):
