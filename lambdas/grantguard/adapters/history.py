@@ -184,7 +184,7 @@ def _pages_needed(page: dict[str, Any], start: datetime, end: datetime) -> int:
     covered = (end - oldest).total_seconds()
     if covered <= 0 or window <= 0:
         return 1
-    return max(2, int(math.ceil(window / covered)))
+    return max(2, math.ceil(window / covered))
 
 
 def _record_of(event: dict[str, Any]) -> dict[str, Any] | None:
