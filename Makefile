@@ -17,13 +17,14 @@ NODE_STAMP := node_modules/.installed
 CDK_OUT := cdk.out
 TEMPLATE := $(CDK_OUT)/GrantGuard.template.json
 
-.PHONY: help install demo test lint format typecheck unit integration infra synth bench bench-context catalog clean
+.PHONY: help install demo test lint format typecheck unit integration infra synth bench bench-context bench-trail catalog clean
 
 help:
 	@echo "make demo   - run the local demo on the embedded AWS emulator (installs what it needs)"
 	@echo "make test   - lint, type-check, unit, integration and infra tests"
 	@echo "make synth  - synthesize the CloudFormation template into $(CDK_OUT)/ (offline)"
 	@echo "make bench  - score all AWS managed policies beside cloudsplaining and parliament"
+	@echo "make bench-trail - backtest's trail reading against the gunzip floor (1M records)"
 	@echo "make catalog- rebuild the IAM action catalog shipped with the Lambda"
 
 $(PY_STAMP): requirements.txt requirements-dev.txt pyproject.toml
@@ -76,6 +77,10 @@ bench: install
 
 bench-context: install
 	$(BIN)/python benchmarks/bench_context.py --runs 20
+
+# A synthetic trail of 1,000,000 records (generated once under $TMPDIR, then reused).
+bench-trail: install
+	$(BIN)/python benchmarks/bench_trail.py --records 1000000 --workers 2
 
 catalog: install
 	$(BIN)/python scripts/build_catalog.py
