@@ -156,7 +156,7 @@ class Change:
 
     event_id: str
     event_time: str
-    actor: str | None
+    actor: str | None  # the actor's identity (the session issuer for roles)
     target_user: str | None
     policy_arn: str | None
     before: str
@@ -177,7 +177,7 @@ def compare(baseline: Sequence[Judged], proposed: Sequence[Judged]) -> tuple[Cha
                 Change(
                     old.event_id,
                     old.event_time,
-                    old.actor,
+                    old.actor_arn or old.actor,
                     old.target_user,
                     old.policy_arn,
                     state(old),
@@ -185,6 +185,22 @@ def compare(baseline: Sequence[Judged], proposed: Sequence[Judged]) -> tuple[Cha
                 )
             )
     return tuple(changes)
+
+
+def group_changes(changes: Sequence[Change]) -> dict[tuple[str, ...], list[Change]]:
+    """Changes grouped by who, to whom, which policy and how (a routine actor is one line)."""
+    groups: dict[tuple[str, ...], list[Change]] = defaultdict(list)
+    for change in changes:
+        policy = (change.policy_arn or "").rsplit("/", 1)[-1]
+        key = (
+            change.actor or "unknown",
+            change.target_user or "?",
+            policy,
+            change.before,
+            change.after,
+        )
+        groups[key].append(change)
+    return dict(groups)
 
 
 def render_text(summary: Summary, changes: Sequence[Change] | None = None) -> str:
@@ -207,10 +223,10 @@ def render_text(summary: Summary, changes: Sequence[Change] | None = None) -> st
             lines += [f"  {suggestion.pattern}", f"      {suggestion.evidence}"]
     if changes is not None:
         lines += ["", f"Under the proposed settings, {len(changes)} event(s) change:"]
-        for change in changes:
+        for (actor, user, policy, before, after), group in group_changes(changes).items():
             lines.append(
-                f"  {change.event_time}  {change.actor}  -> {change.target_user}  "
-                f"{(change.policy_arn or '').rsplit('/', 1)[-1]}: {change.before} -> {change.after}"
+                f"  {len(group):>4} x {actor} -> {user} {policy}: {before} -> {after} "
+                f"({group[0].event_time[:10]} .. {group[-1].event_time[:10]})"
             )
     lines += [
         "",
