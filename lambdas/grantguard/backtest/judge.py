@@ -20,8 +20,17 @@ from typing import Any
 
 from grantguard.adapters.ports import IamGateway, PolicyDocument, TargetReader
 from grantguard.context.model import TargetSnapshot
-from grantguard.decision import reasons_not_to_act
-from grantguard.domain import Action, Alert, Grant, Mode, Outcome, Settings, UserContext
+from grantguard.decision import decide
+from grantguard.domain import (
+    Action,
+    Alert,
+    Decision,
+    Grant,
+    Mode,
+    Outcome,
+    Settings,
+    UserContext,
+)
 from grantguard.events import SUPPORTED_EVENT_NAMES
 from grantguard.service import Responder, summary
 
@@ -210,9 +219,15 @@ class DryRunJudge:
             status = "unreadable"
         elif decision.action is Action.IGNORE:
             status = "ignored"
+        decided = self._decision(outcome)
         body = dict(alert.json_body) if alert else None
-        if body is not None:
-            body["mode"] = self.settings.mode.value  # the alert was rendered in monitor mode
+        if body is not None and decided is not None:
+            # The alert was rendered in monitor mode; say what the configured mode decides.
+            body.update(
+                mode=self.settings.mode.value,
+                decision=decided.action.value,
+                reasons=list(decided.reasons),
+            )
         return Judged(
             event_id=str(brief["event_id"] or record.get("eventID") or ""),
             event_time=grant.event_time if grant else str(record.get("eventTime") or ""),
@@ -223,31 +238,35 @@ class DryRunJudge:
             policy_arn=brief["policy_arn"],
             status=status,
             severity=brief["severity"],
-            decision=self._decision(outcome),
+            decision=decided.action.value if decided else None,
             would_revert=self._would_revert(outcome),
-            reasons=tuple(brief["reasons"]),
+            reasons=decided.reasons if decided else (),
             problem=outcome.problem,
             alert=body,
             current_facts=CURRENT_FACTS if grant else (),
         )
 
+    def _enforced(self, outcome: Outcome) -> Decision | None:
+        """The decision table's answer for these settings in enforce mode (None: not judged)."""
+        grant, assessment, decision = outcome.grant, outcome.assessment, outcome.decision
+        if grant is None or assessment is None or decision is None:
+            return None
+        if decision.action is Action.IGNORE:
+            return decision
+        severity = outcome.context.verdict.severity if outcome.context else None
+        enforce = replace(self.settings, mode=Mode.ENFORCE)
+        return decide(grant, assessment, enforce, self._user_of(grant), severity)
+
     def _would_revert(self, outcome: Outcome) -> bool:
         """Whether the stack, in enforce mode with these settings, would have detached it."""
-        grant, decision = outcome.grant, outcome.decision
-        if grant is None or decision is None or decision.action is not Action.WOULD_DETACH:
-            return False
-        user = self._user_of(grant)
-        enforce = replace(self.settings, mode=Mode.ENFORCE)
-        return not reasons_not_to_act(grant, enforce, user)
+        enforced = self._enforced(outcome)
+        return enforced is not None and enforced.action is Action.DETACH
 
-    def _decision(self, outcome: Outcome) -> str | None:
-        """The action the configured mode would have taken (monitor: would_detach)."""
-        decision = outcome.decision
-        if decision is None:
-            return None
-        if self.settings.mode is Mode.ENFORCE and self._would_revert(outcome):
-            return Action.DETACH.value
-        return decision.action.value
+    def _decision(self, outcome: Outcome) -> Decision | None:
+        """The decision in the configured mode (the responder ran in monitor mode)."""
+        if self.settings.mode is Mode.ENFORCE:
+            return self._enforced(outcome) or outcome.decision
+        return outcome.decision
 
     def _user_of(self, grant: Grant) -> UserContext:
         if self._target is not None:

@@ -30,6 +30,8 @@ def test_critical_grant_would_be_reverted_and_nothing_is_detached() -> None:
     assert ("detach", "bob", ADMIN) not in iam.calls
     assert result.current_facts == CURRENT_FACTS
     assert result.alert is not None and result.alert["mode"] == "enforce"
+    assert result.alert["decision"] == "detach"
+    assert not any(r.startswith("Monitor mode") for r in result.reasons)
 
 
 def test_monitor_mode_still_says_what_enforce_would_revert() -> None:
