@@ -132,6 +132,7 @@ class Judged:
     problem: str | None = None
     alert: dict[str, Any] | None = None  # the live alert's JSON body
     current_facts: tuple[str, ...] = ()
+    revert_reasons: tuple[str, ...] = ()  # enforce mode's reasons, whatever the configured mode
 
     @property
     def day(self) -> str:
@@ -147,6 +148,7 @@ class Judged:
                 "backtest": {
                     "status": self.status,
                     "would_revert": self.would_revert,
+                    "revert_reasons": list(self.revert_reasons),
                     "actor_arn": self.actor_arn,
                     "current_facts": list(self.current_facts),
                 },
@@ -220,6 +222,7 @@ class DryRunJudge:
         elif decision.action is Action.IGNORE:
             status = "ignored"
         decided = self._decision(outcome)
+        enforced = self._enforced(outcome)
         body = dict(alert.json_body) if alert else None
         if body is not None and decided is not None:
             # The alert was rendered in monitor mode; say what the configured mode decides.
@@ -244,6 +247,7 @@ class DryRunJudge:
             problem=outcome.problem,
             alert=body,
             current_facts=CURRENT_FACTS if grant else (),
+            revert_reasons=enforced.reasons if enforced else (),
         )
 
     def _enforced(self, outcome: Outcome) -> Decision | None:

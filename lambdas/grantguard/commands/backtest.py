@@ -25,6 +25,7 @@ EXIT_OK = 0
 EXIT_USAGE = 2
 LOOKUP_MAX_DAYS = 90
 JUDGE_THREADS = 4
+REDRAW_SECONDS = 0.2
 
 
 def register(commands: Any) -> None:
@@ -92,8 +93,15 @@ class ProgressBar:
         self.label = label
         self.started = time.monotonic()
         self.shown = False
+        self.drawn_at = 0.0
+        self.live = bool(getattr(stream, "isatty", lambda: False)())
 
     def __call__(self, done: int, total: int) -> None:
+        now = time.monotonic()
+        # Redrawn a few times a second on a terminal; elsewhere (a log, a pipe) only at the end.
+        if done < total and (not self.live or now - self.drawn_at < REDRAW_SECONDS):
+            return
+        self.drawn_at = now
         fraction = done / total if total else 1.0
         elapsed = time.monotonic() - self.started
         left = elapsed / fraction - elapsed if fraction > 0 else 0.0
