@@ -121,7 +121,7 @@ def render_html(
                     r.target_user,
                     r.policy_arn,
                     r.severity,
-                    " ".join(r.reasons),
+                    " ".join(r.revert_reasons or r.reasons),
                 )
                 for r in reverts
             ],

@@ -84,3 +84,10 @@ def test_caller_controlled_text_is_escaped() -> None:
     html = render_html(summarize(hostile, 1), hostile)
     assert "<script>" not in html
     assert "&lt;script&gt;" in html
+
+
+def test_would_revert_rows_give_enforce_reasons() -> None:
+    results = [judged(revert=True, reasons=("Monitor mode: ...",), revert_reasons=("Enforce.",))]
+    html = render_html(summarize(results, 1), results)
+    assert "Enforce." in html
+    assert "Monitor mode" not in html

@@ -8,7 +8,7 @@ from tests.unit.backtest.support import ADMIN, ALICE, DEPLOY, READ
 
 
 def judged(
-    actor: str = DEPLOY, day: int = 1, policy: str = READ, revert: bool = False, **kw: str
+    actor: str = DEPLOY, day: int = 1, policy: str = READ, revert: bool = False, **kw: object
 ) -> Judged:
     fields: dict = {
         "event_id": f"{actor}-{day}-{policy}",
