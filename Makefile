@@ -17,7 +17,7 @@ NODE_STAMP := node_modules/.installed
 CDK_OUT := cdk.out
 TEMPLATE := $(CDK_OUT)/GrantGuard.template.json
 
-.PHONY: help install demo test lint format typecheck unit integration infra synth bench bench-context bench-adversarial catalog clean
+.PHONY: help install demo test lint format typecheck unit integration infra synth bench bench-context bench-adversarial bench-trail catalog clean
 
 help:
 	@echo "make demo   - run the local demo on the embedded AWS emulator (installs what it needs)"
@@ -25,6 +25,7 @@ help:
 	@echo "make synth  - synthesize the CloudFormation template into $(CDK_OUT)/ (offline)"
 	@echo "make bench  - score all AWS managed policies beside cloudsplaining and parliament"
 	@echo "make bench-adversarial - the slowest adversarial documents at IAM's size limits"
+	@echo "make bench-trail - backtest's trail reading against the gunzip floor (1M records)"
 	@echo "make catalog- rebuild the IAM action catalog shipped with the Lambda"
 
 $(PY_STAMP): requirements.txt requirements-dev.txt pyproject.toml
@@ -80,6 +81,10 @@ bench-context: install
 
 bench-adversarial: install
 	$(BIN)/python benchmarks/bench_adversarial.py
+
+# A synthetic trail of 1,000,000 records (generated once under $TMPDIR, then reused).
+bench-trail: install
+	$(BIN)/python benchmarks/bench_trail.py --records 1000000 --workers 2
 
 catalog: install
 	$(BIN)/python scripts/build_catalog.py

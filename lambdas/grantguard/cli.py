@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from grantguard.commands import demo, posture, respond, score
+from grantguard.commands import backtest, demo, posture, respond, score
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -15,7 +15,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Score IAM policies and respond to IAM permission grants.",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for command in (score, respond, posture, demo):
+    for command in (score, respond, posture, demo, backtest):
         command.register(commands)
     return parser
 

@@ -21,12 +21,14 @@ import boto3
 import botocore.handlers
 
 from grantguard.demo import events, resources
+from grantguard.demo.backtest_scene import run_backtest_scene
 from grantguard.demo.emulator import aws_environment, moto_server
 
 ADMIN = "arn:aws:iam::aws:policy/AdministratorAccess"
 VIEW_ONLY = "arn:aws:iam::aws:policy/job-function/ViewOnlyAccess"
 TABLE = "grantguard-idempotency"
 FORGED_SOURCE = "custom.attacker"
+BACKTEST_REPORT = Path("cdk.out/backtest-report.html")
 
 
 @dataclass
@@ -38,6 +40,7 @@ class DemoResult:
     after: dict[str, list[str]] = field(default_factory=dict)
     outcomes: list[dict[str, Any]] = field(default_factory=list)
     forged_delivered: int = 0
+    backtest_exit: int = 0
 
     def failures(self) -> list[str]:
         """The demo's expectations that did not hold, one sentence each."""
@@ -50,6 +53,8 @@ class DemoResult:
             problems.append("no alert reached the on-call inbox")
         if self.forged_delivered:
             problems.append("the rule delivered an event with a forged source")
+        if self.backtest_exit:
+            problems.append(f"the backtest scene exited with {self.backtest_exit}")
         return problems
 
 
@@ -178,7 +183,8 @@ def run_demo(template: Path, out: TextIO) -> DemoResult:
         result.events_handled = len(result.outcomes)
         result.detached = sum(1 for o in result.outcomes if o.get("detached"))
         result.after = {u: resources.attachments(session, u) for u in users}
-    _print(result, out)
+        _print(result, out)
+        result.backtest_exit = run_backtest_scene(session, out, BACKTEST_REPORT)
     return result
 
 
