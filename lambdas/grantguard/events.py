@@ -304,3 +304,17 @@ def _after_colon(principal_id: str | None) -> str | None:
     if principal_id is None or ":" not in principal_id:
         return None
     return principal_id.split(":", 1)[1] or None
+
+
+REPLAY_NAME_MAX = 256
+
+
+def replay_name(event: Any) -> str | None:
+    """The EventBridge replay an event comes from (its envelope's `replay-name`), else None.
+
+    Any value counts, clipped to REPLAY_NAME_MAX characters: a replay is never acted on.
+    """
+    if not isinstance(event, Mapping) or "replay-name" not in event:
+        return None
+    value = event["replay-name"]
+    return (value if isinstance(value, str) else repr(value))[:REPLAY_NAME_MAX]

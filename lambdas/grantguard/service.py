@@ -55,7 +55,7 @@ from grantguard.domain import (
     Settings,
     UserContext,
 )
-from grantguard.events import bounded_raw_event, event_id_of, parse_event
+from grantguard.events import bounded_raw_event, event_id_of, parse_event, replay_name
 from grantguard.scoring import Assessment, PolicyDocumentError, Severity, assess
 from grantguard.scoring.assessment import Finding
 
@@ -127,6 +127,16 @@ class Responder:
             outcome = Outcome(None, None, None, problem=str(error), raw_event=raw)
             return self._alert(outcome)
         log = {"event_id": grant.event_id, "target_user": grant.target_user}
+        replay = replay_name(event)
+        if replay is not None:
+            # An EventBridge archive replay (a re-run after tuning) repeats history: judge it
+            # with `grantguard backtest`, never act on it or page on-call again.
+            logger.info("ignored a replayed event", extra={**log, "replay_name": replay})
+            reason = (
+                f"A replay of archived events ({replay}); GrantGuard never acts on a replay "
+                "(judge history with `grantguard backtest`)."
+            )
+            return Outcome(grant, None, Decision(Action.IGNORE, Severity.NONE, (reason,)))
         if is_own_call(grant, self.settings):
             logger.info("ignored the responder's own call", extra=log)
             reason = "The responder's own call; GrantGuard never reacts to itself."

@@ -391,3 +391,20 @@ def test_without_a_reader_the_alert_says_the_context_is_missing() -> None:
     iam = FakeIam(users={"bob": attached(CUSTOM)})
     outcome = responder(ENFORCE, iam, FakePublisher()).handle(event_for("bob", CUSTOM))
     assert outcome.context is not None and outcome.context.missing == (NO_TARGET_READER,)
+
+
+@pytest.mark.parametrize("name", ["tuning-2026-12-01", 7], ids=["string", "not-a-string"])
+def test_a_replayed_event_is_never_acted_on_nor_alerted(name: Any) -> None:
+    iam = FakeIam(users={"mallory": attached(ADMIN)})
+    publisher = FakePublisher()
+    event = {**event_for("mallory", ADMIN), "replay-name": name}
+    outcome = responder(ENFORCE, iam, publisher).handle(event)
+    assert outcome.decision is not None and outcome.decision.action is Action.IGNORE
+    assert "replay" in outcome.decision.reasons[0]
+    assert iam.calls == [] and publisher.alerts == [] and not outcome.detached
+
+
+def test_the_same_event_without_replay_name_is_detached() -> None:
+    iam = FakeIam(users={"mallory": attached(ADMIN)})
+    outcome = responder(ENFORCE, iam, FakePublisher()).handle(event_for("mallory", ADMIN))
+    assert outcome.detached
