@@ -1,22 +1,26 @@
 """The daily account posture check: a schedule -> Lambda, its least-privilege role, its queues.
 
 The function (grantguard.posture_handler) reads the credential report, the password policy, the
-CloudTrail trails and who holds which policies, and publishes one digest to the alert topic. Like
-the responder, nothing is lost: the schedule's target has a dead-letter queue and the function's
-asynchronous invocations an on-failure destination; the alarms on both page the operations topic.
+CloudTrail trails and who holds which policies, runs the self-check on GrantGuard's own rules,
+functions, topics and key (GG_GUARD, set by the stack once the tamper watch is built), and
+publishes one digest to the alert topic. Like the responder, nothing is lost: the schedule's
+target has a dead-letter queue and the function's asynchronous invocations an on-failure
+destination; the alarms on both page the operations topic.
 """
 
 from __future__ import annotations
 
-from aws_cdk import Acknowledgment, Duration, Stack, Validations
+from aws_cdk import Acknowledgment, Duration, Stack, Token, Validations
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
-from infra import runtime
+from grantguard.adapters.selfcheck import SELF_CHECK_ACTIONS
+from infra import runtime, tamper
 from infra.alerting import Alerting
 from infra.config import GrantGuardConfig
+from infra.responder import Responder
 
 HANDLER = "grantguard.posture_handler.lambda_handler"
 # The credential report can take up to a minute to generate (the adapter waits 60 s for it);
@@ -41,6 +45,23 @@ KEY_READ_ACTIONS = ("iam:ListAccessKeys", "iam:GetAccessKeyLastUsed")
 TRAIL_READ_ACTIONS = ("cloudtrail:GetTrailStatus", "cloudtrail:GetEventSelectors")
 # Only with deactivateUnusedKeys=true in enforce mode:
 KEY_DEACTIVATE_ACTIONS = ("iam:UpdateAccessKey",)
+
+# The self-check's reads (grantguard.adapters.selfcheck.SELF_CHECK_ACTIONS), one statement per
+# service, each on the resources of that service the manifest names. Keyed by the service
+# prefix: an action of a service not listed here fails the synth.
+SELF_CHECK_SIDS = {
+    "events": "SelfCheckRules",
+    "lambda": "SelfCheckFunctions",
+    "sns": "SelfCheckTopics",
+    "kms": "SelfCheckKey",
+}
+SELF_CHECK_FUNCTIONS_REASON = (
+    "The self-check reads the configuration, reserved concurrency and resource policy of "
+    "GrantGuard's functions (GetFunctionConfiguration, GetFunctionConcurrency, GetPolicy: "
+    "read-only). The posture function is one of them and cannot name its own ARN in its own "
+    "role (a circular reference), so the statement names the stack's functions by the prefix "
+    "CloudFormation gives their generated names."
+)
 
 # Each wildcard in the role's policy, with why a reviewer can accept it.
 ROLE_WILDCARDS = {
@@ -70,6 +91,45 @@ ROLE_WILDCARDS = {
 }
 
 
+def own_functions(stack: Stack) -> str:
+    """Every function of the stack: CloudFormation names them "<stack name>-<logical id>-..."."""
+    return (
+        f"arn:{stack.partition}:lambda:{stack.region}:{stack.account}:function:{stack.stack_name}-*"
+    )
+
+
+def self_check_statements(
+    stack: Stack, *, rule_arns: list[str], topic_arns: list[str], key_arn: str
+) -> list[iam.PolicyStatement]:
+    """Exactly SELF_CHECK_ACTIONS, grouped by service onto the resources the manifest names.
+
+    sns:GetSubscriptionAttributes is scoped to the topics too: the Service Authorization
+    Reference gives it the (optional) topic resource type, and SNS authorizes it against the
+    subscription's topic ARN.
+    """
+    resources = {
+        "events": rule_arns,
+        "lambda": [own_functions(stack)],
+        "sns": topic_arns,
+        "kms": [key_arn],
+    }
+    by_service: dict[str, list[str]] = {}
+    for action in SELF_CHECK_ACTIONS:
+        by_service.setdefault(action.split(":")[0], []).append(action)
+    unknown = sorted(set(by_service) - set(SELF_CHECK_SIDS))
+    if unknown:
+        raise ValueError(
+            f"the self-check calls {unknown} but infra/posture.py grants it no resources there; "
+            "add the service to SELF_CHECK_SIDS and self_check_statements"
+        )
+    return [
+        iam.PolicyStatement(
+            sid=SELF_CHECK_SIDS[service], actions=actions, resources=resources[service]
+        )
+        for service, actions in by_service.items()
+    ]
+
+
 def posture_policy(
     stack: Stack,
     config: GrantGuardConfig,
@@ -78,6 +138,7 @@ def posture_policy(
     key_arn: str,
     failure_queue_arn: str,
     log_group_arn: str,
+    self_check: list[iam.PolicyStatement],
 ) -> iam.PolicyDocument:
     """The posture role's whole grant; iam:UpdateAccessKey only when config.deactivates_keys."""
     users = f"arn:{stack.partition}:iam::{stack.account}:user/*"
@@ -99,6 +160,7 @@ def posture_policy(
             resources=[f"arn:{stack.partition}:cloudtrail:*:*:trail/*"],
         ),
     ]
+    statements += self_check
     if config.deactivates_keys:
         statements.append(
             iam.PolicyStatement(
@@ -143,6 +205,7 @@ class Posture(Construct):
         *,
         config: GrantGuardConfig,
         alerting: Alerting,
+        responder: Responder,
     ) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
@@ -155,7 +218,7 @@ class Posture(Construct):
             "FunctionRole",
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
             description="GrantGuard posture check: read the credential report, password policy, "
-            "trails and who holds which policies"
+            "trails, who holds which policies and GrantGuard's own parts"
             + ("; deactivate unused access keys." if config.deactivates_keys else "."),
             inline_policies={
                 "Posture": posture_policy(
@@ -165,13 +228,21 @@ class Posture(Construct):
                     key_arn=alerting.key.key_arn,
                     failure_queue_arn=self.failure_queue.queue_arn,
                     log_group_arn=self.log_group.log_group_arn,
+                    self_check=self_check_statements(
+                        stack,
+                        # The tamper rules by literal ARN: they are built later, and their
+                        # patterns name this role and function (a Ref would be circular).
+                        rule_arns=[responder.rule.rule_arn, *tamper.rule_arns(stack)],
+                        topic_arns=[alerting.alert_topic.topic_arn, alerting.ops_topic.topic_arn],
+                        key_arn=alerting.key.key_arn,
+                    ),
                 )
             },
         )
         self.function = runtime.function(
             self,
             description="GrantGuard: daily account posture check (MFA, keys, password, trail, "
-            "policies held).",
+            "policies held) and self-check.",
             handler=HANDLER,
             role=self.role,
             timeout=TIMEOUT,
@@ -207,8 +278,21 @@ class Posture(Construct):
         )
         self._acknowledge()
 
+    def watch_self(self, manifest: str) -> None:
+        """Set GG_GUARD: the self-check's manifest (infra.tamper.Tamper.self_check_manifest)."""
+        self.function.add_environment("GG_GUARD", manifest)
+
     def _acknowledge(self) -> None:
-        for finding, reason in ROLE_WILDCARDS.items():
+        # cdk-nag writes the pseudo parameters of own_functions() as <AWS::...>.
+        stack = Stack.of(self)
+        region = "<AWS::Region>" if Token.is_unresolved(stack.region) else stack.region
+        account = "<AWS::AccountId>" if Token.is_unresolved(stack.account) else stack.account
+        functions = (
+            f"Resource::arn:<AWS::Partition>:lambda:{region}:{account}:function:"
+            f"{stack.stack_name}-*"
+        )
+        wildcards = {**ROLE_WILDCARDS, functions: SELF_CHECK_FUNCTIONS_REASON}
+        for finding, reason in wildcards.items():
             Validations.of(self.role).acknowledge(
                 Acknowledgment(id=f"AwsSolutions-IAM5[{finding}]", reason=reason)
             )

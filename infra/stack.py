@@ -31,7 +31,9 @@ class GrantGuardStack(Stack):
         self.config = config
         self.alerting = Alerting(self, "Alerting", config=config)
         self.responder = Responder(self, "Responder", config=config, alerting=self.alerting)
-        self.posture = Posture(self, "Posture", config=config, alerting=self.alerting)
+        self.posture = Posture(
+            self, "Posture", config=config, alerting=self.alerting, responder=self.responder
+        )
         self.alarms = Alarms(
             self,
             "Alarms",
@@ -41,6 +43,8 @@ class GrantGuardStack(Stack):
         )
         # Last: the watch guards every function, rule, topic and role built before it.
         self.tamper = Tamper(self, "Tamper", alerting=self.alerting)
+        # The self-check's manifest names the tamper rules, so it is set once they exist.
+        self.posture.watch_self(self.tamper.self_check_manifest(config, self.responder))
 
         CfnOutput(
             self,

@@ -153,6 +153,15 @@ def rule_name(stack: Stack, watch: Watch) -> str:
     return f"{stack.stack_name}-tamper-{watch.slug}"
 
 
+def rule_arns(stack: Stack) -> list[str]:
+    """The tamper rules' ARNs, from their literal names: naming them needs no reference."""
+    return [
+        f"arn:{stack.partition}:events:{stack.region}:{stack.account}:rule/"
+        + rule_name(stack, watch)
+        for watch in WATCHES
+    ]
+
+
 def pattern(watch: Watch, values: Sequence[Any]) -> dict[str, Any]:
     """The rule's event pattern, for `values` of detail.requestParameters.<parameter>."""
     detail: dict[str, Any] = {
@@ -215,7 +224,7 @@ class Tamper(Construct):
                     SELECTORS_THAT_MAY_DROP_MANAGEMENT_EVENTS
                 )
             self.rules[watch.slug] = self._rule(topic, watch, name, event_pattern)
-        self._allow_events_to_publish(stack, alerting.key, topic, names)
+        self._allow_events_to_publish(stack, alerting.key, topic)
         self.alarm = cloudwatch.Alarm(
             self,
             "DeadLetters",
@@ -236,7 +245,7 @@ class Tamper(Construct):
     def self_check_manifest(self, config: GrantGuardConfig, responder: Responder) -> str:
         """GG_GUARD for the posture function: what grantguard.selfcheck expects to find.
 
-        Not wired yet: the posture function's environment takes it as GG_GUARD. The posture
+        The stack sets it on the posture function once this watch is built. The posture
         function and its own schedule are left out (a function naming itself is a circular
         reference; the self-check adds its own name from the Lambda context).
         """
@@ -290,17 +299,11 @@ class Tamper(Construct):
             ],
         )
 
-    def _allow_events_to_publish(
-        self, stack: Stack, key: kms.IKey, topic: sns.ITopic, names: list[str]
-    ) -> None:
+    def _allow_events_to_publish(self, stack: Stack, key: kms.IKey, topic: sns.ITopic) -> None:
         # Only these rules may use the key and publish: the SourceArn condition names them.
-        rule_arns = [
-            f"arn:{stack.partition}:events:{stack.region}:{stack.account}:rule/{name}"
-            for name in names
-        ]
         conditions = {
             "StringEquals": {"aws:SourceAccount": stack.account},
-            "ArnEquals": {"aws:SourceArn": rule_arns},
+            "ArnEquals": {"aws:SourceArn": rule_arns(stack)},
         }
         key.add_to_resource_policy(
             iam.PolicyStatement(

@@ -1,6 +1,8 @@
 """The scheduled posture check: observe the account, run the checks, publish one digest.
 
-Daily from an EventBridge schedule in the stack. In enforce mode, and only when
+Daily from an EventBridge schedule in the stack. The digest also carries the self-check
+(grantguard.posture.guard): GG_GUARD names the rules, functions, topics and key GrantGuard
+needs, and each one found broken is a HIGH `guard-*` finding. In enforce mode, and only when
 GG_DEACTIVATE_UNUSED_KEYS is "true", keys unused for more than 90 days are deactivated and the
 digest lists each with the command that reactivates it.
 """
@@ -9,9 +11,10 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any, Protocol
 
 from aws_lambda_powertools import Logger, Metrics
@@ -20,6 +23,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from grantguard.adapters import session
 from grantguard.adapters.account import AccountReadError, Boto3Account
 from grantguard.adapters.ports import AlertPublisher
+from grantguard.adapters.selfcheck import Boto3GuardReader
 from grantguard.config import ConfigError
 from grantguard.domain import Alert, Mode
 from grantguard.logs import json_line
@@ -31,6 +35,7 @@ from grantguard.posture import (
     keys_to_deactivate,
     render_digest,
     run_checks,
+    self_check,
 )
 from grantguard.scoring.assessment import Severity
 
@@ -110,10 +115,14 @@ def run_posture(
     publisher: AlertPublisher | None,
     now: datetime,
     deactivate: bool = False,
+    guard: Callable[[], Sequence[PostureFinding]] | None = None,
 ) -> PostureRun:
-    """One posture pass; `deactivate` is the caller's enforce-mode-and-flag decision."""
+    """One posture pass; `deactivate` is the caller's enforce-mode-and-flag decision, `guard`
+    the self-check (its findings join the digest)."""
     observation = account.observe()
     findings = list(run_checks(observation, now))
+    if guard is not None:
+        findings += guard()
     deactivated: list[KeyRef] = []
     if deactivate:
         for candidate in keys_to_deactivate(observation.users, now):
@@ -176,6 +185,10 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             _publisher(config.topic_arn),
             now=clock(),
             deactivate=config.deactivates,
+            # The function cannot name itself in its own GG_GUARD: the context adds it.
+            guard=partial(
+                self_check, os.environ.get("GG_GUARD"), Boto3GuardReader(), context.function_name
+            ),
         )
     except AccountReadError:
         logger.exception("posture check could not read the account")

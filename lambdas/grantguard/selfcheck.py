@@ -26,6 +26,10 @@ class ManifestError(ValueError):
     """The self-check's expectations (GG_GUARD) are missing or malformed: a deployment bug."""
 
 
+class GuardReadError(RuntimeError):
+    """AWS refused or failed a self-check read (other than a part being gone)."""
+
+
 @dataclass(frozen=True)
 class ExpectedRule:
     name: str
@@ -136,7 +140,9 @@ class GuardFinding:
 
 class GuardReader(Protocol):
     def observe(self, expected: Expected) -> Observation:
-        """Read the state of every part `expected` names (a missing part: exists=False)."""
+        """Read the state of every part `expected` names (a missing part: exists=False).
+
+        Raises GuardReadError when a read fails for any other reason."""
         ...
 
 

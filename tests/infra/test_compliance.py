@@ -79,6 +79,8 @@ def test_every_acknowledgement_is_scoped_to_a_resource_and_gives_a_reason(synth:
         "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iam::aws:policy/*]",
         "AwsSolutions-IAM5[Action::kms:GenerateDataKey*]",
         "AwsSolutions-IAM5[Resource::*]",
+        "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:lambda:us-east-1:<AWS::AccountId>:"
+        "function:GrantGuard-*]",
     }
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import json
+import re
 from functools import cache
 from typing import Any
 
@@ -16,9 +17,13 @@ from cdk_nag import AwsSolutionsChecks
 
 from grantguard import posture_handler
 from grantguard.adapters import account
+from grantguard.adapters.selfcheck import SELF_CHECK_ACTIONS
+from grantguard.selfcheck import Expected
 from infra.alerting import Alerting
 from infra.config import load_config
 from infra.posture import Posture
+from infra.responder import Responder
+from infra.tamper import WATCHES, rule_name
 from tests.conftest import REPO_ROOT
 from tests.infra.conftest import OVERRIDES, Synth
 
@@ -148,7 +153,8 @@ def test_the_role_writes_only_its_digest_queue_logs_and_traces(synth: Synth) -> 
     non_read = {
         a
         for a in _actions(list(by_sid.values()))
-        if a.split(":")[0] not in SERVICES and a not in ("kms:Decrypt", "kms:GenerateDataKey*")
+        if a.split(":")[0] not in SERVICES
+        and a not in ("kms:Decrypt", "kms:GenerateDataKey*", *SELF_CHECK_ACTIONS)
     }
     assert non_read == {
         "sns:Publish",
@@ -195,11 +201,13 @@ def test_reads_are_scoped_to_users_of_the_account_and_trails(synth: Synth) -> No
 
 
 def _posture_in_a_probe_stack(mode: str, flag: bool) -> tuple[App, Stack, Posture]:
-    """The real Posture construct beside a real Alerting, built (not synthesized) for `mode`."""
+    """The real Posture construct beside a real Alerting and Responder, built for `mode`."""
     app = App()
     stack = Stack(app, "Probe")
     config = load_config({"mode": mode, "deactivateUnusedKeys": flag})
-    posture = Posture(stack, "Posture", config=config, alerting=Alerting(stack, "A", config=config))
+    alerting = Alerting(stack, "A", config=config)
+    responder = Responder(stack, "R", config=config, alerting=alerting)
+    posture = Posture(stack, "Posture", config=config, alerting=alerting, responder=responder)
     return app, stack, posture
 
 
@@ -330,7 +338,9 @@ def test_logs_are_json_with_retention_in_the_posture_functions_own_group(synth: 
 
 def test_the_function_gets_every_setting_the_posture_handler_reads(synth: Synth) -> None:
     topic_id = synth.logical_id(synth.stack.alerting.alert_topic)
-    variables = _function(synth)["Properties"]["Environment"]["Variables"]
+    variables = dict(_function(synth)["Properties"]["Environment"]["Variables"])
+    assert "GG_GUARD" in variables  # the self-check's manifest: see the tests below
+    variables.pop("GG_GUARD")
     assert variables == {
         "GG_MODE": "monitor",
         "GG_ALERT_TOPIC_ARN": _ref(topic_id),
@@ -345,3 +355,74 @@ def test_the_function_gets_every_setting_the_posture_handler_reads(synth: Synth)
     assert config.mode.value == "monitor"
     assert config.deactivate_unused_keys is True
     assert config.deactivates is False
+
+
+# ---- the self-check: its manifest and exactly its reads ---------------------------------------
+
+
+def _placeholder(value: Any) -> str:
+    """A resolved Fn::Join with each reference written as <LogicalId> or <LogicalId.Arn>."""
+    if isinstance(value, str):
+        return value
+    if "Fn::Join" in value:
+        separator, parts = value["Fn::Join"]
+        return str(separator).join(_placeholder(part) for part in parts)
+    if "Ref" in value:
+        return f"<{value['Ref']}>"
+    logical_id, attribute = value["Fn::GetAtt"]
+    return f"<{logical_id}.{attribute}>"
+
+
+def test_the_function_carries_the_tamper_watchs_self_check_manifest(synth: Synth) -> None:
+    stack = synth.stack
+    variables = _function(synth)["Properties"]["Environment"]["Variables"]
+    deployed = variables["GG_GUARD"]
+    assert deployed == stack.resolve(
+        stack.tamper.self_check_manifest(stack.config, stack.responder)
+    )
+    expected = Expected.from_manifest(_placeholder(deployed), own_function="posture")
+    assert [r.name for r in expected.rules][1:] == [rule_name(stack, w) for w in WATCHES]
+    assert expected.functions == (f"<{synth.logical_id(stack.responder.function)}>", "posture")
+    # The posture function names neither itself nor anything that names it (no cycle).
+    own = {synth.logical_id(stack.posture.function), synth.logical_id(stack.posture.role)}
+    assert not any(f"<{logical_id}" in _placeholder(deployed) for logical_id in own)
+
+
+def test_the_manifest_leaves_room_in_lambdas_4_kb_environment(synth: Synth) -> None:
+    """Lambda caps a function's variables at 4 KB; references resolve to ARNs of <= 100 chars."""
+    variables = _function(synth)["Properties"]["Environment"]["Variables"]
+    resolved = {
+        name: re.sub(r"<[^>]+>", "x" * 100, _placeholder(value))
+        for name, value in variables.items()
+    }
+    assert sum(len(k) + len(v) for k, v in resolved.items()) < 3000
+
+
+def test_the_role_grants_exactly_the_self_checks_reads_on_grantguards_parts(synth: Synth) -> None:
+    stack = synth.stack
+    by_sid = {s["Sid"]: s for s in _statements(_role(synth)) if s["Sid"].startswith("SelfCheck")}
+    granted = [a for s in by_sid.values() for a in _as_list(s["Action"])]
+    assert sorted(granted) == sorted(SELF_CHECK_ACTIONS)  # each once, nothing else
+    rules = [_placeholder(r) for r in _as_list(by_sid["SelfCheckRules"]["Resource"])]
+    partition_account = "arn:<AWS::Partition>:events:us-east-1:<AWS::AccountId>:rule/"
+    assert rules == [
+        f"<{synth.logical_id(stack.responder.rule)}.Arn>",
+        *(partition_account + rule_name(stack, w) for w in WATCHES),
+    ]
+    assert _placeholder(by_sid["SelfCheckFunctions"]["Resource"]) == (
+        "arn:<AWS::Partition>:lambda:us-east-1:<AWS::AccountId>:function:GrantGuard-*"
+    )
+    assert by_sid["SelfCheckTopics"]["Resource"] == [
+        _ref(synth.logical_id(stack.alerting.alert_topic)),
+        _ref(synth.logical_id(stack.alerting.ops_topic)),
+    ]
+    assert by_sid["SelfCheckKey"]["Action"] == "kms:DescribeKey"
+    assert by_sid["SelfCheckKey"]["Resource"] == _arn(synth.logical_id(stack.alerting.key))
+
+
+def test_the_function_pattern_covers_every_function_of_the_stack(synth: Synth) -> None:
+    """CloudFormation names a function "<stack>-<logical id prefix>-<suffix>"; none is named."""
+    functions = synth.of_type("AWS::Lambda::Function")
+    assert len(functions) >= 2
+    assert all("FunctionName" not in f["Properties"] for f in functions.values())
+    assert synth.stack.stack_name == "GrantGuard"

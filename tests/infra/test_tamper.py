@@ -204,7 +204,7 @@ def _placeholders(value: Any) -> str:
 
 
 def test_the_self_check_manifest_names_what_the_stack_deployed(synth: Synth) -> None:
-    """GG_GUARD, once the posture function carries it, parses into the self-check's Expected."""
+    """GG_GUARD, as the posture function carries it, parses into the self-check's Expected."""
     from grantguard.selfcheck import Expected, ExpectedRule
 
     stack = synth.stack

@@ -5,7 +5,8 @@ from __future__ import annotations
 import io
 import json
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
 
 import boto3
 import pytest
@@ -21,6 +22,7 @@ FILTER = {"severity": ["HIGH", "CRITICAL"]}
 RULE = "GrantGuard-AttachUserPolicyRule"
 TAMPER_RULE = "GrantGuard-tamper-key"
 FUNCTION = "GrantGuard-ResponderFunction"
+POSTURE_FUNCTION = "GrantGuard-PostureFunction"
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,20 @@ def deployed(aws: boto3.session.Session) -> Deployed:
         Environment={"Variables": {"GG_MODE": "monitor"}},
     )["FunctionArn"]
     lam.put_function_concurrency(FunctionName=FUNCTION, ReservedConcurrentExecutions=5)
+    lam.create_function(
+        FunctionName=POSTURE_FUNCTION,
+        Runtime="python3.12",
+        Role=role,
+        Handler="handler.lambda_handler",
+        Code={"ZipFile": _zip()},
+        Environment={"Variables": {"GG_MODE": "monitor"}},
+    )
+    lam.add_permission(
+        FunctionName=POSTURE_FUNCTION,
+        StatementId="schedule",
+        Action="lambda:InvokeFunction",
+        Principal="events.amazonaws.com",
+    )
     alerts = sns.create_topic(Name="GrantGuard-AlertTopic")["TopicArn"]
     ops = sns.create_topic(Name="GrantGuard-OpsTopic")["TopicArn"]
     alert_subscription = sns.subscribe(
@@ -166,3 +182,43 @@ def test_deleted_parts_read_as_gone_not_as_errors(
         "the function is gone",
         "the topic is gone",
     ]
+
+
+def _manifest(expected: Expected) -> str:
+    """GG_GUARD as Tamper.self_check_manifest writes it (without the posture function)."""
+    return json.dumps(
+        {
+            "mode": expected.mode,
+            "rules": [{"name": r.name, "target": r.target_arn} for r in expected.rules],
+            "functions": list(expected.functions),
+            "topics": [
+                {"arn": t.arn, "endpoints": list(t.endpoints), "filterPolicy": t.filter_policy}
+                for t in expected.topics
+            ],
+            "keyId": expected.key_id,
+        }
+    )
+
+
+def test_the_posture_runs_digest_carries_the_guard_finding_for_a_disabled_rule(
+    aws: boto3.session.Session, deployed: Deployed, stack: Any
+) -> None:
+    """The daily handler as deployed: GG_GUARD set, its own name from the context."""
+    from grantguard import handler, posture_handler
+
+    stack.monkeypatch.setenv("GG_GUARD", _manifest(deployed.expected))
+    aws.client("events").disable_rule(Name=RULE)
+    context = replace(handler.LocalContext(), function_name=POSTURE_FUNCTION)
+
+    result = posture_handler.lambda_handler({"source": "aws.events"}, context)
+
+    # Only the rule: the posture function itself was found and checked (from the context).
+    assert [c for c in result["by_check"] if c.startswith("guard-")] == ["guard-rule-enabled"]
+    (notification,) = stack.alerts(expected=1)
+    digest = json.loads(notification["Message"])
+    (guard,) = [f for f in digest["findings"] if f["check"].startswith("guard-")]
+    assert guard["check"] == "guard-rule-enabled"
+    assert guard["severity"] == "HIGH"
+    assert guard["resource"] == RULE
+    assert "DISABLED" in guard["message"]
+    assert guard["remediation"].startswith(f"aws events enable-rule --name {RULE}")

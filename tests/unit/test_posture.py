@@ -739,8 +739,14 @@ def test_command_json_is_one_object_per_finding(monkeypatch: pytest.MonkeyPatch)
 
 
 def test_command_text_for_a_clean_account(monkeypatch: pytest.MonkeyPatch) -> None:
+    from grantguard.commands.posture import SELF_CHECK_SKIPPED
+
+    monkeypatch.delenv("GG_GUARD", raising=False)
     code, out, _ = run_command(monkeypatch, "text", FakeAccount(account(users=())))
-    assert (code, out) == (0, f"Posture of account {ACCOUNT}: no findings.\n")
+    assert (code, out) == (
+        0,
+        f"Posture of account {ACCOUNT}: no findings.\n{SELF_CHECK_SKIPPED}\n",
+    )
 
 
 def test_command_exits_2_when_aws_cannot_be_read(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -3,8 +3,8 @@
 Read-only. Per rule: DescribeRule, ListTargetsByRule. Per function: GetFunctionConfiguration,
 GetFunctionConcurrency, GetPolicy. Per topic: ListSubscriptionsByTopic, then
 GetSubscriptionAttributes per confirmed subscription (its filter policy). The key: DescribeKey.
-A part that is gone reads as exists=False; any other AWS error propagates (the posture run's
-error policy decides).
+A part that is gone reads as exists=False; any other AWS error is raised as GuardReadError
+(the posture run reports it as a finding).
 """
 
 from __future__ import annotations
@@ -13,13 +13,14 @@ import json
 from typing import Any
 
 import boto3
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from grantguard.adapters import session
 from grantguard.selfcheck import (
     PENDING,
     Expected,
     FunctionState,
+    GuardReadError,
     KeyState,
     Observation,
     RuleState,
@@ -71,6 +72,12 @@ class Boto3GuardReader:
         self._kms = session.client("kms", boto_session)
 
     def observe(self, expected: Expected) -> Observation:
+        try:
+            return self._observe(expected)
+        except (ClientError, BotoCoreError) as error:
+            raise GuardReadError(str(error)) from error
+
+    def _observe(self, expected: Expected) -> Observation:
         return Observation(
             rules=tuple(self._rule(rule.name) for rule in expected.rules),
             functions=tuple(self._function(name) for name in expected.functions),

@@ -1,30 +1,42 @@
 """`grantguard posture`: the account posture checks on demand, read-only.
 
 Exit 0 when the checks ran (findings are results, not errors); 2 when AWS could not be read.
+The self-check runs when GG_GUARD holds the posture function's manifest; without it the output
+says, in one line, that it was skipped.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-from grantguard.posture import PostureFinding, run_checks, target_posture
+from grantguard.posture import PostureFinding, run_checks, self_check, target_posture
 
 EXIT_OK = 0
 EXIT_AWS_UNREADABLE = 2
+SELF_CHECK_SKIPPED = (
+    "Self-check skipped: no manifest given (set GG_GUARD to the posture function's GG_GUARD "
+    "to check GrantGuard's own rules, functions, topics and key)."
+)
 
 
 def register(commands: Any) -> None:
     parser = commands.add_parser(
         "posture",
-        help="check the account's credentials and trails (CIS password policy, MFA, keys, trail)",
+        help="check the account's credentials, trails and policies held, and GrantGuard itself "
+        "(CIS password policy, MFA, keys, trail, policies held, self-check)",
         description=(
             "Check the account boto3's standard configuration points at (AWS_ENDPOINT_URL "
             "honoured): password policy, console users without MFA, old or unused access keys, "
-            "and whether a multi-region trail logs management events. Changes nothing."
+            "whether a multi-region trail logs management events, and the policies principals "
+            "hold (direct user attachments, full administrators, privilege escalation). With "
+            "GG_GUARD set to the posture function's manifest it also runs the self-check: "
+            "GrantGuard's rules are enabled and targeted, its functions invocable, its "
+            "subscriptions and key intact. Changes nothing."
         ),
     )
     parser.add_argument(
@@ -45,8 +57,11 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
     err = err or sys.stderr
     # Imported here so `grantguard --help` and the pure commands never load boto3.
     from grantguard.adapters.account import AccountReadError, Boto3Account  # noqa: PLC0415
+    from grantguard.adapters.selfcheck import Boto3GuardReader  # noqa: PLC0415
 
     now = datetime.now(UTC)
+    manifest = os.environ.get("GG_GUARD", "").strip()
+    skipped = False
     try:
         account = Boto3Account(region=args.region)
         if args.user:
@@ -56,14 +71,24 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
             observation = account.observe()
             subject = f"account {observation.account_id}"
             findings = run_checks(observation, now)
+            if manifest:
+                # No Lambda context here: the posture function itself is not among the checked.
+                guard = self_check(manifest, Boto3GuardReader())
+                findings = tuple(sorted(findings + guard, key=lambda f: f.rank))
+            else:
+                skipped = True
     except AccountReadError as error:
         print(f"grantguard posture: could not read AWS: {error}", file=err)
         return EXIT_AWS_UNREADABLE
     if args.format == "json":
         for finding in findings:
             out.write(json.dumps(finding.to_dict(), sort_keys=True) + "\n")
+        if skipped:  # keep stdout one JSON object per line
+            print(SELF_CHECK_SKIPPED, file=err)
     else:
         out.write(render_text(findings, subject))
+        if skipped:
+            out.write(SELF_CHECK_SKIPPED + "\n")
     return EXIT_OK
 
 

@@ -23,6 +23,7 @@ from grantguard.posture.credential_report import (
     parse_credential_report,
 )
 from grantguard.posture.digest import render_digest
+from grantguard.posture.guard import guard_finding, self_check
 from grantguard.posture.model import (
     KEY_MAX_AGE,
     KEY_MAX_IDLE,
@@ -62,11 +63,13 @@ __all__ = [
     "Trail",
     "UserCredentials",
     "check",
+    "guard_finding",
     "keys_to_deactivate",
     "logs_iam_writes",
     "parse_authorization_details",
     "parse_credential_report",
     "render_digest",
     "run_checks",
+    "self_check",
     "target_posture",
 ]
