@@ -83,7 +83,9 @@ class RandomFaults:
 
     `sustained`: a call chosen to fail fails on every one of its attempts, as under throttling
     an actor keeps provoking (IAM's rate limits are account-wide); otherwise each attempt is drawn
-    on its own and botocore's retries usually absorb it.
+    on its own, as a blip that never outlasts the client's retries (a call's last attempt, by
+    botocore's `amz-sdk-request: attempt=N; max=M` header, is never failed). Which attempt fails
+    depends on thread timing, so only the blip mode makes a run's outcome certain.
     """
 
     rate: float
@@ -107,6 +109,8 @@ class RandomFaults:
         with self._lock:
             self.attempts += 1
             chosen = self._calls.get(call) if self.sustained and call else None
+            if chosen is None and not self.sustained and _last_attempt(request):
+                chosen = ""
             if chosen is None:
                 failing = self._random.random() < self.rate
                 chosen = self._random.choice(KINDS) if failing else ""
@@ -115,6 +119,15 @@ class RandomFaults:
             if chosen:
                 self.injected[chosen] += 1
         return fault(chosen, request) if chosen else None
+
+
+def _last_attempt(request: AWSPreparedRequest) -> bool:
+    """Whether botocore says this is the call's last attempt (`attempt=3; max=3`)."""
+    fields = dict(
+        part.strip().partition("=")[::2]
+        for part in str(request.headers.get("amz-sdk-request", "")).split(";")
+    )
+    return bool(fields.get("max")) and fields.get("attempt") == fields.get("max")
 
 
 @dataclass
