@@ -153,6 +153,7 @@ class Catalog(Summaries):
         )
         self._texts: dict[str, globs.ServiceText] = {}
         self._prefixes: globs.ServiceText | None = None
+        self._prefix_matches: dict[str, list[ServiceRange]] = {}  # service part -> services
         self._everything: globs.LineBits | None = None
         self.span_for: Callable[[str], tuple[int, int] | None] = lru_cache(maxsize=PATTERN_CACHE)(
             self._span_for
@@ -173,7 +174,8 @@ class Catalog(Summaries):
 
     def union_counted(self, patterns: tuple[str, ...]) -> tuple[int, list[int], list[str], int]:
         """`union`, plus an upper bound on how many actions the bitset holds (the sum of the
-        patterns' own counts), which spares callers a popcount of a catalog-wide int."""
+        patterns' own counts; patterns matched together over the whole catalog count as their
+        union), which spares callers a popcount of a catalog-wide int."""
         if len(patterns) == 1:  # nearly half of all statements name one action
             pattern = patterns[0]
             index = self._exact.get(pattern)
@@ -215,19 +217,44 @@ class Catalog(Summaries):
         positions = [k for k, index in enumerate(found) if index < 0]
         others = [patterns[k] for k in positions]
         exact = [index for index in found if index >= 0]
-        if len(others) >= LARGE_STATEMENT:
-            mask, count, empty = self._union_large(exact, others)
+        # Patterns matched over the whole catalog go in one pass; the others one by one.
+        batched, mask, count, empty = self._catalog_pass_union(others)
+        rest = [k for k in range(len(others)) if k not in batched] if batched else None
+        singles = others if rest is None else [others[k] for k in rest]
+        if len(singles) >= LARGE_STATEMENT:
+            part, part_count, missed = self._union_large(exact, singles)
         else:
-            mask, count = _bits_to_int(exact, self.size), len(exact)
-            empty = []
-            for k, (part, part_count) in enumerate(map(self._expand, others)):
-                if part:
-                    mask |= part
-                    count += part_count
+            part, part_count = _bits_to_int(exact, self.size), len(exact)
+            missed = []
+            for k, (expanded, expanded_count) in enumerate(map(self._expand, singles)):
+                if expanded:
+                    part |= expanded
+                    part_count += expanded_count
                 else:
-                    empty.append(k)
+                    missed.append(k)
+        mask, count = mask | part if mask else part, count + part_count
+        empty.extend(missed if rest is None else [rest[k] for k in missed])
         wild = tuple(dict.fromkeys(filter(service_wildcard, others)))
-        return mask, tuple(positions[k] for k in empty), wild, count
+        return mask, tuple(positions[k] for k in sorted(empty)), wild, count
+
+    def _catalog_pass_union(self, others: list[str]) -> tuple[set[int], int, int, list[int]]:
+        """The positions of the patterns that need a pass over the whole catalog (a wildcard
+        in the service part matching many services), matched together when there are several:
+        their union, its size (an upper bound no larger than the sum of their counts) and the
+        positions of those that match nothing. One pattern alone goes through `_expand`."""
+        batch = [k for k, pattern in enumerate(others) if self._needs_catalog_pass(pattern)]
+        if len(batch) < 2:
+            return set(), 0, 0, []
+        mask, matched = self._catalog_bits().match_many([others[k] for k in batch])
+        empty = [k for k, hit in zip(batch, matched, strict=True) if not hit]
+        return set(batch), mask, mask.bit_count(), empty
+
+    def _needs_catalog_pass(self, pattern: str) -> bool:
+        """Whether `_expand_wild_service` matches a lower-cased pattern over the whole catalog."""
+        prefix, sep, name = pattern.partition(":")
+        if not sep or not has_wildcard(prefix) or (name and not name.strip("*")):
+            return False
+        return not prefix.strip("*") or len(self._services_matching(prefix)) > FEW_SERVICES
 
     def _union_large(self, exact: list[int], others: list[str]) -> tuple[int, int, list[int]]:
         """For statements with hundreds of wildcards: one byte per action, prefix patterns set
@@ -359,8 +386,11 @@ class Catalog(Summaries):
         return mask, count
 
     def _services_matching(self, prefix: str) -> list[ServiceRange]:
-        lines = globs.find_lines(prefix, self._prefix_text())
-        return [self._service_list[line] for line in lines]
+        services = self._prefix_matches.get(prefix)
+        if services is None:
+            lines = globs.find_lines(prefix, self._prefix_text())
+            services = self._prefix_matches[prefix] = [self._service_list[i] for i in lines]
+        return services
 
     def _prefix_text(self) -> globs.ServiceText:
         """Every service prefix, one a line (line i is service i)."""
@@ -391,7 +421,8 @@ class Catalog(Summaries):
         self._union_cached.cache_clear()  # type: ignore[attr-defined]
         self._written_cached.cache_clear()  # type: ignore[attr-defined]
         self.span_for.cache_clear()  # type: ignore[attr-defined]
-        self._texts.clear()  # (the catalog-wide indexes stay: they hold no pattern)
+        self._texts.clear()
+        self._prefix_matches.clear()  # (the catalog-wide indexes stay: they hold no pattern)
         globs.clear_caches()
 
     def resource_types(self, index: int) -> tuple[str, ...]:
