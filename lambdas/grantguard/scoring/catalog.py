@@ -155,6 +155,7 @@ class Catalog(Summaries):
         self._prefixes: globs.ServiceText | None = None
         self._prefix_matches: dict[str, list[ServiceRange]] = {}  # service part -> services
         self._everything: globs.LineBits | None = None
+        self._names_only: globs.LineBits | None = None
         self.span_for: Callable[[str], tuple[int, int] | None] = lru_cache(maxsize=PATTERN_CACHE)(
             self._span_for
         )
@@ -245,8 +246,18 @@ class Catalog(Summaries):
         batch = [k for k, pattern in enumerate(others) if self._needs_catalog_pass(pattern)]
         if len(batch) < 2:
             return set(), 0, 0, []
-        mask, matched = self._catalog_bits().match_many([others[k] for k in batch])
-        empty = [k for k, hit in zip(batch, matched, strict=True) if not hit]
+        # `*:Name`: every service, so only the name part is matched, over the shorter text.
+        every = [k for k in batch if not others[k].partition(":")[0].strip("*")]
+        some = [k for k in batch if others[k].partition(":")[0].strip("*")]
+        mask, empty = 0, []
+        for positions, bits, part in (
+            (every, self._name_bits, lambda pattern: pattern.partition(":")[2]),
+            (some, self._catalog_bits, lambda pattern: pattern),
+        ):
+            if positions:
+                found, matched = bits().match_many([part(others[k]) for k in positions])
+                mask |= found
+                empty.extend(k for k, hit in zip(positions, matched, strict=True) if not hit)
         return set(batch), mask, mask.bit_count(), empty
 
     def _needs_catalog_pass(self, pattern: str) -> bool:
@@ -375,7 +386,10 @@ class Catalog(Summaries):
                 mask |= service.mask
             return mask, sum(len(service.lower_names) for service in services)
         services = [] if every_service else self._services_matching(prefix)
-        if every_service or len(services) > FEW_SERVICES:
+        if every_service:  # `*:Name`: the name part alone, over the shorter text
+            mask = self._name_bits().match(name)
+            return mask, mask.bit_count()
+        if len(services) > FEW_SERVICES:
             mask = self._catalog_bits().match(pattern)
             return mask, mask.bit_count()
         mask = count = 0
@@ -404,6 +418,13 @@ class Catalog(Summaries):
         if self._everything is None:
             self._everything = globs.LineBits(tuple(self._exact))
         return self._everything
+
+    def _name_bits(self) -> globs.LineBits:
+        """Every action's name without its service prefix, lower-cased (line i is action i),
+        for patterns whose service part is only `*`; built on first need."""
+        if self._names_only is None:
+            self._names_only = globs.LineBits(tuple(n.partition(":")[2] for n in self._exact))
+        return self._names_only
 
     def _in_service(self, service: ServiceRange, name: str) -> int:
         """The actions of one service a name pattern matches, as a bitset from its start."""

@@ -310,7 +310,10 @@ class LineBits:
             form = forms[k]
             if not _matchable(form):
                 continue
-            body = form[:-1] if form.endswith("*") else form
+            # The states kept stop before a final `*` and the character before it, which
+            # `_ends` takes in one step.
+            tail = 0 if not form.endswith("*") else 1 if form[-2:-1] in ("", "*") else 2
+            body = form[: len(form) - tail]
             shared, limit = 0, min(len(path), len(body))
             while shared < limit and path[shared] == body[shared]:
                 shared += 1
@@ -345,6 +348,11 @@ class LineBits:
                 if position == last:  # a final `*` reaches the newline of every line it is in
                     return ((inline + (state & inline)) | state) & self._newline
                 state |= (inline + (state & inline)) ^ inline
+            elif position == last - 1 and form[last] == "*":
+                # One character then the final `*` (`*Tags*`, `Get?*`): every line where the
+                # character can be read, found by the carry it sends to the line's newline.
+                read = inline if token == "?" else self._char(token)
+                return (inline + (state & read)) & self._newline
             elif token == "?":
                 state = (state & inline) << 1
             else:
