@@ -249,13 +249,15 @@ class Catalog(Summaries):
         # `*:Name`: every service, so only the name part is matched, over the shorter text.
         every = [k for k in batch if not others[k].partition(":")[0].strip("*")]
         some = [k for k in batch if others[k].partition(":")[0].strip("*")]
-        mask, empty = 0, []
-        for positions, bits, part in (
-            (every, self._name_bits, lambda pattern: pattern.partition(":")[2]),
-            (some, self._catalog_bits, lambda pattern: pattern),
+        names = [others[k].partition(":")[2] for k in every]
+        mask = 0
+        empty: list[int] = []
+        for positions, bits, texts in (
+            (every, self._name_bits, names),
+            (some, self._catalog_bits, [others[k] for k in some]),
         ):
             if positions:
-                found, matched = bits().match_many([part(others[k]) for k in positions])
+                found, matched = bits().match_many(texts)
                 mask |= found
                 empty.extend(k for k, hit in zip(positions, matched, strict=True) if not hit)
         return set(batch), mask, mask.bit_count(), empty
