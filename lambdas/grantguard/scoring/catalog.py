@@ -154,7 +154,6 @@ class Catalog(Summaries):
         self._texts: dict[str, globs.ServiceText] = {}
         self._prefixes: globs.ServiceText | None = None
         self._prefix_matches: dict[str, list[ServiceRange]] = {}  # service part -> services
-        self._everything: globs.LineBits | None = None
         self._names_only: globs.LineBits | None = None
         self.span_for: Callable[[str], tuple[int, int] | None] = lru_cache(maxsize=PATTERN_CACHE)(
             self._span_for
@@ -246,20 +245,21 @@ class Catalog(Summaries):
         batch = [k for k, pattern in enumerate(others) if self._needs_catalog_pass(pattern)]
         if len(batch) < 2:
             return set(), 0, 0, []
-        # `*:Name`: every service, so only the name part is matched, over the shorter text.
-        every = [k for k in batch if not others[k].partition(":")[0].strip("*")]
-        some = [k for k in batch if others[k].partition(":")[0].strip("*")]
-        names = [others[k].partition(":")[2] for k in every]
-        mask = 0
-        empty: list[int] = []
-        for positions, bits, texts in (
-            (every, self._name_bits, names),
-            (some, self._catalog_bits, [others[k] for k in some]),
-        ):
-            if positions:
-                found, matched = bits().match_many(texts)
-                mask |= found
-                empty.extend(k for k, hit in zip(positions, matched, strict=True) if not hit)
+        # The name parts are matched over the action names alone, each kept to the lines of
+        # the services its service part matches (one filter per distinct service part).
+        bits = self._name_bits()
+        filters: dict[str, int | None] = {}
+        names, within = [], []
+        for k in batch:
+            prefix, _, name = others[k].partition(":")
+            if prefix not in filters:
+                every = not prefix.strip("*")
+                spans = () if every else _spans(self._services_matching(prefix))
+                filters[prefix] = None if every else bits.lines_mask(spans)
+            names.append(name)
+            within.append(filters[prefix])
+        mask, matched = bits.match_many(names, within)
+        empty = [k for k, hit in zip(batch, matched, strict=True) if not hit]
         return set(batch), mask, mask.bit_count(), empty
 
     def _needs_catalog_pass(self, pattern: str) -> bool:
@@ -368,16 +368,17 @@ class Catalog(Summaries):
         if not sep:
             return 0, 0
         if has_wildcard(prefix):
-            return self._expand_wild_service(f"{prefix}:{name}", prefix, name)
+            return self._expand_wild_service(prefix, name)
         known = self.services.get(prefix)
         if known is None:
             return 0, 0
         local = self._in_service(known, name)
         return local << known.start, local.bit_count()  # a popcount of a small int
 
-    def _expand_wild_service(self, pattern: str, prefix: str, name: str) -> tuple[int, int]:
+    def _expand_wild_service(self, prefix: str, name: str) -> tuple[int, int]:
         """A pattern with a wildcard in its service part (`*:*Tags`, `s3*:Get*`): a few
-        matching services are expanded one by one, many in one pass over the whole catalog."""
+        matching services are expanded one by one, many in one pass over every action name
+        (the service part never reaches past the colon, as no name or prefix holds one)."""
         every_service = not prefix.strip("*")
         if name and not name.strip("*"):  # `*:*`, `s3*:*`: whole services
             if every_service:
@@ -388,11 +389,10 @@ class Catalog(Summaries):
                 mask |= service.mask
             return mask, sum(len(service.lower_names) for service in services)
         services = [] if every_service else self._services_matching(prefix)
-        if every_service:  # `*:Name`: the name part alone, over the shorter text
+        if every_service or len(services) > FEW_SERVICES:  # one pass over the action names
             mask = self._name_bits().match(name)
-            return mask, mask.bit_count()
-        if len(services) > FEW_SERVICES:
-            mask = self._catalog_bits().match(pattern)
+            if not every_service:
+                mask &= sum(((1 << hi) - (1 << lo) for lo, hi in _spans(services)), 0)
             return mask, mask.bit_count()
         mask = count = 0
         for service in services:
@@ -414,16 +414,10 @@ class Catalog(Summaries):
             self._prefixes = globs.service_text(tuple(self.services))
         return self._prefixes
 
-    def _catalog_bits(self) -> globs.LineBits:
-        """Every action as `prefix:name`, lower-cased, for bit-parallel matching (line i is
-        action i); built on first need."""
-        if self._everything is None:
-            self._everything = globs.LineBits(tuple(self._exact))
-        return self._everything
-
     def _name_bits(self) -> globs.LineBits:
         """Every action's name without its service prefix, lower-cased (line i is action i),
-        for patterns whose service part is only `*`; built on first need."""
+        for bit-parallel matching of the name part of a pattern with a wildcard in its service
+        part (the service part is matched against the service prefixes); built on first need."""
         if self._names_only is None:
             self._names_only = globs.LineBits(tuple(n.partition(":")[2] for n in self._exact))
         return self._names_only
@@ -455,6 +449,18 @@ class Catalog(Summaries):
         vocabulary, per_action = self._types[service.prefix]
         cell = per_action.split(",")[index - service.start]
         return tuple(vocabulary[int(t)] for t in cell.split(".")) if cell else ()
+
+
+def _spans(services: list[ServiceRange]) -> list[tuple[int, int]]:
+    """The action indices of the services (in catalog order) as runs lo..hi-1, neighbours
+    merged."""
+    spans: list[tuple[int, int]] = []
+    for service in services:
+        if spans and spans[-1][1] == service.start:
+            spans[-1] = (spans[-1][0], service.stop)
+        else:
+            spans.append((service.start, service.stop))
+    return spans
 
 
 @cache

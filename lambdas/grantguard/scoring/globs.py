@@ -4,10 +4,11 @@ service's action names, sorted and lower-cased, mostly without a regex.
 Every match of a name pattern starts with its fixed head (the part before the first wildcard),
 so the candidates are one contiguous run of the sorted names, found by bisection: `Get*` is that
 run itself; a `*`-only pattern (`*Tags`, `Describe*Instance*s`) is checked with str.find over the
-run's names joined by newlines; only a pattern with `?` compiles a regex. A pattern with a
-wildcard in its service part is matched against the whole catalog at once by `LineBits`, and
-a statement's many such patterns together (`LineBits.match_many`). One name outside the catalog
-is judged against many patterns by `name_fits`, with no regex to compile per pattern.
+run's names joined by newlines; only a pattern with `?` compiles a regex. The name part of a
+pattern with a wildcard in its service part is matched against every action name at once by
+`LineBits`, and a statement's many such patterns together (`LineBits.match_many`). One name
+outside the catalog is judged against many patterns by `name_fits`, with no regex to compile
+per pattern.
 
 Every regex built here runs in time linear in the text for a given pattern: a naive translation
 (`*` -> `.*`) backtracks over every way to split a name when its tail cannot match, which grows
@@ -20,7 +21,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left, bisect_right
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from functools import lru_cache
 from itertools import accumulate
 from operator import itemgetter
@@ -274,6 +275,7 @@ class LineBits:
         self._bytes = len(text) // _LANE
         ends = accumulate(map(len, padded), lambda end, size: end + size + 1, initial=-1)
         newline_bytes = [end >> 3 for end in list(ends)[1:]]
+        self._newline_bytes = newline_bytes
         self._pick = itemgetter(*reversed(newline_bytes))  # the last name first
         self._single = len(names) == 1
 
@@ -292,14 +294,27 @@ class LineBits:
         hits = self._ends(self._first, simplified(pattern)) if _matchable(pattern) else 0
         return self.lines(hits)
 
-    def match_many(self, patterns: Sequence[str]) -> tuple[int, list[bool]]:
+    def lines_mask(self, spans: Iterable[tuple[int, int]]) -> int:
+        """The newline positions of lines lo..hi-1 for each (lo, hi): a filter for `match_many`.
+        Every line fills whole bytes, so each span is one slice of a byte buffer."""
+        buffer = bytearray(self._bytes)
+        ends = self._newline_bytes
+        for lo, hi in spans:
+            start, stop = ends[lo - 1] + 1 if lo else 0, ends[hi - 1] + 1
+            buffer[start:stop] = b"\xff" * (stop - start)
+        return int.from_bytes(buffer, "little") & self._newline
+
+    def match_many(
+        self, patterns: Sequence[str], within: Sequence[int | None] | None = None
+    ) -> tuple[int, list[bool]]:
         """Bitset of the names any of the lower-cased patterns matches, and whether each one
         matches a name: the union of `match` over the patterns, at a fraction of the cost.
 
         Only the union becomes a bitset of names (once, not per pattern, and no per-pattern
         popcount), and the patterns are walked in sorted order, each starting from the state
         its longest shared prefix with the one before it left (up to MEMO_DEPTH characters):
-        floods of distinct patterns share most steps (`*:*a*b*c*`, `*:*a*b*d*`, ...)."""
+        floods of distinct patterns share most steps (`*:*a*b*c*`, `*:*a*b*d*`, ...).
+        `within[k]`, when given and not None, keeps pattern k to some lines (`lines_mask`)."""
         matched = [False] * len(patterns)
         forms = [simplified(pattern) for pattern in patterns]
         path: list[str] = []  # the characters whose states are kept: states[i] follows path[:i]
@@ -326,6 +341,9 @@ class LineBits:
                 states.append(state)
                 position += 1
             hits = self._ends(state, form[stop:]) if state else 0
+            if hits and within is not None:
+                lines = within[k]
+                hits = hits if lines is None else hits & lines
             if hits:
                 matched[k] = True
                 union |= hits

@@ -174,6 +174,14 @@ def test_matching_many_patterns_keeps_no_state_beyond_its_depth() -> None:
     assert LineBits(names).match_many(many) == (0b011 | 0b100, [True, True, True, False, True])
 
 
+def test_matching_many_patterns_keeps_each_to_its_lines() -> None:
+    bits = LineBits(("ab", "abc", "b", "ab"))
+    lines = bits.lines_mask([(1, 2), (3, 4)])  # lines 1 and 3
+    union, matched = bits.match_many(["ab", "*b*", "b"], [lines, lines, None])
+    assert (union, matched) == (0b1000 | 0b0010 | 0b0100, [True, True, True])
+    assert bits.match_many(["b"], [lines]) == (0, [False])
+
+
 @settings(max_examples=600, deadline=None)
 @given(patterns, names)
 def test_one_name_against_a_pattern_agrees_with_the_reference(pattern: str, name: str) -> None:
