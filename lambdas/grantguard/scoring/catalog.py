@@ -18,7 +18,7 @@ from bisect import bisect_left
 from collections.abc import Callable, Container
 from dataclasses import dataclass
 from functools import cache, cached_property, lru_cache
-from itertools import repeat
+from itertools import chain, repeat
 from pathlib import Path
 from typing import Any
 
@@ -419,7 +419,8 @@ class Catalog(Summaries):
         for bit-parallel matching of the name part of a pattern with a wildcard in its service
         part (the service part is matched against the service prefixes); built on first need."""
         if self._names_only is None:
-            self._names_only = globs.LineBits(tuple(n.partition(":")[2] for n in self._exact))
+            names = chain.from_iterable(s.lower_names for s in self._service_list)
+            self._names_only = globs.LineBits(tuple(names))
         return self._names_only
 
     def _in_service(self, service: ServiceRange, name: str) -> int:

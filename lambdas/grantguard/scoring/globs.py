@@ -264,7 +264,13 @@ class LineBits:
     """
 
     def __init__(self, names: tuple[str, ...]) -> None:
-        padded = [_PAD * (-(len(name) + 1) % _LANE) + name for name in names]
+        # Tables by name length, then C loops (a fresh process pays for this): each name gets
+        # -(len + 1) % 8 pads, and its line (pads, name, newline) fills whole bytes.
+        lengths = list(map(len, names))
+        sizes = range(max(lengths, default=0) + 1)
+        pads = [_PAD * (-(size + 1) % _LANE) for size in sizes]
+        line_bytes = [(size + 1 + len(pads[size])) // _LANE for size in sizes]
+        padded = list(map(str.__add__, map(pads.__getitem__, lengths), names))
         text = "\n".join(padded) + "\n"
         self._reversed = text.encode()[::-1]  # lowest position last, as int(..., 2) reads
         self._chars: dict[str, int] = {}
@@ -273,8 +279,8 @@ class LineBits:
         self._inline = everything ^ self._newline ^ self._char(_PAD)
         self._first = self._inline & ~(self._inline << 1)  # the first character of each name
         self._bytes = len(text) // _LANE
-        ends = accumulate(map(len, padded), lambda end, size: end + size + 1, initial=-1)
-        newline_bytes = [end >> 3 for end in list(ends)[1:]]
+        # the byte holding each line's newline
+        newline_bytes = list(accumulate(map(line_bytes.__getitem__, lengths), initial=-1))[1:]
         self._newline_bytes = newline_bytes
         self._pick = itemgetter(*reversed(newline_bytes))  # the last name first
         self._single = len(names) == 1
