@@ -404,6 +404,8 @@ class Catalog(Summaries):
     def _services_matching(self, prefix: str) -> list[ServiceRange]:
         services = self._prefix_matches.get(prefix)
         if services is None:
+            if len(self._prefix_matches) >= PATTERN_CACHE:  # bounded like the other caches
+                self._prefix_matches.clear()
             lines = globs.find_lines(prefix, self._prefix_text())
             services = self._prefix_matches[prefix] = [self._service_list[i] for i in lines]
         return services
