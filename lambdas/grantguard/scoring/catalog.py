@@ -13,12 +13,13 @@ statement's union is cached, and counts travel with expanded patterns instead of
 from __future__ import annotations
 
 import json
+import re
 import zlib
 from bisect import bisect_left
 from collections.abc import Callable, Container
 from dataclasses import dataclass
 from functools import cache, cached_property, lru_cache
-from itertools import repeat
+from itertools import chain, repeat
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +63,9 @@ LONG_LIST = 512  # exact names in one statement before one byte per action pays 
 LARGE_STATEMENT = 128  # wildcard patterns in one statement before `_union_large` pays off
 FEW_SERVICES = 8  # services a wildcard service part may match before one catalog-wide pass
 _BIT_CHARS = bytes.maketrans(b"\x00\x01", b"01")
+# A line with a wildcard before any colon (a superset of the patterns with a wildcard in the
+# service part); linear: each line is scanned once from its start.
+_SERVICE_WILDCARD = re.compile(r"^[^:\n]*[*?]", re.MULTILINE)
 
 
 class CatalogError(RuntimeError):
@@ -153,7 +157,8 @@ class Catalog(Summaries):
         )
         self._texts: dict[str, globs.ServiceText] = {}
         self._prefixes: globs.ServiceText | None = None
-        self._everything: globs.LineBits | None = None
+        self._prefix_matches: dict[str, list[ServiceRange]] = {}  # service part -> services
+        self._names_only: globs.LineBits | None = None
         self.span_for: Callable[[str], tuple[int, int] | None] = lru_cache(maxsize=PATTERN_CACHE)(
             self._span_for
         )
@@ -173,7 +178,8 @@ class Catalog(Summaries):
 
     def union_counted(self, patterns: tuple[str, ...]) -> tuple[int, list[int], list[str], int]:
         """`union`, plus an upper bound on how many actions the bitset holds (the sum of the
-        patterns' own counts), which spares callers a popcount of a catalog-wide int."""
+        patterns' own counts; patterns matched together over the whole catalog count as their
+        union), which spares callers a popcount of a catalog-wide int."""
         if len(patterns) == 1:  # nearly half of all statements name one action
             pattern = patterns[0]
             index = self._exact.get(pattern)
@@ -215,19 +221,59 @@ class Catalog(Summaries):
         positions = [k for k, index in enumerate(found) if index < 0]
         others = [patterns[k] for k in positions]
         exact = [index for index in found if index >= 0]
-        if len(others) >= LARGE_STATEMENT:
-            mask, count, empty = self._union_large(exact, others)
+        # Patterns matched over the whole catalog go in one pass; the others one by one.
+        batched, mask, count, empty = self._catalog_pass_union(others)
+        rest = [k for k in range(len(others)) if k not in batched] if batched else None
+        singles = others if rest is None else [others[k] for k in rest]
+        if len(singles) >= LARGE_STATEMENT:
+            part, part_count, missed = self._union_large(exact, singles)
         else:
-            mask, count = _bits_to_int(exact, self.size), len(exact)
-            empty = []
-            for k, (part, part_count) in enumerate(map(self._expand, others)):
-                if part:
-                    mask |= part
-                    count += part_count
+            part, part_count = _bits_to_int(exact, self.size), len(exact)
+            missed = []
+            for k, (expanded, expanded_count) in enumerate(map(self._expand, singles)):
+                if expanded:
+                    part |= expanded
+                    part_count += expanded_count
                 else:
-                    empty.append(k)
+                    missed.append(k)
+        mask, count = mask | part if mask else part, count + part_count
+        empty.extend(missed if rest is None else [rest[k] for k in missed])
         wild = tuple(dict.fromkeys(filter(service_wildcard, others)))
-        return mask, tuple(positions[k] for k in empty), wild, count
+        return mask, tuple(positions[k] for k in sorted(empty)), wild, count
+
+    def _catalog_pass_union(self, others: list[str]) -> tuple[set[int], int, int, list[int]]:
+        """The positions of the patterns that need a pass over the whole catalog (a wildcard
+        in the service part matching many services), matched together when there are several:
+        their union, its size (an upper bound no larger than the sum of their counts) and the
+        positions of those that match nothing. One pattern alone goes through `_expand`."""
+        if len(others) < 2 or not _SERVICE_WILDCARD.search("\n".join(others)):
+            return set(), 0, 0, []  # the usual statement: one C scan, no loop over patterns
+        batch = [k for k, pattern in enumerate(others) if self._needs_catalog_pass(pattern)]
+        if len(batch) < 2:
+            return set(), 0, 0, []
+        # The name parts are matched over the action names alone, each kept to the lines of
+        # the services its service part matches (one filter per distinct service part).
+        bits = self._name_bits()
+        filters: dict[str, int | None] = {}
+        names, within = [], []
+        for k in batch:
+            prefix, _, name = others[k].partition(":")
+            if prefix not in filters:
+                every = not prefix.strip("*")
+                spans = () if every else _spans(self._services_matching(prefix))
+                filters[prefix] = None if every else bits.lines_mask(spans)
+            names.append(name)
+            within.append(filters[prefix])
+        mask, matched = bits.match_many(names, within)
+        empty = [k for k, hit in zip(batch, matched, strict=True) if not hit]
+        return set(batch), mask, mask.bit_count(), empty
+
+    def _needs_catalog_pass(self, pattern: str) -> bool:
+        """Whether `_expand_wild_service` matches a lower-cased pattern over the whole catalog."""
+        prefix, sep, name = pattern.partition(":")
+        if not sep or not has_wildcard(prefix) or (name and not name.strip("*")):
+            return False
+        return not prefix.strip("*") or len(self._services_matching(prefix)) > FEW_SERVICES
 
     def _union_large(self, exact: list[int], others: list[str]) -> tuple[int, int, list[int]]:
         """For statements with hundreds of wildcards: one byte per action, prefix patterns set
@@ -328,16 +374,17 @@ class Catalog(Summaries):
         if not sep:
             return 0, 0
         if has_wildcard(prefix):
-            return self._expand_wild_service(f"{prefix}:{name}", prefix, name)
+            return self._expand_wild_service(prefix, name)
         known = self.services.get(prefix)
         if known is None:
             return 0, 0
         local = self._in_service(known, name)
         return local << known.start, local.bit_count()  # a popcount of a small int
 
-    def _expand_wild_service(self, pattern: str, prefix: str, name: str) -> tuple[int, int]:
+    def _expand_wild_service(self, prefix: str, name: str) -> tuple[int, int]:
         """A pattern with a wildcard in its service part (`*:*Tags`, `s3*:Get*`): a few
-        matching services are expanded one by one, many in one pass over the whole catalog."""
+        matching services are expanded one by one, many in one pass over every action name
+        (the service part never reaches past the colon, as no name or prefix holds one)."""
         every_service = not prefix.strip("*")
         if name and not name.strip("*"):  # `*:*`, `s3*:*`: whole services
             if every_service:
@@ -348,8 +395,10 @@ class Catalog(Summaries):
                 mask |= service.mask
             return mask, sum(len(service.lower_names) for service in services)
         services = [] if every_service else self._services_matching(prefix)
-        if every_service or len(services) > FEW_SERVICES:
-            mask = self._catalog_bits().match(pattern)
+        if every_service or len(services) > FEW_SERVICES:  # one pass over the action names
+            mask = self._name_bits().match(name)
+            if not every_service:
+                mask &= sum(((1 << hi) - (1 << lo) for lo, hi in _spans(services)), 0)
             return mask, mask.bit_count()
         mask = count = 0
         for service in services:
@@ -359,8 +408,13 @@ class Catalog(Summaries):
         return mask, count
 
     def _services_matching(self, prefix: str) -> list[ServiceRange]:
-        lines = globs.find_lines(prefix, self._prefix_text())
-        return [self._service_list[line] for line in lines]
+        services = self._prefix_matches.get(prefix)
+        if services is None:
+            if len(self._prefix_matches) >= PATTERN_CACHE:  # bounded like the other caches
+                self._prefix_matches.clear()
+            lines = globs.find_lines(prefix, self._prefix_text())
+            services = self._prefix_matches[prefix] = [self._service_list[i] for i in lines]
+        return services
 
     def _prefix_text(self) -> globs.ServiceText:
         """Every service prefix, one a line (line i is service i)."""
@@ -368,12 +422,14 @@ class Catalog(Summaries):
             self._prefixes = globs.service_text(tuple(self.services))
         return self._prefixes
 
-    def _catalog_bits(self) -> globs.LineBits:
-        """Every action as `prefix:name`, lower-cased, for bit-parallel matching (line i is
-        action i); built on first need."""
-        if self._everything is None:
-            self._everything = globs.LineBits(tuple(self._exact))
-        return self._everything
+    def _name_bits(self) -> globs.LineBits:
+        """Every action's name without its service prefix, lower-cased (line i is action i),
+        for bit-parallel matching of the name part of a pattern with a wildcard in its service
+        part (the service part is matched against the service prefixes); built on first need."""
+        if self._names_only is None:
+            names = chain.from_iterable(s.lower_names for s in self._service_list)
+            self._names_only = globs.LineBits(tuple(names))
+        return self._names_only
 
     def _in_service(self, service: ServiceRange, name: str) -> int:
         """The actions of one service a name pattern matches, as a bitset from its start."""
@@ -391,7 +447,8 @@ class Catalog(Summaries):
         self._union_cached.cache_clear()  # type: ignore[attr-defined]
         self._written_cached.cache_clear()  # type: ignore[attr-defined]
         self.span_for.cache_clear()  # type: ignore[attr-defined]
-        self._texts.clear()  # (the catalog-wide indexes stay: they hold no pattern)
+        self._texts.clear()
+        self._prefix_matches.clear()  # (the catalog-wide indexes stay: they hold no pattern)
         globs.clear_caches()
 
     def resource_types(self, index: int) -> tuple[str, ...]:
@@ -401,6 +458,18 @@ class Catalog(Summaries):
         vocabulary, per_action = self._types[service.prefix]
         cell = per_action.split(",")[index - service.start]
         return tuple(vocabulary[int(t)] for t in cell.split(".")) if cell else ()
+
+
+def _spans(services: list[ServiceRange]) -> list[tuple[int, int]]:
+    """The action indices of the services (in catalog order) as runs lo..hi-1, neighbours
+    merged."""
+    spans: list[tuple[int, int]] = []
+    for service in services:
+        if spans and spans[-1][1] == service.start:
+            spans[-1] = (spans[-1][0], service.stop)
+        else:
+            spans.append((service.start, service.stop))
+    return spans
 
 
 @cache

@@ -14,6 +14,7 @@ from functools import lru_cache
 
 from grantguard.scoring import budget
 from grantguard.scoring.catalog import Catalog, glob_regex, has_wildcard
+from grantguard.scoring.globs import name_fits
 from grantguard.scoring.policy import Statement
 
 
@@ -83,7 +84,11 @@ def _matches(pattern: str, name: str) -> bool:
     head = pattern[:-1]
     if pattern[-1] == "*" and not has_wildcard(head):  # the usual `svc:Prefix*`
         return name.startswith(head)
-    return has_wildcard(pattern) and _glob(pattern).fullmatch(name) is not None
+    if not has_wildcard(pattern):
+        return False
+    if pattern.isascii() and name.isascii():  # no regex to compile per pattern
+        return name_fits(pattern, name)
+    return _glob(pattern).fullmatch(name) is not None
 
 
 @lru_cache(maxsize=4096)

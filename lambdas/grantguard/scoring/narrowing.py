@@ -208,7 +208,12 @@ def _by_condition(
 
 def _grants(catalog: Catalog, patterns: tuple[str, ...], action: str) -> bool:
     index = catalog.index_of(action)
-    return index is not None and any(catalog.mask_for(p.lower()) >> index & 1 for p in patterns)
+    if index is None:
+        return False
+    # The statement's union (cached, and one pass for a flood of `*:...` patterns), not a
+    # catalog expansion per pattern.
+    mask, _, _ = catalog.union(tuple(map(str.lower, patterns)))
+    return mask >> index & 1 == 1
 
 
 @dataclass(frozen=True)

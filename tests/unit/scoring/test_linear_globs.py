@@ -14,7 +14,13 @@ from hypothesis import strategies as st
 
 from grantguard.scoring import Severity, assess
 from grantguard.scoring.catalog import Catalog, default_catalog
-from grantguard.scoring.globs import LineBits, glob_match, glob_regex, simplified
+from grantguard.scoring.globs import (
+    LineBits,
+    glob_match,
+    glob_regex,
+    name_fits,
+    simplified,
+)
 
 # IAM caps a user's inline policies at 2,048 characters: no action pattern can be longer.
 USER_POLICY_CHARS = 2048
@@ -142,6 +148,77 @@ def test_bit_parallel_matching_agrees_with_the_reference(names: list[str], patte
     assert [bool(found >> i & 1) for i in range(len(names))] == [
         reference_match(pattern, name) for name in names
     ]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.text(alphabet="ab:", min_size=1, max_size=11), min_size=1, max_size=12),
+    st.lists(patterns, max_size=10),
+)
+def test_matching_many_patterns_at_once_agrees_with_one_by_one(
+    names: list[str], many: list[str]
+) -> None:
+    bits = LineBits(tuple(names))
+    union, matched = bits.match_many(many)
+    expected = 0
+    for pattern in many:
+        expected |= bits.match(pattern)
+    assert union == expected
+    assert matched == [bits.match(pattern) != 0 for pattern in many]
+
+
+def test_matching_many_patterns_keeps_no_state_beyond_its_depth() -> None:
+    # Longer than the prefix states kept, sharing all of them, and differing after.
+    names = ("a" * 80 + "b", "a" * 80 + "c", "a" * 79)
+    many = ["a" * 80 + "b", "a" * 80 + "?", "a" * 79, "a" * 80 + "d", "a*" * 50 + "c"]
+    assert LineBits(names).match_many(many) == (0b011 | 0b100, [True, True, True, False, True])
+
+
+def test_matching_many_patterns_keeps_each_to_its_lines() -> None:
+    bits = LineBits(("ab", "abc", "b", "ab"))
+    lines = bits.lines_mask([(1, 2), (3, 4)])  # lines 1 and 3
+    union, matched = bits.match_many(["ab", "*b*", "b"], [lines, lines, None])
+    assert (union, matched) == (0b1000 | 0b0010 | 0b0100, [True, True, True])
+    assert bits.match_many(["b"], [lines]) == (0, [False])
+
+
+@settings(max_examples=600, deadline=None)
+@given(patterns, names)
+def test_one_name_against_a_pattern_agrees_with_the_reference(pattern: str, name: str) -> None:
+    assert name_fits(pattern, name) is reference_match(pattern, name)
+
+
+def test_one_long_name_against_an_adversarial_pattern_is_linear() -> None:
+    start = time.perf_counter()
+    assert name_fits("*?" * 1000 + "q", "a" * 5000) is False
+    assert time.perf_counter() - start < ADVERSARIAL_SECONDS
+
+
+@pytest.mark.parametrize(
+    "actions",
+    [
+        [f"*:*{a}*{b}*{c}*" for a in "aeiq" for b in "str" for c in "xyzn"],
+        [f"*?*?*{a}:*?*?*{b}" for a in "3asz" for b in "sbqe"],
+        ["*:*e*e*?*x", "*:*t*a?o", "*:get*", "*:*tags", "*3:*", "s3*:get*", "*:zz*", "*:??"],
+        ["*:*a*", "iam:get*", "s3:getobject", "*:q*q*q*q", "nosuch:*", "*-*:describe*"],
+        # enough `svc:Prefix*` beside them for the one-byte-per-action path
+        [f"ec2:{a}{b}*" for a in "cdgmrs" for b in "aeioutr"] * 4 + ["*:*u*q*", "*:*y*z"],
+    ],
+)
+def test_a_statement_of_wildcard_service_patterns_expands_as_each_one_does(
+    catalog: Catalog, actions: list[str]
+) -> None:
+    # One pass over the catalog for the whole statement: the same union and the same patterns
+    # that match nothing as expanding them one at a time.
+    catalog.clear_caches()
+    mask, missing, wild, count = catalog.union_counted(tuple(actions))
+    expected = 0
+    for action in actions:
+        expected |= catalog.mask_for(action)
+    assert mask == expected
+    assert missing == [k for k, action in enumerate(actions) if not catalog.mask_for(action)]
+    assert wild == list(dict.fromkeys(a for a in actions if ":" in a and "*" in a.split(":")[0]))
+    assert mask.bit_count() <= count <= sum(map(catalog.count_for, actions))
 
 
 @pytest.mark.parametrize(
