@@ -27,10 +27,12 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from grantguard.budget import WORK_BUDGET_S
+
 TARGET_MS = 100.0
-# Scoring's share of one event: the responder also reads the principal's other policies within
-# the Lambda's 30 s timeout, so one document must stay well inside it.
-EVENT_BUDGET_SECONDS = 5.0
+# The responder's assessment phase (grantguard/budget.py): reading the policy and the
+# principal's context, scoring and judging all share it; past it the grant is judged CRITICAL.
+EVENT_BUDGET_SECONDS = WORK_BUDGET_S
 LIMITS = {"managed": 6144, "user": 2048, "group": 5120, "role": 10240}
 WARM_UP = {"Statement": {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}}
 LETTERS = "abcdefghijklmnopqrstuvwxyz"
