@@ -56,8 +56,15 @@ from grantguard.domain import (
     UserContext,
 )
 from grantguard.events import bounded_raw_event, event_id_of, parse_event, replay_name
-from grantguard.scoring import Assessment, PolicyDocumentError, Severity, assess
+from grantguard.scoring import (
+    Assessment,
+    AssessmentBudgetExceeded,
+    PolicyDocumentError,
+    Severity,
+    assess,
+)
 from grantguard.scoring.assessment import Finding
+from grantguard.scoring.budget import limited as scoring_budget
 
 logger = Logger(child=True)
 
@@ -144,10 +151,11 @@ class Responder:
             return Outcome(grant, None, ignored)
 
         progress = _Progress()
+        seconds = max(self.budget.left(Phase.ASSESS), 0.0)
         try:
             evaluation = run_within(
-                self.budget.left(Phase.ASSESS),
-                lambda: self._evaluate(grant, progress),
+                seconds,
+                lambda: self._evaluate(grant, progress, seconds),
                 phase=Phase.ASSESS,
                 name="gg-assess",
             )
@@ -155,7 +163,7 @@ class Responder:
             problem = self._read_problem(grant, error)
             logger.warning("grant could not be assessed", extra={**log, "problem": problem})
             return self._alert(Outcome(grant, None, None, problem=problem))
-        except DeadlineExceeded as error:
+        except (DeadlineExceeded, AssessmentBudgetExceeded) as error:
             return self._out_of_time(grant, progress, error)
 
         assessment, context = evaluation.assessment, evaluation.context
@@ -188,13 +196,21 @@ class Responder:
             outcome = self._detach(outcome, grant)
         return self._alert(outcome)
 
-    def _evaluate(self, grant: Grant, progress: _Progress) -> _Evaluation:
-        """Everything the budget bounds: the reads, the score, the judgement in context."""
-        document, snapshot = self._read(grant, progress)
-        assessment = self.assess(document.document)
-        context = judge_grant(
-            grant, assessment, document.document, snapshot, settings=self.settings, now=self.clock()
-        )
+    def _evaluate(self, grant: Grant, progress: _Progress, seconds: float) -> _Evaluation:
+        """Everything the budget bounds: the reads, the score, the judgement in context. The
+        scorer's own budget (this worker thread's) stops a runaway document or context at the
+        same deadline, so an abandoned worker does not keep burning the function's CPU."""
+        with scoring_budget(seconds):
+            document, snapshot = self._read(grant, progress)
+            assessment = self.assess(document.document)
+            context = judge_grant(
+                grant,
+                assessment,
+                document.document,
+                snapshot,
+                settings=self.settings,
+                now=self.clock(),
+            )
         return _Evaluation(document, snapshot, assessment, context)
 
     def _out_of_time(self, grant: Grant, progress: _Progress, error: Exception) -> Outcome:

@@ -289,3 +289,35 @@ def test_someone_elses_detach_is_still_already_detached() -> None:
     )
     assert outcome.already_detached and not outcome.detached and not outcome.revert_unknown
     assert "already detached" in render_alert(outcome, ENFORCE).subject
+
+
+def test_the_scorer_runs_under_the_assessment_deadline_and_stops_there() -> None:
+    """The engine checks its own budget as its work grows (scoring/budget.py); the responder's
+    worker sets that budget, so a runaway scorer ends at the deadline instead of burning the
+    function's CPU on an abandoned thread."""
+    from grantguard.scoring import budget as scoring_budget
+
+    stopped: list[BaseException] = []
+
+    def cooperative_runaway(document: Any) -> Any:
+        give_up = time.monotonic() + 3.0  # without a budget it spins for 3 s
+        try:
+            while time.monotonic() < give_up:
+                scoring_budget.check()
+                time.sleep(0.001)
+        except scoring_budget.AssessmentBudgetExceeded as error:
+            stopped.append(error)
+            raise
+        raise AssertionError("the scorer ran without the responder's budget")
+
+    iam = FakeIam(users={"mallory": attached(ADMIN)})
+    responder = Responder(
+        ENFORCE, iam, FakePublisher(), assess=cooperative_runaway, budget=Budget(work_budget_s=FAST)
+    )
+    outcome = responder.handle(event_for("mallory", ADMIN))
+    assert outcome.decision is not None and outcome.decision.severity is Severity.CRITICAL
+    assert outcome.problem is not None and OUT_OF_TIME in outcome.problem
+    deadline = time.monotonic() + 1.0
+    while not stopped and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert stopped, "the scorer was still running after its deadline"
