@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import math
-import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -210,16 +209,12 @@ class S3Trail:
     def __init__(self, bucket: str, prefix: str = "", client: Any = None, workers: int = 8):
         self.bucket = bucket
         self.prefix = prefix
-        self._client = client
+        self._client = session.LazyClient("s3", client)
         self.workers = workers
-        self._lock = threading.Lock()
 
     @property
     def client(self) -> Any:
-        with self._lock:
-            if self._client is None:
-                self._client = session.client("s3")
-            return self._client
+        return self._client.get()
 
     def keys(self, since: date | None = None) -> list[str]:
         pages = self.client.get_paginator("list_objects_v2").paginate(
@@ -262,16 +257,14 @@ class AthenaQuery:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.workgroup = workgroup
-        self._client = client
+        self._client = session.LazyClient("athena", client)
         self.poll_seconds = poll_seconds
         self.sleep = sleep
         self.scanned_bytes = 0
 
     @property
     def client(self) -> Any:
-        if self._client is None:
-            self._client = session.client("athena")
-        return self._client
+        return self._client.get()
 
     def run(self, sql: str) -> str:
         started = self.client.start_query_execution(QueryString=sql, WorkGroup=self.workgroup)

@@ -81,15 +81,11 @@ class Boto3Iam:
     """IamGateway over a boto3 IAM client (built on first use, so construction is free)."""
 
     def __init__(self, client: Any = None) -> None:
-        self._client = client
-        self._lock = threading.Lock()
+        self._client = session.LazyClient("iam", client)
 
     @property
     def client(self) -> Any:
-        with self._lock:
-            if self._client is None:
-                self._client = session.client("iam")
-            return self._client
+        return self._client.get()
 
     def policy_document(self, policy_arn: str) -> PolicyDocument:
         try:

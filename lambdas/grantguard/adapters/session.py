@@ -95,6 +95,22 @@ def client(
     return made
 
 
+class LazyClient:
+    """The client an adapter was given, or a counted one for `service` built on first use
+    (thread-safe: the service reads in parallel), so constructing an adapter is free."""
+
+    def __init__(self, service: str, made: Any = None) -> None:
+        self.service = service
+        self._made = made
+        self._lock = threading.Lock()
+
+    def get(self) -> Any:
+        with self._lock:
+            if self._made is None:
+                self._made = client(self.service)
+            return self._made
+
+
 class DeadlineHook:
     """before-send: start an HTTP attempt only if it can end before `phase`'s deadline."""
 

@@ -9,7 +9,6 @@ so publishing again could only duplicate the alert.
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 from botocore.exceptions import (
@@ -37,15 +36,11 @@ class SnsPublisher:
 
     def __init__(self, topic_arn: str, client: Any = None) -> None:
         self.topic_arn = topic_arn
-        self._client = client
-        self._lock = threading.Lock()
+        self._client = session.LazyClient("sns", client)
 
     @property
     def client(self) -> Any:
-        with self._lock:
-            if self._client is None:
-                self._client = session.client("sns")
-            return self._client
+        return self._client.get()
 
     def publish(self, alert: Alert) -> str | None:
         message, structure = sns_message(alert)
