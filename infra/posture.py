@@ -213,6 +213,23 @@ class Posture(Construct):
         self.schedule_dlq = runtime.queue(self, "ScheduleDeadLetterQueue")
         self.failure_queue = runtime.queue(self, "FailedInvocationQueue")
         self.log_group = runtime.log_group(self, "FunctionLogs", config.log_retention_days)
+        # Kept so that other constructs (the snapshot table) can add their statements to it.
+        self.policy = posture_policy(
+            stack,
+            config,
+            topic_arn=alerting.alert_topic.topic_arn,
+            key_arn=alerting.key.key_arn,
+            failure_queue_arn=self.failure_queue.queue_arn,
+            log_group_arn=self.log_group.log_group_arn,
+            self_check=self_check_statements(
+                stack,
+                # The tamper rules by literal ARN: they are built later, and their
+                # patterns name this role and function (a Ref would be circular).
+                rule_arns=[responder.rule.rule_arn, *tamper.rule_arns(stack)],
+                topic_arns=[alerting.alert_topic.topic_arn, alerting.ops_topic.topic_arn],
+                key_arn=alerting.key.key_arn,
+            ),
+        )
         self.role = iam.Role(
             self,
             "FunctionRole",
@@ -220,24 +237,7 @@ class Posture(Construct):
             description="GrantGuard posture check: read the credential report, password policy, "
             "trails, who holds which policies and GrantGuard's own parts"
             + ("; deactivate unused access keys." if config.deactivates_keys else "."),
-            inline_policies={
-                "Posture": posture_policy(
-                    stack,
-                    config,
-                    topic_arn=alerting.alert_topic.topic_arn,
-                    key_arn=alerting.key.key_arn,
-                    failure_queue_arn=self.failure_queue.queue_arn,
-                    log_group_arn=self.log_group.log_group_arn,
-                    self_check=self_check_statements(
-                        stack,
-                        # The tamper rules by literal ARN: they are built later, and their
-                        # patterns name this role and function (a Ref would be circular).
-                        rule_arns=[responder.rule.rule_arn, *tamper.rule_arns(stack)],
-                        topic_arns=[alerting.alert_topic.topic_arn, alerting.ops_topic.topic_arn],
-                        key_arn=alerting.key.key_arn,
-                    ),
-                )
-            },
+            inline_policies={"Posture": self.policy},
         )
         self.function = runtime.function(
             self,

@@ -118,13 +118,15 @@ class Responder(Construct):
         self.failure_queue = runtime.queue(self, "FailedInvocationQueue")
         self.log_group = runtime.log_group(self, "FunctionLogs", config.log_retention_days)
 
+        # Kept so that other constructs (the snapshot table) can add their statements to it.
+        self.policy = self._policy(stack, config, alerting)
         self.role = iam.Role(
             self,
             "FunctionRole",
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
             description="GrantGuard responder: read IAM users, groups and policies; detach user "
             "policies.",
-            inline_policies={"Responder": self._policy(stack, config, alerting)},
+            inline_policies={"Responder": self.policy},
         )
         self.function = runtime.function(
             self,

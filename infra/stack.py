@@ -12,6 +12,7 @@ from infra.alerting import Alerting
 from infra.config import GrantGuardConfig
 from infra.posture import Posture
 from infra.responder import Responder
+from infra.snapshot import Snapshot
 from infra.tamper import Tamper
 
 STACK_NAME = "GrantGuard"
@@ -34,6 +35,14 @@ class GrantGuardStack(Stack):
         self.posture = Posture(
             self, "Posture", config=config, alerting=self.alerting, responder=self.responder
         )
+        # Both read and write the authorization snapshot: the posture run refreshes it daily,
+        # the responder after each event it handles and when it reverts an overwrite.
+        self.snapshot = Snapshot(self, "Snapshot")
+        for function, policy in (
+            (self.responder.function, self.responder.policy),
+            (self.posture.function, self.posture.policy),
+        ):
+            self.snapshot.grant(function, policy)
         self.alarms = Alarms(
             self,
             "Alarms",

@@ -19,6 +19,7 @@ from grantguard import posture_handler
 from grantguard.adapters import account
 from grantguard.adapters.selfcheck import SELF_CHECK_ACTIONS
 from grantguard.selfcheck import Expected
+from infra import snapshot
 from infra.alerting import Alerting
 from infra.config import load_config
 from infra.posture import Posture
@@ -158,6 +159,7 @@ def test_the_role_writes_only_its_digest_queue_logs_and_traces(synth: Synth) -> 
     }
     assert non_read == {
         "sns:Publish",
+        *snapshot.ACTIONS,  # the authorization snapshot's table: see test_snapshot.py
         "sqs:SendMessage",
         "logs:CreateLogStream",
         "logs:PutLogEvents",
@@ -345,6 +347,7 @@ def test_the_function_gets_every_setting_the_posture_handler_reads(synth: Synth)
         "GG_MODE": "monitor",
         "GG_ALERT_TOPIC_ARN": _ref(topic_id),
         "GG_DEACTIVATE_UNUSED_KEYS": "true",
+        "GG_SNAPSHOT_TABLE": _ref(synth.logical_id(synth.stack.snapshot.table)),
         "POWERTOOLS_SERVICE_NAME": "grantguard-posture",
         "POWERTOOLS_METRICS_NAMESPACE": "GrantGuard",
         "POWERTOOLS_LOG_LEVEL": "INFO",
