@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
 
-from grantguard.posture.authorization import AccountAuthorization, PrincipalKind, canonical
+from grantguard.grants.model import PrincipalKind
+from grantguard.posture.authorization import AccountAuthorization, canonical
 
 FORMAT = "1"  # the item layout below; from_item refuses any other
 ITEM_LIMIT_BYTES = 400 * 1024  # DynamoDB's item size limit, attribute names included

@@ -16,7 +16,7 @@ import pytest
 
 from grantguard.adapters.ports import NotFoundError
 from grantguard.adapters.remedy import Boto3Remedy
-from grantguard.posture.authorization import PrincipalKind
+from grantguard.grants.model import PrincipalKind
 
 pytestmark = pytest.mark.integration
 

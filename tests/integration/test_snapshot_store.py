@@ -10,7 +10,7 @@ import pytest
 
 from grantguard.adapters.account import Boto3Account
 from grantguard.adapters.snapshot import BATCH_ATTEMPTS, DynamoSnapshotStore
-from grantguard.posture.authorization import PrincipalKind
+from grantguard.grants.model import PrincipalKind
 from grantguard.snapshot import PolicyRecord, PrincipalRecord, SnapshotError
 
 pytestmark = pytest.mark.integration

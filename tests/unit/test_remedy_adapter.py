@@ -23,7 +23,7 @@ from grantguard.adapters.ports import (
 from grantguard.adapters.principals import Boto3Principals
 from grantguard.adapters.remedy import ACTIONS, Boto3Remedy, failure, remedy_actions
 from grantguard.context import principals as ports
-from grantguard.posture.authorization import PrincipalKind
+from grantguard.grants.model import PrincipalKind
 
 ARN = "arn:aws:iam::123456789012:policy/p"
 DOCUMENT = {"Version": "2012-10-17", "Statement": []}

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from grantguard import snapshot
+from grantguard.grants.model import PrincipalKind
 from grantguard.posture import parse_authorization_details
-from grantguard.posture.authorization import PrincipalKind
 from grantguard.snapshot import (
     ITEM_LIMIT_BYTES,
     MemorySnapshotStore,
@@ -366,9 +366,8 @@ def test_the_snapshot_module_is_pure() -> None:
         "grantguard",
     }
     assert {m for m in imported if m.startswith("grantguard.")} <= {
+        "grantguard.grants.model",
+        "grantguard.grants.model.PrincipalKind",
         "grantguard.posture.authorization",
-        *(
-            f"grantguard.posture.authorization.{n}"
-            for n in ("AccountAuthorization", "PrincipalKind", "canonical")
-        ),
+        *(f"grantguard.posture.authorization.{n}" for n in ("AccountAuthorization", "canonical")),
     }

@@ -31,7 +31,7 @@ from grantguard.context.principals import (
     RoleFacts,
     VersionFacts,
 )
-from grantguard.posture.authorization import PrincipalKind
+from grantguard.grants.model import PrincipalKind
 
 # method -> the IAM actions it may call (the reader role's statement; a unit test holds it).
 ACTIONS: dict[str, tuple[str, ...]] = {

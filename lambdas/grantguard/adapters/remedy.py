@@ -25,7 +25,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from grantguard.adapters import session
 from grantguard.adapters.iam import decode_document, translate
 from grantguard.adapters.ports import NotFoundError, PermanentAwsError, TransientAwsError
-from grantguard.posture.authorization import PrincipalKind
+from grantguard.grants.model import PrincipalKind
 
 if TYPE_CHECKING:
     from grantguard.context.principals import Remedy

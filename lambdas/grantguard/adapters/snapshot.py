@@ -16,7 +16,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from grantguard.adapters import session
 from grantguard.budget import DeadlineExceeded
-from grantguard.posture.authorization import AccountAuthorization, PrincipalKind
+from grantguard.grants.model import PrincipalKind
+from grantguard.posture.authorization import AccountAuthorization
 from grantguard.snapshot import (
     Item,
     PolicyRecord,

@@ -42,6 +42,9 @@ class PolicyKind(StrEnum):
     GROUP_MANAGED = "group managed policy"
     GROUP_INLINE = "group inline policy"
     BOUNDARY = "permissions boundary"
+    ROLE_MANAGED = "role managed policy"
+    ROLE_INLINE = "role inline policy"
+    PREVIOUS_VERSION = "previous default version"
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,11 @@ class PolicySource:
             return f"{kind} {self.name} of group {self.group}"
         if self.kind is PolicyKind.BOUNDARY:
             return f"permissions boundary {self.name}"
+        if self.kind in (PolicyKind.ROLE_MANAGED, PolicyKind.ROLE_INLINE):
+            kind = "managed policy" if self.kind is PolicyKind.ROLE_MANAGED else "inline policy"
+            return f"{kind} {self.name} of the role"
+        if self.kind is PolicyKind.PREVIOUS_VERSION:
+            return f"previous default version {self.name}"
         return f"{self.kind.value} {self.name} of the user"
 
 

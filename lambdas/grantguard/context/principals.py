@@ -14,7 +14,8 @@ from datetime import datetime
 from fnmatch import fnmatchcase
 from typing import Any, Protocol
 
-from grantguard.posture.authorization import SERVICE_LINKED_PATH, PrincipalKind
+from grantguard.grants.model import PrincipalKind
+from grantguard.posture.authorization import SERVICE_LINKED_PATH
 
 IDENTITY_CENTER_PREFIX = "AWSReservedSSO_"
 # What a trust policy's Allow must cover for its principals to get the role's credentials.

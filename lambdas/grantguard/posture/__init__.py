@@ -6,6 +6,7 @@ Importing this package registers every account check (see `registry.CHECKS`).
 
 from __future__ import annotations
 
+from grantguard.grants.model import PrincipalKind
 from grantguard.posture import checks as _checks  # noqa: F401  (registers the checks)
 from grantguard.posture import policy_checks as _policy_checks  # noqa: F401  (and these)
 from grantguard.posture.authorization import (
@@ -13,7 +14,6 @@ from grantguard.posture.authorization import (
     AuthorizationDetailsError,
     ManagedPolicy,
     Principal,
-    PrincipalKind,
     parse_authorization_details,
 )
 from grantguard.posture.cloudtrail import logs_iam_writes

@@ -12,22 +12,17 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from enum import StrEnum
 from functools import cached_property
 from typing import Any
 from urllib.parse import unquote
+
+from grantguard.grants.model import PrincipalKind
 
 SERVICE_LINKED_PATH = "/aws-service-role/"
 
 
 class AuthorizationDetailsError(ValueError):
     """A GetAccountAuthorizationDetails page is not what IAM documents; the message says where."""
-
-
-class PrincipalKind(StrEnum):
-    USER = "user"
-    GROUP = "group"
-    ROLE = "role"
 
 
 def canonical(document: Mapping[str, Any]) -> str:

@@ -12,11 +12,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import datetime
 
+from grantguard.grants.model import PrincipalKind
 from grantguard.posture.authorization import (
     AccountAuthorization,
     HeldPolicy,
     Principal,
-    PrincipalKind,
 )
 from grantguard.posture.checks import CIS
 from grantguard.posture.model import AccountObservation, PostureFinding

@@ -1,0 +1,151 @@
+"""Undo one grant through the Remedy port, for every grant kind: read, act, read back.
+
+Pure: the Remedy port does the IAM calls (adapters/remedy.py). Never act on what cannot be read
+back: each revert first re-reads the grant (it may be gone, or changed since), acts, then reads
+again and raises `RevertNotConfirmed` when IAM does not show the state it was asked for.
+
+- attach a managed policy -> detach it
+- put an inline document  -> delete it (a new name) or put the previous document back (an
+  overwrite, from the snapshot); left alone when the document changed since the event
+- a new default version   -> set the previous default back (from the snapshot); left alone when
+  the default changed since the event
+- join a group            -> remove the user from the group
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from grantguard.adapters.ports import NotFoundError
+from grantguard.context.principals import Remedy
+from grantguard.context.state import Prior
+from grantguard.grants.model import (
+    AttachPolicy,
+    Grant,
+    JoinGroup,
+    NewDefaultVersion,
+    Principal,
+    PutInline,
+)
+
+
+class RevertNotConfirmed(Exception):
+    """IAM was asked to revert, and reading back shows something else; the message says what."""
+
+
+class RevertImpossible(Exception):
+    """A revert GrantGuard must not attempt (what it would restore is unknown or gone)."""
+
+
+@dataclass(frozen=True)
+class RevertResult:
+    reverted: bool  # GrantGuard changed IAM, and read the wanted state back
+    already: bool = False  # nothing was left to undo (principal gone, grant no longer there)
+    note: str = ""  # one sentence for the alert: what was done, or why nothing was
+
+
+def revert(
+    grant: Grant, granted: Mapping[str, Any] | None, prior: Prior, remedy: Remedy
+) -> RevertResult:
+    """Undo `grant`. `granted`: the document it granted (inline and version kinds), to tell the
+    grant from a later change. NotFoundError from a remedy call after the re-read means the
+    principal went away in between: counted as already undone."""
+    change, principal = grant.change, grant.principal
+    try:
+        if isinstance(change, AttachPolicy) and principal is not None:
+            return _detach(principal, change, remedy)
+        if isinstance(change, PutInline) and principal is not None:
+            return _inline(principal, change, granted, prior, remedy)
+        if isinstance(change, NewDefaultVersion):
+            return _version(change, prior, remedy)
+        if isinstance(change, JoinGroup) and principal is not None:
+            return _leave(principal, change, remedy)
+    except NotFoundError as error:
+        return RevertResult(False, already=True, note=f"Already gone ({error}).")
+    raise RevertImpossible(f"{grant.event_name} has no revert")
+
+
+def _detach(principal: Principal, change: AttachPolicy, remedy: Remedy) -> RevertResult:
+    who = principal.label
+    if change.policy_arn not in remedy.attached(principal.kind, principal.name):
+        return RevertResult(False, True, f"{change.policy_name} was no longer attached to {who}.")
+    if not remedy.detach(principal.kind, principal.name, change.policy_arn):
+        return RevertResult(False, True, f"{change.policy_name} was no longer attached to {who}.")
+    if change.policy_arn in remedy.attached(principal.kind, principal.name):
+        raise RevertNotConfirmed(f"{change.policy_name} is still attached to {who} after detach")
+    return RevertResult(True, note=f"Detached {change.policy_name} from {who}.")
+
+
+def _inline(
+    principal: Principal,
+    change: PutInline,
+    granted: Mapping[str, Any] | None,
+    prior: Prior,
+    remedy: Remedy,
+) -> RevertResult:
+    who, name = principal.label, change.policy_name
+    if not prior.known:
+        raise RevertImpossible(
+            f"without a snapshot of {who} GrantGuard cannot tell whether {name} was new or "
+            "overwrote a previous document"
+        )
+    now = remedy.inline_document(principal.kind, principal.name, name)
+    if now is None:
+        return RevertResult(False, True, f"Inline policy {name} of {who} no longer exists.")
+    if granted is not None and dict(now) != dict(granted):
+        return RevertResult(
+            False,
+            True,
+            f"Inline policy {name} of {who} changed after the event; GrantGuard left it alone.",
+        )
+    if prior.document is None:
+        remedy.delete_inline(principal.kind, principal.name, name)
+        if remedy.inline_document(principal.kind, principal.name, name) is not None:
+            raise RevertNotConfirmed(f"inline policy {name} of {who} still exists after delete")
+        return RevertResult(True, note=f"Deleted inline policy {name} from {who} (it was new).")
+    remedy.put_inline(principal.kind, principal.name, name, prior.document)
+    back = remedy.inline_document(principal.kind, principal.name, name)
+    if back is None or dict(back) != dict(prior.document):
+        raise RevertNotConfirmed(f"inline policy {name} of {who} does not read back as before")
+    return RevertResult(
+        True, note=f"Put the previous document of inline policy {name} back on {who}."
+    )
+
+
+def _version(change: NewDefaultVersion, prior: Prior, remedy: Remedy) -> RevertResult:
+    name = change.policy_name
+    if not prior.known or prior.version_id is None:
+        raise RevertImpossible(
+            f"without a snapshot of policy {name} GrantGuard does not know its previous default"
+        )
+    current = remedy.default_version(change.policy_arn)
+    if current == prior.version_id:
+        return RevertResult(False, True, f"{name} is back on {current} already.")
+    if change.version_id is not None and current != change.version_id:
+        return RevertResult(
+            False,
+            True,
+            f"The default of {name} changed again after the event (now {current}); "
+            "GrantGuard left it alone.",
+        )
+    if remedy.version_document(change.policy_arn, prior.version_id) is None:
+        raise RevertImpossible(f"version {prior.version_id} of {name} no longer exists")
+    remedy.set_default_version(change.policy_arn, prior.version_id)
+    if remedy.default_version(change.policy_arn) != prior.version_id:
+        raise RevertNotConfirmed(f"{name} does not read back with default {prior.version_id}")
+    return RevertResult(
+        True, note=f"Set the default version of {name} back to {prior.version_id} from {current}."
+    )
+
+
+def _leave(principal: Principal, change: JoinGroup, remedy: Remedy) -> RevertResult:
+    user, group = principal.name, change.group_name
+    if group not in remedy.groups_of(user):
+        return RevertResult(False, True, f"User {user} was no longer in group {group}.")
+    if not remedy.remove_from_group(user, group):
+        return RevertResult(False, True, f"User {user} was no longer in group {group}.")
+    if group in remedy.groups_of(user):
+        raise RevertNotConfirmed(f"user {user} is still in group {group} after removal")
+    return RevertResult(True, note=f"Removed user {user} from group {group}.")
