@@ -92,7 +92,7 @@ class ConfigError(ValueError):
 @dataclass(frozen=True)
 class GrantGuardConfig:
     mode: str
-    detach_at: str
+    revert_at: str
     alert_emails: tuple[str, ...]
     alert_min_severity: str
     allow_actors: tuple[str, ...]
@@ -224,7 +224,7 @@ def load_config(context: Mapping[str, Any]) -> GrantGuardConfig:
                 f"context alertEmails has {email!r}, which is not an email address; "
                 "use addresses like oncall@example.com"
             )
-    detach_at = _choice("detachAt", raw["detachAt"], SEVERITIES[1:], upper=True)
+    revert_at = _choice("detachAt", raw["detachAt"], SEVERITIES[1:], upper=True)
     exempt_tag = str(raw["exemptTag"]).strip()
     if not _TAG_KEY.match(exempt_tag) or exempt_tag.lower().startswith("aws:"):
         raise ConfigError(
@@ -254,7 +254,7 @@ def load_config(context: Mapping[str, Any]) -> GrantGuardConfig:
         )
     return GrantGuardConfig(
         mode=_choice("mode", raw["mode"], MODES, upper=False),
-        detach_at=detach_at,
+        revert_at=revert_at,
         alert_emails=emails,
         alert_min_severity=_choice(
             "alertMinSeverity", raw["alertMinSeverity"], SEVERITIES, upper=True

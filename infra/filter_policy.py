@@ -11,7 +11,7 @@ from typing import Any
 from infra.config import SEVERITIES
 
 # Alerts about GrantGuard failing to do its job reach on-call whatever their severity.
-ALWAYS_DELIVERED_ACTIONS = ("could_not_process", "detach_failed")
+ALWAYS_DELIVERED_ACTIONS = ("could_not_process", "revert_failed")
 
 
 def alert_filter_policy(min_severity: str) -> dict[str, Any] | None:

@@ -140,7 +140,7 @@ class Responder(Construct):
             failure_queue=self.failure_queue,
             environment={
                 "GG_MODE": config.mode,
-                "GG_DETACH_AT": config.detach_at,
+                "GG_REVERT_AT": config.revert_at,
                 "GG_ALERT_TOPIC_ARN": alerting.alert_topic.topic_arn,
                 "GG_ALLOW_ACTORS": json.dumps(list(config.allow_actors)),
                 "GG_PROTECTED_POLICIES": json.dumps(list(config.protected_policies)),

@@ -18,9 +18,19 @@ from urllib.parse import quote
 
 from grantguard.alert_sections import actor_dict, actor_label, context_sections, why_risky
 from grantguard.alert_sns import MESSAGE_BUDGET, TRUNCATED, sns_message
-from grantguard.alert_text import FIELD_MAX, ascii_only, clean, clip, fit_pair, shorten
-from grantguard.domain import Action, Alert, Grant, Outcome, Settings
+from grantguard.alert_text import FIELD_MAX, Alert, ascii_only, clean, clip, fit_pair, shorten
+from grantguard.decision import Action
+from grantguard.grants.kinds import console_links, headline, remove_command, undo_command
+from grantguard.grants.model import (
+    Grant,
+    JoinGroup,
+    NewDefaultVersion,
+    PrincipalKind,
+    PutInline,
+)
+from grantguard.outcome import Outcome
 from grantguard.scoring.assessment import Assessment, Severity
+from grantguard.settings import Settings
 
 __all__ = [
     "FIELD_MAX",
@@ -34,6 +44,7 @@ __all__ = [
 ]
 
 SUBJECT_MAX = 99  # SNS: "less than 100 characters"
+SCHEMA_VERSION = 1  # of the JSON body: bumped when a field is removed or changes meaning
 RAW_EVENT_MAX = 20_000  # characters of the raw event kept in a could-not-process alert
 IAM_CONSOLE = "https://us-east-1.console.aws.amazon.com/iam/home#"
 _REGION = re.compile(r"[a-z]{2}(?:-[a-z]+)+-\d{1,2}")
@@ -47,19 +58,24 @@ class Kind:
     action: str
 
 
-DETACHED = Kind("DETACHED", "detached")
-ALREADY_DETACHED = Kind("already detached", "detached")  # counts as done
-WOULD_DETACH = Kind("would detach", "would_detach")
+REVERTED = Kind("REVERTED", "reverted")
+ALREADY_REVERTED = Kind("already reverted", "reverted")  # counts as done
+WOULD_REVERT = Kind("would revert", "would_revert")
 ALERT_ONLY = Kind("alert only", "alert_only")
 ATTEMPTED = Kind("ATTEMPTED", "attempted")
-DETACH_FAILED = Kind("DETACH FAILED", "detach_failed")
+REVERT_FAILED = Kind("REVERT FAILED", "revert_failed")
 COULD_NOT_PROCESS = Kind("could not process", "could_not_process")
 COULD_NOT_PROCESS_SEVERITY = Severity.HIGH  # the stack's filter policy always passes these
-AFTER_RETRY = {  # the second headline line when the policy was gone on a retry of the event
-    True: "GrantGuard DETACHED it on an earlier attempt at this event, whose alert did not go "
-    "out: the user no longer holds this policy.",
-    False: "It is no longer attached, but GrantGuard cannot tell whether it detached it itself "
-    "on an earlier attempt: check CloudTrail for DetachUserPolicy.",
+AFTER_RETRY = {  # the second headline line when the grant was gone on a retry of the event
+    True: "GrantGuard REVERTED it on an earlier attempt at this event, whose alert did not go "
+    "out: the grant is no longer in place.",
+    False: "It is no longer in place, but GrantGuard cannot tell whether it reverted it itself "
+    "on an earlier attempt: check CloudTrail for the undoing call.",
+}
+NOUN = {
+    PrincipalKind.USER: "IAM user",
+    PrincipalKind.GROUP: "IAM group",
+    PrincipalKind.ROLE: "IAM role",
 }
 
 
@@ -67,12 +83,12 @@ def kind_of(outcome: Outcome) -> Kind:
     decision = outcome.decision
     if outcome.grant is None or outcome.assessment is None or decision is None:
         return COULD_NOT_PROCESS
-    if decision.action is Action.DETACH:
-        if outcome.detached:
-            return DETACHED
-        return ALREADY_DETACHED if outcome.already_detached else DETACH_FAILED
-    if decision.action is Action.WOULD_DETACH:
-        return WOULD_DETACH
+    if decision.action is Action.REVERT:
+        if outcome.reverted:
+            return REVERTED
+        return ALREADY_REVERTED if outcome.already_reverted else REVERT_FAILED
+    if decision.action is Action.WOULD_REVERT:
+        return WOULD_REVERT
     return ATTEMPTED if outcome.grant.attempted_only else ALERT_ONLY
 
 
@@ -84,7 +100,7 @@ def render_alert(outcome: Outcome, settings: Settings) -> Alert:
         outcome.decision.severity if kind is not COULD_NOT_PROCESS and outcome.decision else None
     )
     severity_name = (severity or COULD_NOT_PROCESS_SEVERITY).name
-    undo_note, undo_command = _undo(kind, facts)
+    undo_note, undo_command = _undo(kind, facts, outcome)
     email = "\n".join(
         [
             *_headline(kind, facts, outcome, severity),
@@ -101,10 +117,10 @@ def render_alert(outcome: Outcome, settings: Settings) -> Alert:
             *([f"    {undo_command}"] if undo_command else []),
             "",
             "LINKS",
-            *[f"  {label:<11} {url}" for label, url in _links(facts)],
+            *[f"  {label:<11} {url}" for label, url in _links(facts, outcome.grant)],
             *_raw_event_section(outcome, kind),
             "",
-            f"-- GrantGuard (mode {settings.mode.value}, detach at {settings.detach_at.name})",
+            f"-- GrantGuard (mode {settings.mode.value}, revert at {settings.revert_at.name})",
         ]
     )
     return Alert(
@@ -132,8 +148,10 @@ class _Facts:
     event_name: str | None
     account: str | None
     region: str | None
-    user: str | None
+    user: str | None  # the principal's name (a user, group or role), None for a policy version
     policy_arn: str | None
+    what: str | None = None  # what was granted, short: a policy, an inline policy, a group
+    who: str | None = None  # who received it, for sentences: "IAM role deploy"
 
     @classmethod
     def of(cls, outcome: Outcome) -> _Facts:
@@ -145,8 +163,10 @@ class _Facts:
                 grant.event_name,
                 grant.account_id,
                 grant.region,
-                grant.target_user,
+                grant.principal.name if grant.principal else None,
                 grant.policy_arn,
+                _what(grant),
+                _who(grant),
             )
         raw = outcome.raw_event if isinstance(outcome.raw_event, Mapping) else {}
         detail = _get(raw, "detail")
@@ -163,7 +183,27 @@ class _Facts:
 
     @property
     def policy_name(self) -> str | None:
+        if self.what is not None:
+            return self.what
         return self.policy_arn.rsplit("/", 1)[-1] if self.policy_arn else None
+
+
+def _what(grant: Grant) -> str:
+    change = grant.change
+    if isinstance(change, PutInline):
+        return f"inline {change.policy_name}"
+    if isinstance(change, JoinGroup):
+        return f"group {change.group_name}"
+    if isinstance(change, NewDefaultVersion):
+        return f"{change.policy_name} {change.version_id or 'new version'}"
+    return change.policy_name
+
+
+def _who(grant: Grant) -> str:
+    principal = grant.principal
+    if principal is None:
+        return f"every holder of policy {grant.policy_name}"
+    return f"{NOUN[principal.kind]} {principal.name}"
 
 
 def _get(parent: Any, key: str) -> Any:
@@ -183,7 +223,8 @@ def _subject(kind: Kind, severity: Severity | None, facts: _Facts) -> str:
     head = f"[GrantGuard] {severity.name} {account}: " if severity else f"[GrantGuard] {account}: "
     tail = f" - {kind.word}"
     budget = SUBJECT_MAX - len(head) - len(tail)
-    policy, user = ascii_only(facts.policy_name or ""), ascii_only(facts.user or "")
+    policy = ascii_only(facts.policy_name or "")
+    user = ascii_only(facts.user or ("all its holders" if facts.what else ""))
     if policy and user:
         policy, user = fit_pair(policy, user, budget - len(" on "))
         middle = f"{policy} on {user}"
@@ -218,22 +259,45 @@ def _headline(kind: Kind, facts: _Facts, outcome: Outcome, severity: Severity | 
             "nothing to undo. Find out who tried and why.",
         ]
     origin = f" from {clean(grant.source_ip)}" if grant and grant.source_ip else ""
-    first = f"{level}: {policy} was attached to IAM user {user} in account {account} by {actor}"
+    first = f"{level}: {_sentence(grant, policy, user)} in account {account} by {actor}"
     first += f"{origin}."
     second = {
-        DETACHED: "GrantGuard DETACHED it: the user no longer holds this policy.",
-        ALREADY_DETACHED: "It was already detached (or the user is gone): nothing left to do.",
-        WOULD_DETACH: "GrantGuard would detach it but did NOT (reasons under WHAT GRANTGUARD "
+        REVERTED: f"GrantGuard REVERTED it: {clean(outcome.revert_note or 'the grant is gone')}",
+        ALREADY_REVERTED: "It was already undone (or the principal is gone): nothing left to do."
+        + (f" {clean(outcome.revert_note)}" if outcome.revert_note else ""),
+        WOULD_REVERT: "GrantGuard would revert it but did NOT (reasons under WHAT GRANTGUARD "
         "DID): review it now.",
-        ALERT_ONLY: "Below the detach threshold: GrantGuard only reports it. It is still attached.",
-        DETACH_FAILED: "GrantGuard tried to detach it and FAILED. It may STILL BE ATTACHED: "
-        "detach it by hand now (HOW TO UNDO).",
+        ALERT_ONLY: "Below the revert threshold: GrantGuard only reports it. It is still in place.",
+        REVERT_FAILED: "GrantGuard tried to revert it and FAILED. It may STILL BE IN PLACE: "
+        "undo it by hand now (HOW TO UNDO).",
     }[kind]
-    if outcome.detached_earlier or outcome.revert_unknown:  # a retry: say who detached it
-        second = AFTER_RETRY[outcome.detached_earlier]
+    if outcome.reverted_earlier or outcome.revert_unknown:  # a retry: say who reverted it
+        second = AFTER_RETRY[outcome.reverted_earlier]
+    lines = [first, second]
+    state = outcome.state
+    if state is not None and grant is not None and grant.target_user is None:
+        count = state.reach.count
+        many = f" A revert changes access for {count}." if count and count > 1 else ""
+        lines.append(f"Who it reaches: {clean(state.reach.describe())}{many}")
     if outcome.context is not None and outcome.context.missing:
-        return [first, second, "Part of the context could not be read: see CONTEXT MISSING."]
-    return [first, second]
+        lines.append("Part of the context could not be read: see CONTEXT MISSING.")
+    return lines
+
+
+def _sentence(grant: Grant | None, policy: str, user: str) -> str:
+    """What was granted to whom, e.g. 'inline policy admin was put on IAM role deploy'."""
+    if grant is None:
+        return f"{policy} was attached to IAM user {user}"
+    change, who = grant.change, clean(_who(grant))
+    if isinstance(change, PutInline):
+        return f"inline policy {clean(change.policy_name)} was put on {who}"
+    if isinstance(change, JoinGroup):
+        return f"{who} was added to group {clean(change.group_name)}"
+    if isinstance(change, NewDefaultVersion):
+        made = "was made the default" if change.set_as_default else "was created (not default)"
+        version = clean(change.version_id or "a new version")
+        return f"version {version} of policy {clean(change.policy_name)} {made}"
+    return f"{policy} was attached to {who}"
 
 
 def _what_happened(facts: _Facts, grant: Grant | None) -> list[str]:
@@ -243,9 +307,12 @@ def _what_happened(facts: _Facts, grant: Grant | None) -> list[str]:
         ("Time", facts.event_time),
         ("Account", facts.account),
         ("Region", facts.region),
-        ("Target user", facts.user),
+        ("Target user" if grant is None or grant.target_user else "Target", facts.user),
         ("Policy", facts.policy_arn),
     ]
+    if grant is not None:
+        rows[5] = ("Target", facts.who) if grant.target_user is None else rows[5]
+        rows.append(("Grant", headline(grant)))
     if grant is not None:
         actor = grant.actor
         mfa = {True: "yes", False: "no", None: None}[actor.mfa_authenticated]
@@ -270,65 +337,111 @@ def _what_we_did(kind: Kind, outcome: Outcome, settings: Settings) -> list[str]:
     decision = outcome.decision
     lines = [
         "WHAT GRANTGUARD DID",
-        f"  {kind.word.upper()} (mode {settings.mode.value}, detach at "
-        f"{settings.detach_at.name}"
+        f"  {kind.word.upper()} (mode {settings.mode.value}, revert at "
+        f"{settings.revert_at.name}"
         + (f", decision {decision.action.value})" if decision else ")"),
     ]
     lines += [f"  - {clean(reason)}" for reason in (decision.reasons if decision else ())]
-    if outcome.detached_earlier:
-        lines.append("  - Detached on an earlier attempt at this event; its alert did not go out.")
-    elif kind is ALREADY_DETACHED:
+    if outcome.reverted_earlier:
+        lines.append("  - Reverted on an earlier attempt at this event; its alert did not go out.")
+    elif kind is ALREADY_REVERTED:
         lines.append(
-            "  - Re-read before detaching: the policy was no longer attached (or the user gone)."
+            "  - Re-read before reverting: the grant was no longer in place (or the principal "
+            "gone)."
         )
     if outcome.revert_unknown:
-        lines.append(f"  - Unknown who detached it: {clean(outcome.revert_unknown)}")
+        lines.append(f"  - Unknown who reverted it: {clean(outcome.revert_unknown)}")
     if outcome.problem and kind is not COULD_NOT_PROCESS:
         lines.append(f"  Problem: {clean(outcome.problem)}")
     return lines
 
 
-def _undo(kind: Kind, facts: _Facts) -> tuple[list[str], str | None]:
+def _undo(kind: Kind, facts: _Facts, outcome: Outcome) -> tuple[list[str], str | None]:
     """What to run to reverse what happened (or to finish the job), and why."""
     account = clean(facts.account or "the account")
     creds = f"(with credentials for account {account})"
+    grant = outcome.grant
     if kind is ATTEMPTED:
-        return ["Nothing was granted, so there is nothing to undo. To check the user now:"], (
-            _cli("list-attached-user-policies", facts.user, None)
+        kind_name = grant.principal.kind.value if grant and grant.principal else "user"
+        return ["Nothing was granted, so there is nothing to undo. To check it now:"], (
+            _cli(f"list-attached-{kind_name}-policies", facts.user, None, kind_name)
         )
-    if kind in (DETACHED, ALREADY_DETACHED):
-        done = "GrantGuard detached it" if kind is DETACHED else "Nothing was left to detach"
-        note = f"{done}. If the grant was legitimate (and the user exists), re-attach it {creds}:"
-        command = _cli("attach-user-policy", facts.user, facts.policy_arn)
+    if kind in (REVERTED, ALREADY_REVERTED):
+        done = "GrantGuard reverted it" if kind is REVERTED else "Nothing was left to revert"
+        note = (
+            f"{done}. If the grant was legitimate (and the principal exists), re-create it "
+            f"exactly {creds}:"
+        )
+        if grant is not None:
+            command = undo_command(grant)
+        else:
+            command = _cli("attach-user-policy", facts.user, facts.policy_arn)
     else:
         note = (
             f"GrantGuard did not act. If the grant is unwanted, remove it {creds}:"
             if kind is COULD_NOT_PROCESS
-            else f"GrantGuard left the policy attached. To remove it {creds}:"
+            else f"GrantGuard left the grant in place. To revert it {creds}:"
         )
-        command = _cli("detach-user-policy", facts.user, facts.policy_arn)
+        if grant is not None:
+            command = remove_command(grant, _prior_for(outcome))
+            if command is None and isinstance(grant.change, NewDefaultVersion):
+                return [
+                    note,
+                    "The previous default version is unknown (no snapshot): list the versions "
+                    "and set the right one back with set-default-policy-version:",
+                ], _list_versions(grant.change.policy_arn)
+        else:
+            command = _cli("detach-user-policy", facts.user, facts.policy_arn)
+        if (
+            command is not None
+            and grant is not None
+            and isinstance(grant.change, PutInline)
+            and outcome.state is not None
+            and not outcome.state.prior.known
+        ):
+            note += (
+                " (without a snapshot GrantGuard cannot tell whether it overwrote an earlier "
+                "document: deleting it may remove more than this grant)"
+            )
     if command is None:
         return [
             note,
-            "No copy-paste command: the user or policy name is missing or contains "
-            "characters IAM names never have; check them in the console.",
+            "No copy-paste command: a name is missing or contains characters IAM names never "
+            "have; check them in the console.",
         ], None
     return [note], command
 
 
-def _cli(verb: str, user: str | None, policy_arn: str | None) -> str | None:
+def _prior_for(outcome: Outcome) -> Any:
+    state, grant = outcome.state, outcome.grant
+    if state is None or grant is None or not state.prior.known:
+        return None
+    if isinstance(grant.change, NewDefaultVersion):
+        return state.prior.version_id
+    return state.prior.document
+
+
+def _list_versions(policy_arn: str) -> str | None:
+    if not (policy_arn.isascii() and policy_arn.isprintable()):
+        return None
+    return f"aws iam list-policy-versions --policy-arn {shlex.quote(policy_arn)}"
+
+
+def _cli(verb: str, user: str | None, policy_arn: str | None, kind: str = "user") -> str | None:
     values = [v for v in (user, policy_arn) if v is not None]
     if user is None or not all(v.isprintable() and v.isascii() for v in values):
         return None
-    command = f"aws iam {verb} --user-name {shlex.quote(user)}"
+    command = f"aws iam {verb} --{kind}-name {shlex.quote(user)}"
     return command + (f" --policy-arn {shlex.quote(policy_arn)}" if policy_arn else "")
 
 
-def _links(facts: _Facts) -> list[tuple[str, str]]:
-    links = []
-    if facts.user:
+def _links(facts: _Facts, grant: Grant | None = None) -> list[tuple[str, str]]:
+    links: list[tuple[str, str]] = []
+    if grant is not None:
+        links = console_links(grant)
+    elif facts.user:
         links.append(("User", f"{IAM_CONSOLE}/users/details/{_url_part(facts.user)}"))
-    if facts.policy_arn:
+    if grant is None and facts.policy_arn:
         links.append(("Policy", f"{IAM_CONSOLE}/policies/details/{_url_part(facts.policy_arn)}"))
     if facts.event_id:
         links.append(("CloudTrail", cloudtrail_link(facts.event_id, facts.region)))
@@ -367,7 +480,9 @@ def _json_body(
 ) -> dict[str, Any]:
     grant, assessment, decision = outcome.grant, outcome.assessment, outcome.decision
     severity = decision.severity if decision and kind is not COULD_NOT_PROCESS else None
+    state = outcome.state
     body: dict[str, Any] = {
+        "schema_version": SCHEMA_VERSION,
         "event_id": facts.event_id,
         "event_time": facts.event_time,
         "account": facts.account,
@@ -377,8 +492,19 @@ def _json_body(
         "source_ip": grant.source_ip if grant else None,
         "user_agent": grant.user_agent if grant else None,
         "error_code": grant.error_code if grant else None,
-        "target_user": facts.user,
+        "target_user": grant.target_user if grant else facts.user,
         "policy_arn": facts.policy_arn,
+        "principal": (
+            {"kind": grant.principal.kind.value, "name": grant.principal.name}
+            if grant and grant.principal
+            else None
+        ),
+        "change": grant.key if grant else None,
+        "grant": headline(grant) if grant else None,
+        "reach": state.reach.to_dict() if state is not None else None,
+        # The granted document, kept so the undo command can re-create it exactly.
+        "granted_document": _granted_document(grant),
+        "revert_note": outcome.revert_note,
         "severity": (severity or COULD_NOT_PROCESS_SEVERITY).name,
         "policy_severity": assessment.severity.name if assessment else None,
         "score": outcome.context.verdict.score if outcome.context else _score(assessment),
@@ -388,14 +514,14 @@ def _json_body(
         "action": kind.action,
         "decision": decision.action.value if decision else None,
         "mode": settings.mode.value,
-        "detached": outcome.detached,
-        "already_detached": outcome.already_detached,
-        "detached_earlier": outcome.detached_earlier,
+        "reverted": outcome.reverted,
+        "already_reverted": outcome.already_reverted,
+        "reverted_earlier": outcome.reverted_earlier,
         "revert_unknown": outcome.revert_unknown,
         "reasons": list(decision.reasons) if decision else [],
         "problem": outcome.problem,
         "undo_command": undo_command,
-        "links": {label.lower(): url for label, url in _links(facts)},
+        "links": {label.lower(): url for label, url in _links(facts, grant)},
     }
     if outcome.context is not None:
         body["context"] = outcome.context.to_dict()
@@ -403,6 +529,19 @@ def _json_body(
         body["raw_event"] = _raw_event_json(outcome.raw_event, RAW_EVENT_MAX)
     clipped: dict[str, Any] = clip(body)
     return clipped
+
+
+def _granted_document(grant: Grant | None) -> Any:
+    if grant is None:
+        return None
+    change = grant.change
+    text = change.document_text if isinstance(change, PutInline | NewDefaultVersion) else None
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
 
 
 def _score(assessment: Assessment | None) -> int | None:

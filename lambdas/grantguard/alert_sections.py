@@ -12,7 +12,7 @@ from typing import Any
 
 from grantguard.alert_text import clean
 from grantguard.context.model import ContextFinding, Effect, GrantContext, TargetAnalysis
-from grantguard.domain import Actor
+from grantguard.grants.model import Actor
 from grantguard.scoring.assessment import Assessment, Finding
 
 EMAIL_FINDINGS_MAX = 8  # the worst few for a 3 a.m. read; every finding is in the JSON message

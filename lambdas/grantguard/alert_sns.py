@@ -9,8 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from grantguard.alert_text import clip
-from grantguard.domain import Alert
+from grantguard.alert_text import Alert, clip
 
 SNS_MESSAGE_MAX_BYTES = 262_144  # 256 KB, message attributes included
 MESSAGE_BUDGET = SNS_MESSAGE_MAX_BYTES - 8_192  # room for the subject and the attributes

@@ -8,9 +8,20 @@ ASCII, and every JSON string is cut to FIELD_MAX.
 from __future__ import annotations
 
 import unicodedata
+from dataclasses import dataclass
 from typing import Any
 
 FIELD_MAX = 1_000  # any one caller-controlled value in the email or JSON
+
+
+@dataclass(frozen=True)
+class Alert:
+    """One SNS message, rendered for every audience."""
+
+    subject: str  # < 100 chars, no control characters
+    email: str  # plain text body for on-call
+    json_body: dict[str, Any]  # machine subscribers
+    attributes: dict[str, str]  # severity, action, event_name: for subscription filter policies
 
 
 def clean(value: object, limit: int = FIELD_MAX) -> str:

@@ -1,4 +1,4 @@
-"""The decision table: what GrantGuard does about one assessed grant.
+"""The decision table: what GrantGuard does about one assessed grant, for every grant kind.
 
 Pure: no AWS imports, no environment reads. The severity is the verdict in context
 (`grantguard.context.verdict`) when the caller passes it, else the policy's own. Rows, first
@@ -6,29 +6,65 @@ match wins:
 
 1. the responder's own call                      -> IGNORE
 2. a failed attempt (CloudTrail errorCode)       -> ALERT_ONLY, severity capped at MEDIUM
-3. severity below `detach_at`                    -> ALERT_ONLY
-4. a reason not to act (monitor mode, allow-listed actor, protected policy, exempt user, or a
-   user that could not be read, so its exempt tag is unknown)
-                                                 -> WOULD_DETACH, every reason stated
-5. otherwise                                     -> DETACH
+3. a policy version created without setAsDefault -> ALERT_ONLY (nothing is granted yet)
+4. severity below the threshold for the principal's kind (`revert_at`, or the stricter
+   `revert_at_for` of groups, roles and policies, whose revert changes many people's access)
+                                                 -> ALERT_ONLY
+5. a reason not to act (monitor mode, allow-listed actor, AWS quarantine policy, protected
+   policy or principal, a role AWS or IAM Identity Center owns, the responder's own role, an
+   exempt tag, a principal that could not be read, no snapshot to revert an overwrite or a
+   version change exactly)
+                                                 -> WOULD_REVERT, every reason stated
+6. otherwise                                     -> REVERT
 
-A grant that is already undone (user deleted, policy no longer attached) is still DETACH in
-enforce mode, with the reason stated: the service re-reads the attachments before detaching,
-finds nothing to do and records `Outcome.already_detached`, so "already detached" counts as done
-through the one code path that also catches a re-attach in between.
+A grant that is already undone (principal deleted, policy no longer attached) is still REVERT in
+enforce mode, with the reason stated: the service re-reads before reverting, finds nothing to do
+and records `Outcome.already_reverted`, so "already reverted" counts as done through the one code
+path that also catches a re-grant in between.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import StrEnum
 from fnmatch import fnmatchcase
 
-from grantguard.domain import Action, Decision, Grant, Mode, Settings, UserContext
+from grantguard.context.model import UserContext
+from grantguard.context.state import PrincipalState
+from grantguard.grants.model import AttachPolicy, Grant, NewDefaultVersion, PutInline
 from grantguard.scoring.assessment import Assessment, Severity
+from grantguard.settings import (
+    QUARANTINE_INLINE_PATTERN,
+    QUARANTINE_POLICY_PATTERN,
+    Mode,
+    Settings,
+)
 
-# AWS attaches these to users whose keys leaked; detaching one would re-open the incident.
-QUARANTINE_POLICY_PATTERN = "arn:aws:iam::aws:policy/AWSCompromisedKeyQuarantine*"
 ATTEMPT_SEVERITY_CAP = Severity.MEDIUM
+
+
+class Action(StrEnum):
+    REVERT = "revert"  # enforce mode, verdict reached the threshold, nothing exempts it
+    WOULD_REVERT = "would_revert"  # monitor mode, or enforce with a reason not to act
+    ALERT_ONLY = "alert_only"  # below the threshold, or a failed attempt
+    IGNORE = "ignore"  # the responder's own call: no alert, no action
+
+
+@dataclass(frozen=True)
+class Decision:
+    action: Action
+    severity: Severity  # the alert's severity (a failed attempt is capped below the policy's)
+    reasons: tuple[str, ...]  # plain sentences, shown in the alert
+
+    @property
+    def revert(self) -> bool:
+        return self.action is Action.REVERT
+
+
+def reach_kind(grant: Grant) -> str:
+    """The column of `revert_at_for`: the principal's kind, or "policy" for a version."""
+    return grant.principal.kind.value if grant.principal is not None else "policy"
 
 
 def decide(
@@ -37,9 +73,12 @@ def decide(
     settings: Settings,
     user: UserContext,
     severity: Severity | None = None,
+    *,
+    state: PrincipalState | None = None,
 ) -> Decision:
     """The action for one grant and the plain sentences that explain it; `severity` is the
-    verdict in context (default: the policy's own)."""
+    verdict in context (default: the policy's own); `state` the principal as read (None: a
+    user read the old way, with only `user`)."""
     severity = assessment.severity if severity is None else severity
     own = first_match(grant.actor.match_arns, settings.own_role_arns)
     if own is not None:
@@ -59,38 +98,68 @@ def decide(
                 f"only reports it (the policy itself rates {severity.name}).",
             ),
         )
-
-    if severity < settings.detach_at:
+    if not grant.grants_now:
         return Decision(
             Action.ALERT_ONLY,
             severity,
             (
-                f"Severity {severity.name} is below the detach threshold "
-                f"{settings.detach_at.name}, so GrantGuard only reports it.",
+                f"The new version of {grant.policy_name} was not made the default, so it grants "
+                "nothing yet; GrantGuard reports it (a later SetDefaultPolicyVersion would grant "
+                "it, and is watched too).",
             ),
         )
 
-    verdict = (f"Severity {severity.name} reaches the detach threshold {settings.detach_at.name}.",)
-    against = reasons_not_to_act(grant, settings, user)
-    undone = reasons_already_undone(grant, user)
+    kind = reach_kind(grant)
+    threshold = settings.threshold(kind)
+    if severity < threshold:
+        stricter = (
+            f" (stricter than {settings.revert_at.name} for {kind} grants, which change access "
+            "for everyone they reach)"
+            if threshold > settings.revert_at
+            else ""
+        )
+        return Decision(
+            Action.ALERT_ONLY,
+            severity,
+            (
+                f"Severity {severity.name} is below the revert threshold "
+                f"{threshold.name}{stricter}, so GrantGuard only reports it.",
+            ),
+        )
+
+    verdict = (f"Severity {severity.name} reaches the revert threshold {threshold.name}.",)
+    against = reasons_not_to_act(grant, settings, user, state)
+    undone = reasons_already_undone(grant, user, state)
     if against:
-        return Decision(Action.WOULD_DETACH, severity, verdict + against + undone)
+        return Decision(Action.WOULD_REVERT, severity, verdict + against + undone)
     if undone:
-        return Decision(Action.DETACH, severity, verdict + undone)
+        return Decision(Action.REVERT, severity, verdict + undone)
     return Decision(
-        Action.DETACH,
+        Action.REVERT,
         severity,
-        (*verdict, "Enforce mode and nothing exempts this grant, so GrantGuard detaches it."),
+        (*verdict, "Enforce mode and nothing exempts this grant, so GrantGuard reverts it."),
     )
 
 
-def reasons_not_to_act(grant: Grant, settings: Settings, user: UserContext) -> tuple[str, ...]:
-    """Every reason, in plain words, that turns a detach into 'would detach'."""
+def principal_arns(grant: Grant, state: PrincipalState | None) -> tuple[str, ...]:
+    """ARNs a protectedPrincipals pattern may match: as read (with its path), and by name."""
+    principal = grant.principal
+    if principal is None:
+        return ()
+    by_name = f"arn:aws:iam::{grant.account_id}:{principal.kind.value}/{principal.name}"
+    read = state.arn if state is not None and state.arn else None
+    return tuple(dict.fromkeys(a for a in (read, by_name) if a))
+
+
+def reasons_not_to_act(
+    grant: Grant, settings: Settings, user: UserContext, state: PrincipalState | None = None
+) -> tuple[str, ...]:
+    """Every reason, in plain words, that turns a revert into 'would revert'."""
     reasons: list[str] = []
     if settings.mode is Mode.MONITOR:
         reasons.append(
-            "Monitor mode: GrantGuard reports but never detaches; "
-            "set mode to enforce to detach automatically."
+            "Monitor mode: GrantGuard reports but never reverts; "
+            "set mode to enforce to revert automatically."
         )
     actor_pattern = first_match(grant.actor.match_arns, settings.allow_actors)
     if actor_pattern is not None:
@@ -98,45 +167,101 @@ def reasons_not_to_act(grant: Grant, settings: Settings, user: UserContext) -> t
             f"The caller matches the allowed-actor pattern {actor_pattern!r}; "
             "its grants are reported, never undone."
         )
-    if fnmatchcase(grant.policy_arn, QUARANTINE_POLICY_PATTERN):
-        reasons.append(
-            f"{grant.policy_name} is an AWS compromised-key quarantine policy, "
-            "which GrantGuard never detaches."
-        )
-    else:
-        policy_pattern = first_match((grant.policy_arn,), settings.protected_policies)
-        if policy_pattern is not None:
-            reasons.append(
-                f"{grant.policy_name} is protected by the pattern {policy_pattern!r} "
-                "and is never detached."
-            )
+    reasons += _policy_reasons(grant, settings)
+    reasons += _principal_reasons(grant, settings, state)
+    who = grant.subject[0].upper() + grant.subject[1:]
     if user.unreadable is not None:
         reasons.append(
-            f"User {grant.target_user} could not be read, so GrantGuard cannot rule out its "
-            "exempt tag and does not detach; check the user by hand."
+            f"{who} could not be read, so GrantGuard cannot rule out its exempt tag and does "
+            "not revert; check it by hand."
         )
     tag = exempt_tag(user, settings.exempt_tag)
     if tag is not None:
         key, value = tag
         reasons.append(
-            f"User {grant.target_user} carries the exempt tag {key}={value!r}, "
-            "so GrantGuard leaves it alone."
+            f"{who} carries the exempt tag {key}={value!r}, so GrantGuard leaves it alone."
         )
+    if state is not None and isinstance(grant.change, PutInline | NewDefaultVersion):
+        prior = state.prior
+        if not prior.known:
+            what = (
+                "whether the inline policy was new or what it overwrote"
+                if isinstance(grant.change, PutInline)
+                else "the previous default version"
+            )
+            reasons.append(
+                f"GrantGuard does not know {what} ({prior.why_unknown}), so it cannot revert "
+                "exactly and only alerts; the alert shows how to undo it by hand."
+            )
     return tuple(reasons)
 
 
-def reasons_already_undone(grant: Grant, user: UserContext) -> tuple[str, ...]:
-    """Why there is nothing left to detach, or () when the grant is still in place (or unknown)."""
+def _policy_reasons(grant: Grant, settings: Settings) -> list[str]:
+    change = grant.change
+    if isinstance(change, PutInline):
+        if fnmatchcase(change.policy_name, QUARANTINE_INLINE_PATTERN):
+            return [
+                f"{change.policy_name} is an AWS compromised-key quarantine policy, "
+                "which GrantGuard never reverts."
+            ]
+        return []
+    arn = grant.policy_arn
+    if arn is None:
+        return []
+    if fnmatchcase(arn, QUARANTINE_POLICY_PATTERN):
+        return [
+            f"{grant.policy_name} is an AWS compromised-key quarantine policy, "
+            "which GrantGuard never reverts."
+        ]
+    policy_pattern = first_match((arn,), settings.protected_policies)
+    if policy_pattern is not None:
+        return [
+            f"{grant.policy_name} is protected by the pattern {policy_pattern!r} "
+            "and is never reverted."
+        ]
+    return []
+
+
+def _principal_reasons(grant: Grant, settings: Settings, state: PrincipalState | None) -> list[str]:
+    reasons: list[str] = []
+    arns = principal_arns(grant, state)
+    pattern = first_match(arns, settings.protected_principals)
+    if pattern is not None and grant.principal is not None:
+        reasons.append(
+            f"{grant.principal.label.capitalize()} is protected by the pattern {pattern!r} "
+            "and is never reverted."
+        )
+    own = first_match(arns, settings.own_role_arns)
+    if own is not None:
+        reasons.append("The role is GrantGuard's own role, which it never changes.")
+    if state is not None and state.service_linked:
+        reasons.append(
+            "The role is service-linked (path /aws-service-role/): AWS owns it and GrantGuard "
+            "never changes it."
+        )
+    if state is not None and state.identity_center:
+        reasons.append(
+            "The role is an IAM Identity Center role (AWSReservedSSO_*): Identity Center "
+            "rewrites it from its permission sets, so revert the permission set instead."
+        )
+    return reasons
+
+
+def reasons_already_undone(
+    grant: Grant, user: UserContext, state: PrincipalState | None = None
+) -> tuple[str, ...]:
+    """Why there is nothing left to revert, or () when the grant is still in place (or unknown)."""
     if user.unreadable is not None:
         return ()
     if not user.exists:
         return (
-            f"User {grant.target_user} no longer exists, so the grant is already gone "
-            "(already detached).",
+            f"{grant.subject[0].upper() + grant.subject[1:]} no longer exists, so the grant is "
+            "already gone (already reverted).",
         )
-    if grant.policy_arn not in user.attached_policy_arns:
+    change = grant.change
+    if isinstance(change, AttachPolicy) and change.policy_arn not in user.attached_policy_arns:
         return (
-            f"{grant.policy_name} is no longer attached to {grant.target_user} (already detached).",
+            f"{change.policy_name} is no longer attached to {grant.subject} (already reverted).",
         )
     return ()
 

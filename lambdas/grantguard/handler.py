@@ -26,7 +26,7 @@ from aws_lambda_powertools.utilities.idempotency import (
     idempotent_function,
 )
 
-from grantguard import config
+from grantguard import settings as config
 from grantguard.adapters import session
 from grantguard.adapters.iam import Boto3Iam
 from grantguard.adapters.journal import DynamoDbJournal
@@ -34,10 +34,10 @@ from grantguard.adapters.ports import AlertNotSentError
 from grantguard.adapters.sns import SnsPublisher
 from grantguard.adapters.target import Boto3Target
 from grantguard.budget import Budget, Phase
-from grantguard.domain import Outcome
-from grantguard.events import idempotency_key
+from grantguard.grants.cloudtrail import idempotency_key
 from grantguard.logs import json_line
-from grantguard.service import Responder, summary
+from grantguard.outcome import Outcome, summary
+from grantguard.service import Responder
 
 # Duplicate deliveries arrive within minutes; a day covers them with room to spare.
 IDEMPOTENCY_TTL_SECONDS = 24 * 60 * 60
@@ -56,8 +56,8 @@ RESULT_ESSENTIALS = (
     "severity",
     "score",
     "decision",
-    "detached",
-    "already_detached",
+    "reverted",
+    "already_reverted",
     "alerted",
     "problem",
     "aws_calls",
@@ -109,9 +109,9 @@ def _json_size(value: Any) -> int:
 
 def record_metrics(outcome: Outcome) -> None:
     metrics.add_metric(name="EventsProcessed", unit=MetricUnit.Count, value=1)
-    if outcome.detached:
+    if outcome.reverted:
         metrics.add_metric(name="PoliciesDetached", unit=MetricUnit.Count, value=1)
-    if outcome.problem is not None and not outcome.detached:
+    if outcome.problem is not None and not outcome.reverted:
         metrics.add_metric(name="EventsUnprocessable", unit=MetricUnit.Count, value=1)
     if outcome.delivery_unknown:  # sent, not acknowledged in time: never re-published
         metrics.add_metric(name="AlertDeliveryUnknown", unit=MetricUnit.Count, value=1)

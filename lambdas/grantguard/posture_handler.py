@@ -24,8 +24,7 @@ from grantguard.adapters import session
 from grantguard.adapters.account import AccountReadError, Boto3Account
 from grantguard.adapters.ports import AlertPublisher
 from grantguard.adapters.selfcheck import Boto3GuardReader
-from grantguard.config import ConfigError
-from grantguard.domain import Alert, Mode
+from grantguard.alert_text import Alert
 from grantguard.logs import json_line
 from grantguard.posture import (
     KEY_MAX_IDLE,
@@ -38,6 +37,7 @@ from grantguard.posture import (
     self_check,
 )
 from grantguard.scoring.assessment import Severity
+from grantguard.settings import ConfigError, Mode
 
 logger = Logger(json_serializer=json_line)  # ASCII-escaped: no line is lost to a surrogate
 metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "GrantGuard"))

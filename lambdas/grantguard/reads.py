@@ -30,11 +30,12 @@ from grantguard.context.model import (
     PolicyKind,
     PolicySource,
     TargetSnapshot,
+    UserContext,
     UserPermissions,
 )
 from grantguard.context.principals import PrincipalReader, Remedy
 from grantguard.context.state import PrincipalState, Prior, Reach
-from grantguard.domain import UserContext
+from grantguard.evaluate import Granted, merged
 from grantguard.grants.model import (
     AttachPolicy,
     Grant,
@@ -46,25 +47,7 @@ from grantguard.grants.model import (
 from grantguard.snapshot import SnapshotError, SnapshotStore
 
 NO_SNAPSHOT_STORE = "no snapshot store is configured"
-
-
-@dataclass(frozen=True)
-class Granted:
-    """What the grant gave, as one document to score, and where it came from."""
-
-    label: str  # e.g. "new policy AdminAccess", "inline policy admin", "group admins"
-    document: Mapping[str, Any]
-    version_id: str | None = None  # the managed policy version read
-    sources: tuple[str, ...] = ()  # a group join: the group's policies merged into `document`
-
-
-def merged(documents: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
-    """Several policy documents as one: every statement of each, in order."""
-    statements: list[Any] = []
-    for document in documents.values():
-        raw = document.get("Statement", [])
-        statements.extend(raw if isinstance(raw, list) else [raw])
-    return {"Version": "2012-10-17", "Statement": statements}
+NO_TARGET_READER = "No target-context reader was configured, so only the user's tags were read."
 
 
 @dataclass
@@ -148,7 +131,7 @@ class Reads:
             return self.target.snapshot(user, new_policy_arn)
         self.calls.append("user_context")
         context = self.iam.user_context(user)
-        missing = ("No target-context reader was configured, so only the user's tags were read.",)
+        missing = (NO_TARGET_READER,)
         return TargetSnapshot(context, problems=missing if context.exists else ())
 
     def _user_state(self, grant: Grant) -> PrincipalState:

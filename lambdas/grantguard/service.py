@@ -1,23 +1,25 @@
-"""The responder's one code path: event -> grant -> document -> assessment -> context -> decision
+"""The responder's one code path, for every grant kind: event -> grant -> read -> evaluate -> act
 -> alert.
 
-Shared by the Lambda handler and `grantguard respond`. It takes its AWS access as parameters
-(`IamGateway`, `TargetReader`, `AlertPublisher`), so tests pass fakes and this module never
-imports boto3. The policy document and the target's context are read side by side; the grant is
-judged in context (`grantguard.context.judge_grant`) and the decision uses that verdict. Context
-that cannot be read is named in the alert and the grant is judged on what remains.
+Shared by the Lambda handler and `grantguard respond`. It takes its AWS access as ports
+(`IamGateway`, `TargetReader`, `PrincipalReader`, `Remedy`, `SnapshotStore`, `RevertJournal`,
+`AlertPublisher`), so tests pass fakes and this module never imports boto3. The read stage
+(`grantguard.reads`) fetches what was granted and the principal's state side by side; the pure
+`grantguard.evaluate` scores, judges in context and decides; a revert goes through
+`grantguard.revert` (read, act, read back); the alert says what happened.
 
-Error policy: what retrying cannot fix (malformed event, user or policy gone, access denied, a
-policy that is not valid grammar) becomes an alert and a normal return; anything else raises so
+Error policy: what retrying cannot fix (malformed event, principal or policy gone, access denied,
+a policy that is not valid grammar) becomes an alert and a normal return; anything else raises so
 Lambda's asynchronous retries and then its on-failure destination keep the event. That includes a
-transient failure to read what the decision needs (the policy, the user's tags and attachments,
-the re-read before detaching): judging without them would quietly turn enforce into monitor. A
-failed detach is alerted first, then re-raised.
+transient failure to read what the decision needs: judging without it would quietly turn enforce
+into monitor. A failed revert is alerted first, then re-raised.
 
 Budget (`grantguard.budget`): reading, scoring and judging run on a worker thread waited for at
 most the assessment budget; a grant not judged by then is rated CRITICAL "could not be assessed in
-time (possible evasion)", alerted and acted on per the settings. A detach is noted in the revert
+time (possible evasion)", alerted and acted on per the settings. A revert is noted in the revert
 journal before the alert is published, so a retry after a failed publish reports it truthfully.
+After each handled grant the snapshot of its principal (or policy) is written again, so the next
+overwrite can be reverted exactly.
 """
 
 from __future__ import annotations
@@ -38,24 +40,30 @@ from grantguard.adapters.ports import (
     JournalError,
     NotFoundError,
     PermanentAwsError,
-    PolicyDocument,
     RevertJournal,
     TargetReader,
 )
 from grantguard.alert import render_alert
 from grantguard.budget import Budget, DeadlineExceeded, Phase, run_within
-from grantguard.context import GrantContext, TargetSnapshot, judge_grant
-from grantguard.decision import decide, first_match
-from grantguard.domain import (
-    Action,
-    Decision,
+from grantguard.context.model import PolicyKind, UserContext
+from grantguard.context.principals import PrincipalReader, Remedy
+from grantguard.context.state import PrincipalState, Prior
+from grantguard.decision import Action, Decision, decide, first_match
+from grantguard.evaluate import Evaluation, Granted, evaluate
+from grantguard.grants.cloudtrail import parse_event, replay_name
+from grantguard.grants.fields import bounded_raw_event
+from grantguard.grants.kinds import kind_of
+from grantguard.grants.model import (
     EventError,
     Grant,
-    Outcome,
-    Settings,
-    UserContext,
+    JoinGroup,
+    NewDefaultVersion,
+    PrincipalKind,
+    PutInline,
 )
-from grantguard.events import bounded_raw_event, event_id_of, parse_event, replay_name
+from grantguard.outcome import Outcome
+from grantguard.reads import Reads
+from grantguard.revert import RevertImpossible, RevertResult, revert
 from grantguard.scoring import (
     Assessment,
     AssessmentBudgetExceeded,
@@ -65,13 +73,21 @@ from grantguard.scoring import (
 )
 from grantguard.scoring.assessment import Finding
 from grantguard.scoring.budget import limited as scoring_budget
+from grantguard.settings import Settings
+from grantguard.snapshot import (
+    PolicyRecord,
+    PrincipalRecord,
+    SnapshotError,
+    SnapshotStore,
+    iso_utc,
+)
 
 logger = Logger(child=True)
 
 Assess = Callable[[Mapping[str, Any]], Assessment]
-NO_TARGET_READER = "No target-context reader was configured, so only the user's tags were read."
 OUT_OF_TIME = "could not be assessed in time (possible evasion)"
 OUT_OF_TIME_RULE = "budget.out-of-time"
+READS_OF_POLICIES = ("GetPolicy", "GetPolicyVersion")
 
 
 def _utc_now() -> datetime:
@@ -79,10 +95,7 @@ def _utc_now() -> datetime:
 
 
 def is_own_call(grant: Grant, settings: Settings) -> bool:
-    """True when the responder's own role made the call (it must never react to itself).
-
-    The same matcher as the decision's (fnmatch patterns over the caller and its issuer).
-    """
+    """True when the responder's own role made the call (it must never react to itself)."""
     return first_match(grant.actor.match_arns, settings.own_role_arns) is not None
 
 
@@ -90,15 +103,8 @@ def is_own_call(grant: Grant, settings: Settings) -> bool:
 class _Progress:
     """What the assessment worker has read so far (used when it runs out of time)."""
 
-    snapshot: TargetSnapshot | None = None
-
-
-@dataclass(frozen=True)
-class _Evaluation:
-    document: PolicyDocument
-    snapshot: TargetSnapshot
-    assessment: Assessment
-    context: GrantContext
+    state: PrincipalState | None = None
+    granted: Granted | None = None
 
 
 def out_of_time_assessment(grant: Grant) -> Assessment:
@@ -111,6 +117,32 @@ def out_of_time_assessment(grant: Grant) -> Assessment:
     return Assessment(100, Severity.CRITICAL, ("unassessed",), (finding,))
 
 
+class UserOnlyRemedy:
+    """The Remedy port over an IamGateway: users' managed policies only (tests and deployments
+    built before the other kinds; every other remedy is refused, so nothing else is touched)."""
+
+    def __init__(self, iam: IamGateway) -> None:
+        self.iam = iam
+
+    def _user(self, kind: PrincipalKind) -> None:
+        if kind is not PrincipalKind.USER:
+            raise PermanentAwsError("Remedy", "Unsupported", f"no remedy for {kind.value}s")
+
+    def attached(self, kind: PrincipalKind, name: str) -> tuple[str, ...]:
+        self._user(kind)
+        return self.iam.attached_policy_arns(name)
+
+    def detach(self, kind: PrincipalKind, name: str, policy_arn: str) -> bool:
+        self._user(kind)
+        return self.iam.detach(name, policy_arn)
+
+    def _refuse(self, *_: Any) -> Any:
+        raise PermanentAwsError("Remedy", "Unsupported", "only managed user policies")
+
+    inline_document = delete_inline = put_inline = default_version = _refuse
+    version_document = groups_of = set_default_version = remove_from_group = _refuse
+
+
 @dataclass
 class Responder:
     settings: Settings
@@ -119,10 +151,15 @@ class Responder:
     assess: Assess = assess
     target: TargetReader | None = None  # None: the user's tags only, context said to be missing
     clock: Callable[[], datetime] = _utc_now
-    # The gateway for the act phase (re-read, detach); its calls keep to that phase's deadline.
+    # The act phase's port (re-read, revert); its calls keep to that phase's deadline. None: the
+    # IamGateway's detach, for users' managed policies only.
     remedy: IamGateway | None = None
-    journal: RevertJournal | None = None  # None: a retry cannot tell its own earlier detach
+    journal: RevertJournal | None = None  # None: a retry cannot tell its own earlier revert
     budget: Budget = field(default_factory=Budget)
+    principals: PrincipalReader | None = None  # groups, roles, policy holders
+    undo: Remedy | None = None  # every kind's remedy (adapters/remedy.py)
+    snapshots: SnapshotStore | None = None  # prior state; None: overwrites are alerted only
+    calls: list[str] = field(default_factory=list)  # port methods the last event's reads called
 
     def handle(self, event: Mapping[str, Any]) -> Outcome:
         self.budget.begin()
@@ -133,7 +170,7 @@ class Responder:
             raw = bounded_raw_event(event)  # any JSON value; nesting too deep to print is cut
             outcome = Outcome(None, None, None, problem=str(error), raw_event=raw)
             return self._alert(outcome)
-        log = {"event_id": grant.event_id, "target_user": grant.target_user}
+        log = {"event_id": grant.event_id, "event_name": grant.event_name, "subject": grant.subject}
         replay = replay_name(event)
         if replay is not None:
             # An EventBridge archive replay (a re-run after tuning) repeats history: judge it
@@ -153,174 +190,287 @@ class Responder:
         progress = _Progress()
         seconds = max(self.budget.left(Phase.ASSESS), 0.0)
         try:
-            evaluation = run_within(
+            evaluation, state = run_within(
                 seconds,
                 lambda: self._evaluate(grant, progress, seconds),
                 phase=Phase.ASSESS,
                 name="gg-assess",
             )
-        except (PermanentAwsError, PolicyDocumentError) as error:
+        except (PermanentAwsError, PolicyDocumentError, EventError) as error:
             problem = self._read_problem(grant, error)
             logger.warning("grant could not be assessed", extra={**log, "problem": problem})
-            return self._alert(Outcome(grant, None, None, problem=problem))
+            return self._alert(Outcome(grant, None, None, problem=problem, state=progress.state))
         except (DeadlineExceeded, AssessmentBudgetExceeded) as error:
             return self._out_of_time(grant, progress, error)
 
-        assessment, context = evaluation.assessment, evaluation.context
-        verdict = context.verdict
-        user = evaluation.snapshot.user
-        decision = decide(grant, assessment, self.settings, user, verdict.severity)
+        decision, context = evaluation.decision, evaluation.context
         logger.info(
             "decided",
             extra={
                 **log,
-                "policy_arn": grant.policy_arn,
-                "policy_version": evaluation.document.version_id,
-                "policy_severity": assessment.severity.name,
-                "score": verdict.score,
+                "policy_version": evaluation.granted.version_id,
+                "policy_severity": evaluation.assessment.severity.name,
+                "score": context.verdict.score,
                 "severity": decision.severity.name,
                 "action": decision.action.value,
-                "adjustments": [f.rule for f in verdict.applied],
+                "reach": state.reach.count,
+                "adjustments": [f.rule for f in context.verdict.applied],
                 "context_missing": len(context.missing),
                 "budget_left": self.budget.figures(),
             },
         )
-        outcome = Outcome(grant, assessment, decision, context=context)
+        outcome = Outcome(
+            grant,
+            evaluation.assessment,
+            decision,
+            context=context,
+            state=state,
+            granted=evaluation.granted,
+        )
         return self._act(outcome, grant)
+
+    def _reads(self) -> Reads:
+        return Reads(
+            self.iam,
+            target=self.target,
+            principals=self.principals,
+            remedy=self.undo,
+            snapshots=self.snapshots,
+            calls=self.calls,
+        )
+
+    def _evaluate(
+        self, grant: Grant, progress: _Progress, seconds: float
+    ) -> tuple[Evaluation, PrincipalState]:
+        """Everything the budget bounds: the reads, the score, the judgement in context. The
+        scorer's own budget (this worker thread's) stops a runaway document or context at the
+        same deadline, so an abandoned worker does not keep burning the function's CPU."""
+        self.calls.clear()
+        with scoring_budget(seconds):
+            reads = self._reads()
+            granted, state = self._read(reads, grant, progress)
+            evaluation = evaluate(
+                grant, granted, state, self.settings, self.clock(), score=self.assess
+            )
+        return evaluation, state
+
+    def _read(
+        self, reads: Reads, grant: Grant, progress: _Progress
+    ) -> tuple[Granted, PrincipalState]:
+        """What was granted and the principal's state, fetched side by side."""
+        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="gg-read") as pool:
+            state_future = pool.submit(reads.state, grant)
+            granted = reads.granted(grant)
+            progress.granted = granted
+            state = state_future.result()
+        progress.state = state
+        return granted, state
+
+    def _out_of_time(self, grant: Grant, progress: _Progress, error: Exception) -> Outcome:
+        """Fail safe: CRITICAL, alerted, acted on per the settings; never a silent timeout."""
+        log = {"event_id": grant.event_id, "subject": grant.subject}
+        logger.warning(
+            "grant could not be assessed in time",
+            extra={**log, "problem": str(error), "budget_left": self.budget.figures()},
+        )
+        # The decision still needs the principal's exempt tag: read it now if the worker had not.
+        state = progress.state
+        user = state.snapshot.user if state is not None else self._user_now(grant)
+        assessment = out_of_time_assessment(grant)
+        decision = decide(grant, assessment, self.settings, user, Severity.CRITICAL, state=state)
+        reason = f"The grant {OUT_OF_TIME}, so GrantGuard judges it CRITICAL."
+        decision = replace(decision, reasons=(reason, *decision.reasons))
+        if state is None and decision.revert and grant.target_user is None:
+            # Nothing read about a group, role or policy: never act on what was not read.
+            decision = replace(
+                decision,
+                action=Action.WOULD_REVERT,
+                reasons=(
+                    *decision.reasons,
+                    f"{grant.subject.capitalize()} was not read in time, so GrantGuard does not "
+                    "revert it; check it by hand.",
+                ),
+            )
+        problem = (
+            f"{grant.policy_name} for {grant.subject} {OUT_OF_TIME}: "
+            f"the assessment budget ran out ({error})."
+        )
+        outcome = Outcome(
+            grant,
+            assessment,
+            decision,
+            problem=problem,
+            state=state,
+            granted=progress.granted,
+        )
+        return self._act(outcome, grant)
+
+    def _user_now(self, grant: Grant) -> UserContext:
+        """The user read for the decision alone; transient failures raise (Lambda retries)."""
+        user = grant.target_user
+        if user is None:
+            return UserContext(unreadable=f"{grant.subject} was not read in time.")
+        try:
+            return self._remedy_gateway.user_context(user)
+        except PermanentAwsError as error:  # denied: judged without the tag, never reverted
+            return UserContext(unreadable=f"User {user} could not be read: {error}.")
+
+    @property
+    def _remedy_gateway(self) -> IamGateway:
+        return self.remedy or self.iam
+
+    @property
+    def _undo(self) -> Remedy:
+        return self.undo if self.undo is not None else UserOnlyRemedy(self._remedy_gateway)
+
+    @staticmethod
+    def _read_problem(grant: Grant, error: Exception) -> str:
+        if isinstance(error, NotFoundError) and error.operation in READS_OF_POLICIES:
+            what = grant.policy_arn or grant.policy_name
+            return f"Policy {what} no longer exists, so it could not be assessed."
+        if isinstance(error, PolicyDocumentError):
+            what = grant.policy_arn or f"inline policy {grant.policy_name}"
+            return f"Policy {what} could not be read as IAM policy grammar: {error}"
+        what = grant.policy_arn or f"{grant.policy_name} for {grant.subject}"
+        return f"GrantGuard could not assess the grant of {what}: {error}"
+
+    # ---- act -------------------------------------------------------------------------------
 
     def _act(self, outcome: Outcome, grant: Grant) -> Outcome:
         decision = outcome.decision
         if decision is None or decision.action is Action.IGNORE:
             return outcome
-        if decision.detach:
-            outcome = self._detach(outcome, grant)
+        if decision.revert:
+            outcome = self._revert(outcome, grant)
+        if not grant.attempted_only:
+            self._remember_state(grant)
         return self._alert(outcome)
 
-    def _evaluate(self, grant: Grant, progress: _Progress, seconds: float) -> _Evaluation:
-        """Everything the budget bounds: the reads, the score, the judgement in context. The
-        scorer's own budget (this worker thread's) stops a runaway document or context at the
-        same deadline, so an abandoned worker does not keep burning the function's CPU."""
-        with scoring_budget(seconds):
-            document, snapshot = self._read(grant, progress)
-            assessment = self.assess(document.document)
-            context = judge_grant(
-                grant,
-                assessment,
-                document.document,
-                snapshot,
-                settings=self.settings,
-                now=self.clock(),
-            )
-        return _Evaluation(document, snapshot, assessment, context)
-
-    def _out_of_time(self, grant: Grant, progress: _Progress, error: Exception) -> Outcome:
-        """Fail safe: CRITICAL, alerted, acted on per the settings; never a silent timeout."""
-        log = {"event_id": grant.event_id, "target_user": grant.target_user}
-        logger.warning(
-            "grant could not be assessed in time",
-            extra={**log, "problem": str(error), "budget_left": self.budget.figures()},
-        )
-        # The decision still needs the user's exempt tag: read it now if the worker had not.
-        snapshot = progress.snapshot
-        user = snapshot.user if snapshot is not None else self._user_now(grant)
-        assessment = out_of_time_assessment(grant)
-        decision = decide(grant, assessment, self.settings, user, Severity.CRITICAL)
-        reason = f"The grant {OUT_OF_TIME}, so GrantGuard judges it CRITICAL."
-        decision = replace(decision, reasons=(reason, *decision.reasons))
-        problem = (
-            f"{grant.policy_name} for {grant.target_user} {OUT_OF_TIME}: "
-            f"the assessment budget ran out ({error})."
-        )
-        return self._act(Outcome(grant, assessment, decision, problem=problem), grant)
-
-    def _user_now(self, grant: Grant) -> UserContext:
-        """The user read for the decision alone; transient failures raise (Lambda retries)."""
+    def _revert(self, outcome: Outcome, grant: Grant) -> Outcome:
+        log = {"event_id": grant.event_id, "subject": grant.subject, "change": grant.key}
+        kind = kind_of(grant)
+        granted = outcome.granted.document if outcome.granted is not None else None
+        if isinstance(grant.change, PutInline):
+            granted = grant.change.document()  # compare with what the event wrote
+        state = outcome.state
+        prior = state.prior if state is not None else None
         try:
-            return self._remedy.user_context(grant.target_user)
-        except PermanentAwsError as error:  # denied: judged without the tag, never detached
-            return UserContext(unreadable=f"User {grant.target_user} could not be read: {error}.")
-
-    @property
-    def _remedy(self) -> IamGateway:
-        return self.remedy or self.iam
-
-    def _read(self, grant: Grant, progress: _Progress) -> tuple[PolicyDocument, TargetSnapshot]:
-        """The policy document and the target's context, fetched side by side."""
-        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="gg-read") as pool:
-            snapshot_future = pool.submit(self._snapshot, grant, progress)
-            document = self.iam.policy_document(grant.policy_arn)
-            snapshot = snapshot_future.result()
-        return document, snapshot
-
-    def _snapshot(self, grant: Grant, progress: _Progress) -> TargetSnapshot:
-        if self.target is not None:
-            snapshot = self.target.snapshot(grant.target_user, grant.policy_arn)
-        else:
-            user = self.iam.user_context(grant.target_user)
-            snapshot = TargetSnapshot(user, problems=(NO_TARGET_READER,) if user.exists else ())
-        progress.snapshot = snapshot
-        return snapshot
-
-    @staticmethod
-    def _read_problem(grant: Grant, error: Exception) -> str:
-        if isinstance(error, NotFoundError) and error.operation == "GetPolicy":
-            return f"Policy {grant.policy_arn} no longer exists, so it could not be assessed."
-        if isinstance(error, PolicyDocumentError):
-            return f"Policy {grant.policy_arn} could not be read as IAM policy grammar: {error}"
-        return f"GrantGuard could not assess the grant of {grant.policy_arn}: {error}"
-
-    def _detach(self, outcome: Outcome, grant: Grant) -> Outcome:
-        log = {"event_id": grant.event_id, "user": grant.target_user, "policy": grant.policy_arn}
-        try:
-            # Re-read right before acting: someone may have undone the grant already. A transient
-            # failure here raises before anything changed: the retry decides again.
-            attached = self._remedy.attached_policy_arns(grant.target_user)
-        except NotFoundError:
-            logger.info("user deleted before detach", extra=log)
-            return replace(outcome, already_detached=True)
-        if grant.policy_arn not in attached:
-            return self._not_attached(outcome, grant, log)
-        try:
-            detached = self._remedy.detach(grant.target_user, grant.policy_arn)
-        except NotFoundError:
-            logger.info("user deleted before detach", extra=log)
-            return replace(outcome, already_detached=True)
+            if prior is None:
+                prior = Prior(known=not isinstance(grant.change, PutInline | NewDefaultVersion))
+            result = revert(grant, granted, prior, self._undo)
+        except RevertImpossible as error:
+            problem = f"GrantGuard did not revert: {error}."
+            logger.warning("revert impossible", extra={**log, "problem": problem})
+            return replace(outcome, problem=problem)
         except Exception as error:
-            problem = f"Detaching {grant.policy_name} from {grant.target_user} failed: {error}"
-            logger.exception("detach failed", extra=log)
+            problem = (
+                f"Reverting ({kind.revert_verb}) {grant.policy_name} on {grant.subject} "
+                f"failed: {error}"
+            )
+            logger.exception("revert failed", extra=log)
             self._alert(replace(outcome, problem=problem))
             raise
-        if not detached:
-            return self._not_attached(outcome, grant, log)
-        logger.info("policy detached", extra=log)
+        if not result.reverted:
+            return self._not_reverted(outcome, grant, result, log)
+        logger.info("grant reverted", extra={**log, "note": result.note})
         self._note_revert(grant, log)
-        return replace(outcome, detached=True)
+        return replace(outcome, reverted=True, revert_note=result.note)
 
-    def _note_revert(self, grant: Grant, log: dict[str, str]) -> None:
-        """Remember the detach before the alert goes out, for a retry after a failed publish."""
+    def _note_revert(self, grant: Grant, log: Mapping[str, str]) -> None:
+        """Remember the revert before the alert goes out, for a retry after a failed publish."""
         if self.journal is None:
             return
         try:
-            self.journal.remember(grant.event_id, grant.target_user, grant.policy_arn)
+            self.journal.remember(grant.event_id, *_journal_key(grant))
         except JournalError as error:
             logger.warning("revert not noted", extra={**log, "problem": str(error)})
 
-    def _not_attached(self, outcome: Outcome, grant: Grant, log: dict[str, str]) -> Outcome:
-        """Nothing to detach: GrantGuard's own detach on an earlier attempt, or someone's else."""
+    def _not_reverted(
+        self, outcome: Outcome, grant: Grant, result: RevertResult, log: Mapping[str, str]
+    ) -> Outcome:
+        """Nothing to revert: GrantGuard's own revert on an earlier attempt, or someone else's."""
+        done = replace(outcome, already_reverted=True, revert_note=result.note)
         if self.journal is None:
-            logger.info("policy already detached", extra=log)
-            return replace(outcome, already_detached=True)
+            logger.info("grant already reverted", extra=log)
+            return done
         try:
-            earlier = self.journal.recall(grant.event_id, grant.target_user, grant.policy_arn)
+            earlier = self.journal.recall(grant.event_id, *_journal_key(grant))
         except JournalError as error:
             logger.warning("revert journal unreadable", extra={**log, "problem": str(error)})
-            unknown = f"GrantGuard's record of its own detaches could not be read ({error})."
-            return replace(outcome, already_detached=True, revert_unknown=unknown)
+            unknown = f"GrantGuard's record of its own reverts could not be read ({error})."
+            return replace(done, revert_unknown=unknown)
         if earlier:
-            logger.info("policy detached on an earlier attempt", extra=log)
-            return replace(outcome, detached=True, detached_earlier=True)
-        logger.info("policy already detached", extra=log)
-        return replace(outcome, already_detached=True)
+            logger.info("grant reverted on an earlier attempt", extra=log)
+            return replace(outcome, reverted=True, reverted_earlier=True, revert_note=result.note)
+        logger.info("grant already reverted", extra=log)
+        return done
+
+    # ---- snapshot after the event ------------------------------------------------------------
+
+    def _remember_state(self, grant: Grant) -> None:
+        """Write the principal's (or policy's) snapshot record as it is now. Never fatal: a
+        record not written only means the next overwrite of it is alerted, not reverted."""
+        if self.snapshots is None:
+            return
+        taken_at = iso_utc(self.clock())
+        try:
+            record = self._record_now(grant, taken_at)
+            if isinstance(record, PolicyRecord):
+                self.snapshots.save_policy(record)
+            elif record is not None:
+                self.snapshots.save_principal(record)
+        except (SnapshotError, PermanentAwsError) as error:
+            logger.warning(
+                "snapshot not updated", extra={"subject": grant.subject, "problem": str(error)}
+            )
+
+    def _record_now(self, grant: Grant, taken_at: str) -> PrincipalRecord | PolicyRecord | None:
+        principal, change = grant.principal, grant.change
+        if isinstance(change, NewDefaultVersion):
+            version = self._undo.default_version(change.policy_arn)
+            return PolicyRecord(arn=change.policy_arn, default_version=version, taken_at=taken_at)
+        if principal is None or self.principals is None:
+            return None
+        if principal.kind is PrincipalKind.GROUP:
+            group = self.principals.group(principal.name)
+            return PrincipalRecord(
+                kind=principal.kind,
+                name=principal.name,
+                inline=dict(group.inline),
+                managed=group.attached,
+                members=group.members,
+                taken_at=taken_at,
+            )
+        if principal.kind is PrincipalKind.ROLE:
+            role = self.principals.role(principal.name)
+            return PrincipalRecord(
+                kind=principal.kind,
+                name=principal.name,
+                inline=dict(role.inline),
+                managed=role.attached,
+                taken_at=taken_at,
+            )
+        if self.target is None:
+            return None
+        snapshot = self.target.snapshot(principal.name, "")
+        permissions = snapshot.permissions
+        if not snapshot.user.exists or permissions is None:
+            return None
+        inline = {
+            p.name: p.document for p in permissions.policies if p.kind is PolicyKind.USER_INLINE
+        }
+        return PrincipalRecord(
+            kind=principal.kind,
+            name=principal.name,
+            inline=inline,
+            managed=snapshot.user.attached_policy_arns,
+            groups=permissions.groups
+            if not isinstance(change, JoinGroup)
+            else tuple(dict.fromkeys((*permissions.groups, change.group_name))),
+            taken_at=taken_at,
+        )
+
+    # ---- alert -------------------------------------------------------------------------------
 
     def _alert(self, outcome: Outcome) -> Outcome:
         alert = render_alert(outcome, self.settings)
@@ -341,49 +491,10 @@ class Responder:
         return replace(outcome, alerted=message_id is not None)
 
 
-def summary(outcome: Outcome) -> dict[str, Any]:
-    """The outcome as one JSON-able object: what the handler returns and the CLI prints."""
-    grant, assessment, decision = outcome.grant, outcome.assessment, outcome.decision
-    severity = decision.severity if decision else assessment.severity if assessment else None
-    context = outcome.context
-    score = context.verdict.score if context else assessment.score if assessment else None
-    return {
-        "event_id": grant.event_id if grant else event_id_of(outcome.raw_event),
-        "event_name": grant.event_name if grant else None,
-        "account_id": grant.account_id if grant else None,
-        "actor": grant.actor.display if grant else None,
-        "target_user": grant.target_user if grant else None,
-        "policy_arn": grant.policy_arn if grant else None,
-        "severity": severity.name if severity is not None else None,
-        "score": score,
-        "policy_severity": assessment.severity.name if assessment else None,
-        "policy_score": assessment.score if assessment else None,
-        "categories": list(assessment.categories) if assessment else [],
-        "context": _context_summary(outcome),
-        "decision": decision.action.value if decision else None,
-        "reasons": list(decision.reasons) if decision else [],
-        "detached": outcome.detached,
-        "detached_earlier": outcome.detached_earlier,
-        "already_detached": outcome.already_detached,
-        "revert_unknown": outcome.revert_unknown,
-        "alerted": outcome.alerted,
-        "alert_delivery_unknown": outcome.delivery_unknown,
-        "problem": outcome.problem,
-    }
-
-
-def _context_summary(outcome: Outcome) -> dict[str, Any] | None:
-    """The context in brief: what moved the verdict, escalations, conflicts, what is missing."""
-    context = outcome.context
-    if context is None:
-        return None
-    target = context.target
-    return {
-        "adjustments": [f.to_dict() for f in context.verdict.applied],
-        "self_grant": any(f.rule == "actor.self-grant" for f in context.actor),
-        "added_actions": target.added if target else None,
-        "escalations": [e.method for e in target.escalations] if target else [],
-        "conflicts": [f"{c.kind.value}: {c.source}" for c in target.conflicts] if target else [],
-        "posture": [p.check for p in context.posture],
-        "missing": list(context.missing),
-    }
+def _journal_key(grant: Grant) -> tuple[str, str]:
+    """The revert journal's (principal, change) for a grant: the user and policy ARN for a user's
+    managed policy (as before), the principal label and the change otherwise."""
+    if grant.event_name == "AttachUserPolicy" and grant.target_user and grant.policy_arn:
+        return grant.target_user, grant.policy_arn
+    who = grant.principal.label if grant.principal else "policy"
+    return who, grant.key

@@ -88,7 +88,7 @@ def test_the_filter_policy_has_the_documented_shape(minimum: str) -> None:
         "$or": [
             {"severity": wanted},
             {"severity": [{"exists": False}]},
-            {"action": ["could_not_process", "detach_failed"]},
+            {"action": ["could_not_process", "revert_failed"]},
         ]
     }
 
@@ -164,7 +164,7 @@ def test_sns_delivers_exactly_the_wanted_alerts(sns_to_sqs: tuple[Any, Any], syn
     messages: list[dict[str, str]] = []
     expected: set[str] = set()
     for severity in SEVERITIES:
-        for action in ("detach", "would_detach", "alert_only", *ALWAYS_DELIVERED_ACTIONS):
+        for action in ("detach", "would_revert", "alert_only", *ALWAYS_DELIVERED_ACTIONS):
             if severity in ("HIGH", "CRITICAL") or action in ALWAYS_DELIVERED_ACTIONS:
                 expected.add(str(len(messages)))
             messages.append(

@@ -27,7 +27,7 @@ def test_cdk_json_documents_every_setting_with_its_default() -> None:
 def test_defaults_are_monitor_mode_critical_detach_medium_alerts() -> None:
     config = load_config({})
     assert config.mode == "monitor"
-    assert config.detach_at == "CRITICAL"
+    assert config.revert_at == "CRITICAL"
     assert config.alert_min_severity == "MEDIUM"
     assert config.alert_emails == ()
     assert config.allow_actors == ()
@@ -58,7 +58,7 @@ def test_cli_strings_are_accepted_for_lists_and_numbers() -> None:
         }
     )
     assert config.mode == "enforce"
-    assert config.detach_at == "HIGH"
+    assert config.revert_at == "HIGH"
     assert config.alert_emails == ("a@example.com", "b@example.org")
     assert config.allow_actors == ("arn:aws:iam::123456789012:role/ci-*",)
     assert config.log_retention_days == 365

@@ -219,7 +219,7 @@ def test_the_function_gets_every_setting_the_handler_reads(synth: Synth) -> None
     variables = _function(synth)["Properties"]["Environment"]["Variables"]
     assert variables == {
         "GG_MODE": "monitor",
-        "GG_DETACH_AT": "CRITICAL",
+        "GG_REVERT_AT": "CRITICAL",
         "GG_ALERT_TOPIC_ARN": _ref(synth.logical_id(stack.alerting.alert_topic)),
         "GG_ALLOW_ACTORS": json.dumps(OVERRIDES["allowActors"]),
         "GG_PROTECTED_POLICIES": json.dumps([*OVERRIDES["protectedPolicies"], *ALWAYS_PROTECTED]),

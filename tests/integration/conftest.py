@@ -130,7 +130,7 @@ def stack(
     deployed = Stack(moto_endpoint, aws, inbox, monkeypatch)
     deployed.configure(
         GG_MODE="monitor",
-        GG_DETACH_AT="CRITICAL",
+        GG_REVERT_AT="CRITICAL",
         GG_ALERT_TOPIC_ARN=inbox.topic_arn,
         GG_IDEMPOTENCY_TABLE=TABLE,
         GG_OWN_ROLE_ARN=OWN_ROLE,

@@ -14,8 +14,8 @@ from grantguard.adapters import session
 from grantguard.adapters.iam import Boto3Iam, decode_document, translate
 from grantguard.adapters.ports import AccessDeniedError, NotFoundError, PermanentAwsError
 from grantguard.adapters.sns import SnsPublisher
+from grantguard.alert_text import Alert
 from grantguard.demo import resources
-from grantguard.domain import Alert
 
 pytestmark = pytest.mark.integration
 

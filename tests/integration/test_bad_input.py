@@ -82,7 +82,7 @@ def test_user_name_iam_would_refuse_is_alerted_without_calling_iam(
     result = stack.invoke(attach_event(user_name))
 
     assert result["problem"] and "userName" in result["problem"]
-    assert result["alerted"] is True and result["detached"] is False
+    assert result["alerted"] is True and result["reverted"] is False
     assert iam_calls(result) == {}
     assert len(stack.alerts()) == 1
 
@@ -133,7 +133,7 @@ def test_huge_field_is_stored_clipped_and_a_retry_does_not_alert_again(stack: St
     first = stack.invoke(event)
     second = stack.invoke(event)
 
-    assert first["alerted"] is True and first["decision"] == "would_detach"
+    assert first["alerted"] is True and first["decision"] == "would_revert"
     assert len(json.dumps(first)) <= STORED_RESULT_MAX
     assert first["actor"].startswith("IAM user xxx")
     assert second == first

@@ -16,7 +16,7 @@ from tests.integration.conftest import Stack, aws_env
 pytestmark = pytest.mark.integration
 
 ADMIN = "arn:aws:iam::aws:policy/AdministratorAccess"
-REQUIRED = {"event_id", "severity", "score", "decision", "detached", "alerted"}
+REQUIRED = {"event_id", "severity", "score", "decision", "reverted", "alerted"}
 
 
 def respond(endpoint: str, event: dict[str, Any], *flags: str) -> subprocess.CompletedProcess[str]:
@@ -51,7 +51,7 @@ def test_respond_enforce_detaches_publishes_and_prints_one_json_object(stack: St
     result = json.loads(line)
     assert result.keys() >= REQUIRED
     assert result["event_id"] == detail["eventID"]
-    assert result["decision"] == "detach" and result["detached"] is True
+    assert result["decision"] == "revert" and result["reverted"] is True
     assert result["alerted"] is True and result["severity"] == "CRITICAL"
     assert stack.attached("mallory") == []
     assert len(stack.alerts()) == 1
@@ -63,8 +63,8 @@ def test_respond_without_a_topic_prints_the_alert_and_does_not_publish(stack: St
     done = respond(stack.endpoint, events.envelope(detail))
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
-    assert result["decision"] == "would_detach"  # monitor is the default mode
-    assert result["alerted"] is False and result["detached"] is False
+    assert result["decision"] == "would_revert"  # monitor is the default mode
+    assert result["alerted"] is False and result["reverted"] is False
     assert "printing the alert" in done.stderr and "Subject:" in done.stderr
     assert stack.attached("mallory") == [ADMIN]
     assert stack.alerts(expected=1, timeout=0.5) == []

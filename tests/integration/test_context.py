@@ -113,7 +113,7 @@ def test_allow_listed_pipeline_lowers_and_is_never_detached(stack: Stack) -> Non
     result = attach(stack, "svc-deployer", ADMIN, events.assumed_role("deploy-pipeline", "ci-9"))
     assert result["policy_severity"] == "CRITICAL" and result["severity"] == "HIGH"
     assert rules(result) == ["actor.allow-listed"]
-    assert result["detached"] is False and ADMIN in stack.attached("svc-deployer")
+    assert result["reverted"] is False and ADMIN in stack.attached("svc-deployer")
     assert machine_alert(stack)["context"]["verdict"]["severity"] == "HIGH"
 
 
@@ -227,7 +227,7 @@ def test_unreadable_context_still_judges_and_alerts(
     # Without the user's tags (denied, which a retry cannot fix) the exempt tag is unknown:
     # GrantGuard does not detach then. A transient GetUser failure raises instead
     # (tests/integration/test_faults.py).
-    assert result["detached"] is (operation != "GetUser")
+    assert result["reverted"] is (operation != "GetUser")
 
 
 def test_fresh_user_posture_raises_and_is_shown(stack: Stack) -> None:

@@ -37,7 +37,7 @@ def test_sample_event_is_handled_end_to_end(stack: Stack, name: str) -> None:
 
     assert result["event_id"] == detail["eventID"]
     assert result["problem"] is None and result["alerted"] is True
-    assert result["detached"] is (result["decision"] == "detach")
-    assert (policy in stack.attached(user)) is (not failed and not result["detached"])
+    assert result["reverted"] is (result["decision"] == "revert")
+    assert (policy in stack.attached(user)) is (not failed and not result["reverted"])
     [alert] = stack.alerts()
     assert json.loads(alert["Message"])["event_id"] == detail["eventID"]

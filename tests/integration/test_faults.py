@@ -128,7 +128,7 @@ def test_fault_burst_leaves_no_admin_grant_attached_silently(
     )
     assert silently_attached == []
     assert sorted(set(detached) | set(failure_queue)) == sorted(users)
-    assert all(r["detached"] is True for r in completed)
+    assert all(r["reverted"] is True for r in completed)
     assert per_event and set(per_event) == {1}  # exactly one alert per completed event
     assert sum(injected.injected.values()) > len(users)  # the burst really hit
 
@@ -200,7 +200,7 @@ def test_a_hung_policy_read_is_judged_critical_and_acted_on_within_the_budget(
     assert not delivery.failed and delivery.errors == []  # judged on the first attempt
     result = delivery.result
     assert result is not None
-    assert result["severity"] == "CRITICAL" and result["detached"] is True
+    assert result["severity"] == "CRITICAL" and result["reverted"] is True
     assert "could not be assessed in time (possible evasion)" in result["problem"]
     # Attempt 3 would have started at 7 s and could have run to 11 s, past the 10 s budget.
     assert hang.attempts == 2
@@ -228,9 +228,9 @@ def test_retry_after_a_failed_publish_reports_grantguards_own_detach(
     sns_down.times = 0  # SNS is back for Lambda's retry
     result = handler.lambda_handler(event, Context())
 
-    assert result["detached"] is True and result["detached_earlier"] is True
+    assert result["reverted"] is True and result["reverted_earlier"] is True
     [alert] = stack.alerts()
     body = json.loads(alert["Message"])
-    assert body["detached"] is True and body["action"] == "detached"
-    assert body["detached_earlier"] is True and body["already_detached"] is False
+    assert body["reverted"] is True and body["action"] == "reverted"
+    assert body["reverted_earlier"] is True and body["already_reverted"] is False
     assert "DETACHED" in alert["Subject"]

@@ -34,8 +34,8 @@ def test_enforce_detaches_and_alerts_on_call(stack: Stack) -> None:
 
     result = stack.invoke(event)
 
-    assert result["detached"] is True and result["alerted"] is True
-    assert result["decision"] == "detach" and result["severity"] == "CRITICAL"
+    assert result["reverted"] is True and result["alerted"] is True
+    assert result["decision"] == "revert" and result["severity"] == "CRITICAL"
     assert result["event_id"] == event["detail"]["eventID"]
     assert ADMIN not in stack.attached("mallory")
     [alert] = stack.alerts()
@@ -44,7 +44,7 @@ def test_enforce_detaches_and_alerts_on_call(stack: Stack) -> None:
     assert len(subject) < 100 and subject.isprintable()
     assert attributes(alert) == {
         "severity": "CRITICAL",
-        "action": "detached",
+        "action": "reverted",
         "event_name": "AttachUserPolicy",
     }
     machine = json.loads(alert["Message"])  # the per-protocol JSON for queue subscribers
@@ -55,7 +55,7 @@ def test_enforce_detaches_and_alerts_on_call(stack: Stack) -> None:
 def test_monitor_alerts_only(stack: Stack) -> None:
     stack.user("mallory", ADMIN)
     result = stack.invoke(attach_event("mallory", ADMIN))
-    assert result["decision"] == "would_detach" and result["detached"] is False
+    assert result["decision"] == "would_revert" and result["reverted"] is False
     assert ADMIN in stack.attached("mallory")
     [alert] = stack.alerts()
     assert "would detach" in alert["Subject"].lower()
@@ -71,7 +71,7 @@ def test_customer_managed_policy_with_a_path_is_resolved(stack: Stack) -> None:
     arn = stack.customer_policy("break-glass", document, path="/ops/emergency/")
     stack.user("carol", arn)
     result = stack.invoke(attach_event("carol", arn))
-    assert result["policy_arn"] == arn and result["detached"] is True
+    assert result["policy_arn"] == arn and result["reverted"] is True
     assert stack.attached("carol") == []
 
 
@@ -91,7 +91,7 @@ def test_exemptions_are_never_detached_but_still_alerted(stack: Stack, exemption
 
     result = stack.invoke(attach_event("mallory", ADMIN, actor=actor))
 
-    assert result["detached"] is False and result["decision"] == "would_detach"
+    assert result["reverted"] is False and result["decision"] == "would_revert"
     assert ADMIN in stack.attached("mallory")
     assert len(stack.alerts()) == 1
 
@@ -105,7 +105,7 @@ def test_duplicate_delivery_is_processed_once(stack: Stack) -> None:
     # EventBridge may deliver the same CloudTrail record again, in a new envelope.
     second = stack.invoke({**event, "id": "another-envelope"})
 
-    assert first["detached"] is True and second == first
+    assert first["reverted"] is True and second == first
     assert len(stack.alerts(expected=2, timeout=1.0)) == 1
     items = stack.session.client("dynamodb").scan(TableName=TABLE)["Items"]
     # Beside the idempotency record: the revert note of the detach (adapters/journal.py).
@@ -119,7 +119,7 @@ def test_user_deleted_before_handling_alerts_without_crashing(stack: Stack) -> N
     stack.configure(GG_MODE="enforce")
     result = stack.invoke(attach_event("ghost", ADMIN))
     # Nothing left to undo: counts as done, through the same re-read a detach always does.
-    assert result["detached"] is False and result["already_detached"] is True
+    assert result["reverted"] is False and result["already_reverted"] is True
     assert result["alerted"] is True
     assert result["aws_calls"].get("iam:DetachUserPolicy", 0) == 0
     assert len(stack.alerts()) == 1
@@ -138,7 +138,7 @@ def test_policy_deleted_before_handling_alerts_without_crashing(stack: Stack) ->
 
     result = stack.invoke(attach_event("dave", arn))
 
-    assert result["alerted"] is True and result["detached"] is False
+    assert result["alerted"] is True and result["reverted"] is False
     assert result["problem"] and arn in result["problem"]
     [alert] = stack.alerts()
     assert alert["Subject"].isprintable()
@@ -152,7 +152,7 @@ def test_failed_attempt_is_alerted_and_not_acted_on(stack: Stack) -> None:
 
     result = stack.invoke(event)
 
-    assert result["decision"] == "alert_only" and result["detached"] is False
+    assert result["decision"] == "alert_only" and result["reverted"] is False
     assert result["aws_calls"].get("iam:DetachUserPolicy", 0) == 0
     [alert] = stack.alerts()
     assert "attempt" in json.dumps(alert).lower()
@@ -170,7 +170,7 @@ def test_harmless_read_only_grant_stays_attached(stack: Stack) -> None:
     stack.configure(GG_MODE="enforce")
     stack.user("bob", VIEW_ONLY)
     result = stack.invoke(attach_event("bob", VIEW_ONLY, actor=events.iam_user("admin")))
-    assert result["detached"] is False and result["decision"] == "alert_only"
+    assert result["reverted"] is False and result["decision"] == "alert_only"
     assert stack.attached("bob") == [VIEW_ONLY]
 
 

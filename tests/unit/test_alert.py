@@ -14,13 +14,17 @@ from grantguard.alert import (
     MESSAGE_BUDGET,
     SUBJECT_MAX,
     TRUNCATED,
+    Alert,
     render_alert,
     sns_message,
 )
-from grantguard.decision import decide
-from grantguard.domain import Action, Alert, Decision, Grant, Mode, Outcome, Settings, UserContext
-from grantguard.events import parse_event
+from grantguard.context.model import UserContext
+from grantguard.decision import Action, Decision, decide
+from grantguard.grants.cloudtrail import parse_event
+from grantguard.grants.model import AttachPolicy, Grant, Principal, PrincipalKind
+from grantguard.outcome import Outcome
 from grantguard.scoring.assessment import Assessment, Finding, Severity
+from grantguard.settings import Mode, Settings
 from tests.conftest import load_event
 
 ACCOUNT = "123456789012"
@@ -67,6 +71,10 @@ def admin_assessment(severity: Severity = Severity.CRITICAL) -> Assessment:
 
 
 def sample_grant(name: str = "attach_user_policy_iam_user", **changes: Any) -> Grant:
+    if "target_user" in changes:
+        changes["principal"] = Principal(PrincipalKind.USER, changes.pop("target_user"))
+    if "policy_arn" in changes:
+        changes["change"] = AttachPolicy(changes.pop("policy_arn"))
     return replace(parse_event(load_event(name)), **changes)
 
 
@@ -84,7 +92,7 @@ def outcome_for(
 
 
 def detached(grant: Grant | None = None) -> Outcome:
-    return outcome_for(grant or sample_grant(), detached=True)
+    return outcome_for(grant or sample_grant(), reverted=True)
 
 
 def could_not_process(raw: Any = None, problem: str = "detail is missing") -> Outcome:
@@ -94,15 +102,15 @@ def could_not_process(raw: Any = None, problem: str = "detail is missing") -> Ou
 def all_outcomes() -> dict[str, tuple[Outcome, Settings]]:
     grant = sample_grant()
     return {
-        "detached": (detached(), ENFORCE),
-        "already_detached": (outcome_for(grant, already_detached=True), ENFORCE),
-        "would_detach": (outcome_for(grant, MONITOR), MONITOR),
+        "reverted": (detached(), ENFORCE),
+        "already_reverted": (outcome_for(grant, already_reverted=True), ENFORCE),
+        "would_revert": (outcome_for(grant, MONITOR), MONITOR),
         "alert_only": (outcome_for(grant, assessment=admin_assessment(Severity.HIGH)), ENFORCE),
         "attempted": (
             outcome_for(sample_grant("attach_user_policy_failed_access_denied")),
             ENFORCE,
         ),
-        "detach_failed": (outcome_for(grant, problem="Detaching failed: Throttling"), ENFORCE),
+        "revert_failed": (outcome_for(grant, problem="Detaching failed: Throttling"), ENFORCE),
         "could_not_process": (could_not_process(load_event("attach_user_policy_root")), ENFORCE),
         "policy_unreadable": (Outcome(grant, None, None, problem="Policy gone."), ENFORCE),
     }
@@ -121,12 +129,12 @@ def test_subject_names_severity_account_policy_user_and_action() -> None:
 @pytest.mark.parametrize(
     ("case", "word", "action"),
     [
-        ("detached", "DETACHED", "detached"),
-        ("already_detached", "already detached", "detached"),
-        ("would_detach", "would detach", "would_detach"),
+        ("reverted", "DETACHED", "reverted"),
+        ("already_reverted", "already detached", "reverted"),
+        ("would_revert", "would detach", "would_revert"),
         ("alert_only", "alert only", "alert_only"),
         ("attempted", "ATTEMPTED", "attempted"),
-        ("detach_failed", "DETACH FAILED", "detach_failed"),
+        ("revert_failed", "DETACH FAILED", "revert_failed"),
         ("could_not_process", "could not process", "could_not_process"),
         ("policy_unreadable", "could not process", "could_not_process"),
     ],
@@ -176,7 +184,7 @@ def _assert_safe_subject(subject: str) -> None:
 
 
 @pytest.mark.parametrize("name", HOSTILE_NAMES)
-@pytest.mark.parametrize("case", ["detached", "attempted", "could_not_process", "detach_failed"])
+@pytest.mark.parametrize("case", ["reverted", "attempted", "could_not_process", "revert_failed"])
 def test_subject_is_short_and_clean_with_hostile_user_names(name: str, case: str) -> None:
     if case == "could_not_process":
         raw = load_event("attach_user_policy_iam_user")
@@ -185,16 +193,16 @@ def test_subject_is_short_and_clean_with_hostile_user_names(name: str, case: str
         outcome = could_not_process(raw)
     else:
         outcome = replace(
-            all_outcomes()[case][0], grant=replace(all_outcomes()[case][0].grant, target_user=name)
+            all_outcomes()[case][0], grant=replace(all_outcomes()[case][0].grant, principal=Principal(PrincipalKind.USER, name))
         )
     alert = render_alert(outcome, ENFORCE)
     _assert_safe_subject(alert.subject)
     assert alert.subject.endswith(
         {
-            "detached": " - DETACHED",
+            "reverted": " - DETACHED",
             "attempted": " - ATTEMPTED",
             "could_not_process": " - could not process",
-            "detach_failed": " - DETACH FAILED",
+            "revert_failed": " - DETACH FAILED",
         }[case]
     )
 
@@ -271,7 +279,7 @@ def test_findings_most_severe_first_with_rule_ids() -> None:
 
 
 def test_what_grantguard_did_states_the_reasons() -> None:
-    outcome, settings = all_outcomes()["would_detach"]
+    outcome, settings = all_outcomes()["would_revert"]
     email = render_alert(outcome, settings).email
     did = email[email.index("WHAT GRANTGUARD DID") : email.index("HOW TO UNDO")]
     assert "WOULD DETACH (mode monitor, detach at CRITICAL, decision would_detach)" in did
@@ -280,14 +288,14 @@ def test_what_grantguard_did_states_the_reasons() -> None:
 
 
 def test_already_detached_says_the_re_read_found_nothing() -> None:
-    outcome, settings = all_outcomes()["already_detached"]
+    outcome, settings = all_outcomes()["already_reverted"]
     email = render_alert(outcome, settings).email
     assert "already detached" in email.splitlines()[1]
     assert "Re-read before detaching: the policy was no longer attached" in email
 
 
 def test_detach_failed_says_it_may_still_be_attached_and_why() -> None:
-    outcome, settings = all_outcomes()["detach_failed"]
+    outcome, settings = all_outcomes()["revert_failed"]
     email = render_alert(outcome, settings).email
     assert "FAILED" in email.splitlines()[1] and "STILL BE ATTACHED" in email
     assert "Problem: Detaching failed: Throttling" in email
@@ -335,7 +343,7 @@ def test_undo_after_detach_reattaches() -> None:
     assert command == f"aws iam attach-user-policy --user-name alice --policy-arn {ADMIN}"
 
 
-@pytest.mark.parametrize("case", ["would_detach", "alert_only", "detach_failed"])
+@pytest.mark.parametrize("case", ["would_revert", "alert_only", "revert_failed"])
 def test_undo_when_still_attached_detaches(case: str) -> None:
     outcome, settings = all_outcomes()[case]
     command = _undo_command(render_alert(outcome, settings))
@@ -423,8 +431,8 @@ def test_json_body_for_machines() -> None:
     assert (body["severity"], body["score"]) == ("CRITICAL", 100)
     assert body["categories"] == ["admin", "privilege-escalation"]
     assert body["findings"] == [f.to_dict() for f in admin_assessment().findings]
-    assert (body["action"], body["decision"]) == ("detached", "detach")
-    assert (body["detached"], body["already_detached"]) == (True, False)
+    assert (body["action"], body["decision"]) == ("reverted", "detach")
+    assert (body["reverted"], body["already_reverted"]) == (True, False)
     assert body["reasons"][0].startswith("Severity CRITICAL reaches")
     assert body["problem"] is None
     assert body["undo_command"].startswith("aws iam attach-user-policy --user-name build-bot")
@@ -501,7 +509,7 @@ def test_huge_alert_is_cut_to_fit_sns_limit() -> None:
         for i in range(2_000)
     )
     assessment = Assessment(100, Severity.CRITICAL, ("admin",), findings)
-    alert = render_alert(outcome_for(sample_grant(), assessment=assessment, detached=True), ENFORCE)
+    alert = render_alert(outcome_for(sample_grant(), assessment=assessment, reverted=True), ENFORCE)
     alert = replace(alert, email=alert.email + "\u00e9\x00" * 300_000)
     size, parsed = _message_bytes(alert)
     assert size <= 256 * 1024
@@ -535,7 +543,7 @@ def test_essentials_survive_when_json_alone_is_too_big() -> None:
     assert size <= 256 * 1024
     body = json.loads(parsed["lambda"])
     assert body["truncated"] is True
-    assert body["action"] == "detached" and body["policy_arn"] == ADMIN
+    assert body["action"] == "reverted" and body["policy_arn"] == ADMIN
 
 
 def test_email_shows_the_worst_few_findings_and_points_to_the_rest() -> None:

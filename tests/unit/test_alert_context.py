@@ -16,12 +16,14 @@ from grantguard.context import (
     UserPermissions,
     judge_grant,
 )
-from grantguard.decision import decide
+from grantguard.context.model import UserContext
+from grantguard.decision import Action, decide
 from grantguard.demo import events
-from grantguard.domain import Action, Mode, Outcome, Settings, UserContext
-from grantguard.events import parse_event
+from grantguard.grants.cloudtrail import parse_event
+from grantguard.outcome import Outcome
 from grantguard.posture.model import UserCredentials
 from grantguard.scoring import Severity, assess
+from grantguard.settings import Mode, Settings
 
 NOW = datetime(2026, 11, 29, 3, 0, tzinfo=UTC)
 POLICY = "arn:aws:iam::123456789012:policy/lambda-deploy"
@@ -72,7 +74,7 @@ def outcome_for(
     context = judge_grant(grant, assessment, LAMBDA_DOC, snapshot, settings=settings, now=NOW)
     user = UserContext(attached_policy_arns=(POLICY,))
     decision = decide(grant, assessment, settings, user, context.verdict.severity)
-    return Outcome(grant, assessment, decision, detached=decision.detach, context=context)
+    return Outcome(grant, assessment, decision, reverted=decision.revert, context=context)
 
 
 def full_snapshot() -> TargetSnapshot:
@@ -85,7 +87,7 @@ def test_email_has_actor_changes_conflicts_and_posture_sections_in_order() -> No
     heads = ["WHY IT IS RISKY", "ACTOR", "WHAT CHANGES FOR THE USER", "CONFLICTS", "TARGET POSTURE"]
     positions = [email.index(f"\n{h}\n") for h in heads]
     assert positions == sorted(positions)
-    assert "RAISES  Self-grant: IAM user erin attached the policy to itself." in email
+    assert "RAISES  Self-grant: IAM user erin granted itself." in email
     assert "Policy alone: LOW" in email and "in context: CRITICAL" in email
     assert (
         "ESCALATION HIGH lambda-passrole-create-invoke: combines new policy lambda-deploy + "
@@ -141,7 +143,7 @@ def test_unreadable_user_is_judged_but_not_detached() -> None:
     )
     user = UserContext(unreadable="User erin could not be read: GetUser failed (Throttling).")
     decision = decide(grant, assess(LAMBDA_DOC), SETTINGS, user, Severity.CRITICAL)
-    assert decision.action is Action.WOULD_DETACH and decision.severity is Severity.CRITICAL
+    assert decision.action is Action.WOULD_REVERT and decision.severity is Severity.CRITICAL
     assert any("cannot rule out its exempt tag" in r for r in decision.reasons)
     assert not any("already detached" in r for r in decision.reasons)
 
@@ -154,7 +156,7 @@ def test_decision_uses_the_verdict_severity_when_given() -> None:
     low = assess(LAMBDA_DOC)
     assert decide(grant, low, SETTINGS, user).action is Action.ALERT_ONLY
     raised = decide(grant, low, SETTINGS, user, Severity.CRITICAL)
-    assert raised.action is Action.DETACH and raised.severity is Severity.CRITICAL
+    assert raised.action is Action.REVERT and raised.severity is Severity.CRITICAL
 
 
 def test_sns_message_with_context_stays_within_budget() -> None:

@@ -13,8 +13,8 @@ import pytest
 
 from grantguard import handler
 from grantguard.alert_sns import sns_message
-from grantguard.events import CUT_MARKER, MAX_EVENT_DEPTH, nesting_depth
-from grantguard.service import summary
+from grantguard.grants.fields import CUT_MARKER, MAX_EVENT_DEPTH, nesting_depth
+from grantguard.outcome import summary
 from tests.unit.test_service import ENFORCE, FakeIam, FakePublisher, responder
 
 
@@ -66,10 +66,10 @@ def _result(**overrides: Any) -> dict[str, Any]:
         "score": 100,
         "categories": ["admin"],
         "context": {"missing": [], "escalations": []},
-        "decision": "would_detach",
+        "decision": "would_revert",
         "reasons": ["Monitor mode."],
-        "detached": False,
-        "already_detached": False,
+        "reverted": False,
+        "already_reverted": False,
         "alerted": True,
         "problem": None,
         "aws_calls": {"iam:GetPolicy": 1},
@@ -99,7 +99,7 @@ def test_the_stored_result_is_bounded_and_still_says_what_happened(
 
     assert len(json.dumps(stored)) <= handler.RESULT_MAX
     said = (stored["event_id"], stored["decision"], stored["alerted"])
-    assert said == ("e-1", "would_detach", True)
+    assert said == ("e-1", "would_revert", True)
     assert stored["aws_calls"] == {"iam:GetPolicy": 1}
     assert stored == handler.stored_result(stored)  # a duplicate reads back the same
 

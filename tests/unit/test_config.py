@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from grantguard.config import ALWAYS_PROTECTED, ConfigError, load, with_overrides
-from grantguard.domain import Mode
 from grantguard.scoring import Severity
+from grantguard.settings import ALWAYS_PROTECTED, ConfigError, Mode, load, with_overrides
 
 TOPIC = "arn:aws:sns:us-east-1:123456789012:grantguard-alerts"
 ROLE = "arn:aws:iam::123456789012:role/GrantGuard-Responder"
@@ -15,7 +14,7 @@ ROLE = "arn:aws:iam::123456789012:role/GrantGuard-Responder"
 def test_defaults_are_monitor_critical_with_the_quarantine_policies_protected() -> None:
     config = load({})
     assert config.settings.mode is Mode.MONITOR
-    assert config.settings.detach_at is Severity.CRITICAL
+    assert config.settings.revert_at is Severity.CRITICAL
     assert config.settings.allow_actors == ()
     assert config.settings.protected_policies == ALWAYS_PROTECTED
     assert config.settings.exempt_tag == "grantguard:exempt"
@@ -27,7 +26,7 @@ def test_every_variable_the_stack_sets_is_read() -> None:
     config = load(
         {
             "GG_MODE": "enforce",
-            "GG_DETACH_AT": "high",
+            "GG_REVERT_AT": "high",
             "GG_ALERT_TOPIC_ARN": TOPIC,
             "GG_ALLOW_ACTORS": '["arn:aws:iam::*:role/cdk-*-cfn-exec-role-*"]',
             "GG_PROTECTED_POLICIES": '["arn:aws:iam::aws:policy/ReadOnlyAccess"]',
@@ -37,7 +36,7 @@ def test_every_variable_the_stack_sets_is_read() -> None:
         }
     )
     settings = config.settings
-    assert settings.mode is Mode.ENFORCE and settings.detach_at is Severity.HIGH
+    assert settings.mode is Mode.ENFORCE and settings.revert_at is Severity.HIGH
     assert settings.allow_actors == ("arn:aws:iam::*:role/cdk-*-cfn-exec-role-*",)
     assert settings.protected_policies == (
         "arn:aws:iam::aws:policy/ReadOnlyAccess",
@@ -61,8 +60,8 @@ def test_empty_exempt_tag_disables_the_exemption() -> None:
     ("env", "names"),
     [
         ({"GG_MODE": "destroy"}, ("GG_MODE", "'destroy'", "monitor, enforce")),
-        ({"GG_DETACH_AT": "urgent"}, ("GG_DETACH_AT", "'urgent'", "CRITICAL")),
-        ({"GG_DETACH_AT": "none"}, ("GG_DETACH_AT", "LOW")),
+        ({"GG_REVERT_AT": "urgent"}, ("GG_REVERT_AT", "'urgent'", "CRITICAL")),
+        ({"GG_REVERT_AT": "none"}, ("GG_REVERT_AT", "LOW")),
         ({"GG_ALLOW_ACTORS": "arn:aws:iam::1:role/x"}, ("GG_ALLOW_ACTORS", "JSON list")),
         ({"GG_ALLOW_ACTORS": '{"a": 1}'}, ("GG_ALLOW_ACTORS", "JSON list")),
         ({"GG_PROTECTED_POLICIES": '["ok", 3]'}, ("GG_PROTECTED_POLICIES", "strings")),

@@ -9,8 +9,9 @@ import pytest
 from grantguard.context.actor import actor_findings, self_grant
 from grantguard.context.model import Effect
 from grantguard.demo import events
-from grantguard.domain import Grant, Settings
-from grantguard.events import parse_event
+from grantguard.grants.cloudtrail import parse_event
+from grantguard.grants.model import Grant
+from grantguard.settings import Settings
 
 ADMIN = "arn:aws:iam::aws:policy/AdministratorAccess"
 

@@ -14,12 +14,13 @@ from grantguard.context import (
     UserPermissions,
     judge_grant,
 )
+from grantguard.context.model import UserContext
 from grantguard.context.permissions import analyze_target
 from grantguard.demo import events
-from grantguard.domain import Settings, UserContext
-from grantguard.events import parse_event
+from grantguard.grants.cloudtrail import parse_event
 from grantguard.posture.model import UserCredentials
 from grantguard.scoring import Severity, assess
+from grantguard.settings import Settings
 
 NOW = datetime(2026, 11, 29, 3, 0, tzinfo=UTC)
 LAMBDA = "arn:aws:iam::123456789012:policy/lambda-deploy"

@@ -6,15 +6,17 @@ from dataclasses import replace
 
 import pytest
 
-from grantguard.decision import decide, exempt_tag, first_match
-from grantguard.domain import Action, Actor, Grant, Mode, Settings, UserContext
+from grantguard.context.model import UserContext
+from grantguard.decision import Action, decide, exempt_tag, first_match
+from grantguard.grants.model import Actor, AttachPolicy, Grant, Principal, PrincipalKind
 from grantguard.scoring.assessment import Assessment, Finding, Severity
+from grantguard.settings import Mode, Settings
 
 ACCOUNT = "123456789012"
 ADMIN = "arn:aws:iam::aws:policy/AdministratorAccess"
 OWN_ROLE = f"arn:aws:iam::{ACCOUNT}:role/GrantGuard-ResponderRole-ABC123"
 CI_ROLE = f"arn:aws:iam::{ACCOUNT}:role/ci/github-deploy"
-ENFORCE = Settings(mode=Mode.ENFORCE, detach_at=Severity.CRITICAL)
+ENFORCE = Settings(mode=Mode.ENFORCE, revert_at=Severity.CRITICAL)
 
 
 def grant(
@@ -31,8 +33,8 @@ def grant(
         account_id=ACCOUNT,
         region="us-east-1",
         actor=actor or Actor("IAMUser", arn=f"arn:aws:iam::{ACCOUNT}:user/mallory"),
-        target_user=user,
-        policy_arn=policy_arn,
+        principal=Principal(PrincipalKind.USER, user),
+        change=AttachPolicy(policy_arn),
         error_code=error_code,
     )
 
@@ -77,7 +79,7 @@ def test_own_role_patterns_are_fnmatch() -> None:
 def test_other_roles_are_not_the_responder() -> None:
     settings = replace(ENFORCE, own_role_arns=(OWN_ROLE,))
     decision = decide(grant(actor=session(CI_ROLE)), assessment(), settings, attached())
-    assert decision.action is Action.DETACH
+    assert decision.action is Action.REVERT
 
 
 # Row 2: a failed attempt.
@@ -116,7 +118,7 @@ def test_own_failed_call_is_still_ignored() -> None:
 
 @pytest.mark.parametrize("severity", [Severity.NONE, Severity.LOW, Severity.MEDIUM])
 def test_below_threshold_alerts_only(severity: Severity) -> None:
-    settings = replace(ENFORCE, detach_at=Severity.HIGH)
+    settings = replace(ENFORCE, revert_at=Severity.HIGH)
     decision = decide(grant(), assessment(severity), settings, attached())
     assert decision.action is Action.ALERT_ONLY
     assert decision.severity is severity
@@ -124,9 +126,9 @@ def test_below_threshold_alerts_only(severity: Severity) -> None:
 
 
 def test_threshold_is_inclusive() -> None:
-    settings = replace(ENFORCE, detach_at=Severity.HIGH)
+    settings = replace(ENFORCE, revert_at=Severity.HIGH)
     decision = decide(grant(), assessment(Severity.HIGH), settings, attached())
-    assert decision.action is Action.DETACH
+    assert decision.action is Action.REVERT
 
 
 def test_below_threshold_wins_over_exemptions() -> None:
@@ -135,12 +137,12 @@ def test_below_threshold_wins_over_exemptions() -> None:
     assert decision.action is Action.ALERT_ONLY
 
 
-# Row 4: reasons not to act turn DETACH into WOULD_DETACH, each stated.
+# Row 4: reasons not to act turn DETACH into WOULD_REVERT, each stated.
 
 
 def test_monitor_mode_would_detach() -> None:
     decision = decide(grant(), assessment(), Settings(), attached())
-    assert decision.action is Action.WOULD_DETACH
+    assert decision.action is Action.WOULD_REVERT
     assert decision.severity is Severity.CRITICAL
     assert any("Monitor mode" in r for r in decision.reasons)
 
@@ -149,7 +151,7 @@ def test_allow_listed_actor_via_session_issuer_names_the_pattern() -> None:
     pattern = f"arn:aws:iam::{ACCOUNT}:role/ci/*"
     settings = replace(ENFORCE, allow_actors=(pattern,))
     decision = decide(grant(actor=session(CI_ROLE)), assessment(), settings, attached())
-    assert decision.action is Action.WOULD_DETACH
+    assert decision.action is Action.WOULD_REVERT
     assert any(repr(pattern) in r for r in decision.reasons)
 
 
@@ -157,19 +159,19 @@ def test_allow_list_matches_the_caller_arn_too() -> None:
     caller = f"arn:aws:iam::{ACCOUNT}:user/mallory"
     settings = replace(ENFORCE, allow_actors=(caller,))
     decision = decide(grant(), assessment(), settings, attached())
-    assert decision.action is Action.WOULD_DETACH
+    assert decision.action is Action.WOULD_REVERT
 
 
 def test_allow_list_does_not_match_unlisted_actor() -> None:
     settings = replace(ENFORCE, allow_actors=(f"arn:aws:iam::{ACCOUNT}:role/ci/*",))
     decision = decide(grant(), assessment(), settings, attached())
-    assert decision.action is Action.DETACH
+    assert decision.action is Action.REVERT
 
 
 def test_protected_policy_names_the_pattern() -> None:
     settings = replace(ENFORCE, protected_policies=("arn:aws:iam::aws:policy/Admin*",))
     decision = decide(grant(), assessment(), settings, attached())
-    assert decision.action is Action.WOULD_DETACH
+    assert decision.action is Action.WOULD_REVERT
     assert any("'arn:aws:iam::aws:policy/Admin*'" in r for r in decision.reasons)
 
 
@@ -183,28 +185,28 @@ def test_protected_policy_names_the_pattern() -> None:
 )
 def test_quarantine_policies_are_always_protected(policy: str) -> None:
     decision = decide(grant(policy_arn=policy), assessment(), ENFORCE, attached(policy))
-    assert decision.action is Action.WOULD_DETACH
+    assert decision.action is Action.WOULD_REVERT
     assert any("quarantine" in r for r in decision.reasons)
 
 
 def test_customer_policy_named_like_quarantine_is_not_protected() -> None:
     policy = f"arn:aws:iam::{ACCOUNT}:policy/AWSCompromisedKeyQuarantineV2"
     decision = decide(grant(policy_arn=policy), assessment(), ENFORCE, attached(policy))
-    assert decision.action is Action.DETACH
+    assert decision.action is Action.REVERT
 
 
 @pytest.mark.parametrize("value", ["true", "", "yes", "False-ish", "1"])
 def test_exempt_tag_with_any_value_but_false(value: str) -> None:
     user = attached(**{"grantguard:exempt": value})
     decision = decide(grant(), assessment(), ENFORCE, user)
-    assert decision.action is Action.WOULD_DETACH
+    assert decision.action is Action.WOULD_REVERT
     assert any("exempt tag grantguard:exempt" in r for r in decision.reasons)
 
 
 @pytest.mark.parametrize("value", ["false", "FALSE", " false "])
 def test_exempt_tag_false_does_not_exempt(value: str) -> None:
     user = attached(**{"grantguard:exempt": value})
-    assert decide(grant(), assessment(), ENFORCE, user).action is Action.DETACH
+    assert decide(grant(), assessment(), ENFORCE, user).action is Action.REVERT
 
 
 def test_exempt_tag_key_ignores_case_and_can_be_renamed() -> None:
@@ -212,14 +214,14 @@ def test_exempt_tag_key_ignores_case_and_can_be_renamed() -> None:
     assert exempt_tag(attached(securityexempt="yes"), "SecurityExempt") == ("securityexempt", "yes")
     assert (
         decide(grant(), assessment(), settings, attached(**{"grantguard:exempt": "true"})).action
-        is Action.DETACH
+        is Action.REVERT
     )
 
 
 def test_no_exempt_tag_configured() -> None:
     settings = replace(ENFORCE, exempt_tag=None)
     user = attached(**{"grantguard:exempt": "true"})
-    assert decide(grant(), assessment(), settings, user).action is Action.DETACH
+    assert decide(grant(), assessment(), settings, user).action is Action.REVERT
 
 
 def test_every_reason_is_stated() -> None:
@@ -230,7 +232,7 @@ def test_every_reason_is_stated() -> None:
     )
     user = attached(**{"grantguard:exempt": "true"})
     decision = decide(grant(), assessment(), settings, user)
-    assert decision.action is Action.WOULD_DETACH
+    assert decision.action is Action.WOULD_REVERT
     joined = " ".join(decision.reasons)
     for needle in (
         "reaches the detach threshold",
@@ -242,25 +244,25 @@ def test_every_reason_is_stated() -> None:
         assert needle in joined
 
 
-# Already undone: DETACH-worthy with nothing to do; the service's re-read records already_detached.
+# Already undone: DETACH-worthy with nothing to do; the service's re-read records already_reverted.
 
 
 def test_deleted_user_in_enforce_is_detach_with_already_detached_reason() -> None:
     decision = decide(grant(), assessment(), ENFORCE, UserContext(exists=False))
-    assert decision.action is Action.DETACH
+    assert decision.action is Action.REVERT
     assert any("no longer exists" in r and "already detached" in r for r in decision.reasons)
 
 
 def test_policy_no_longer_attached_in_enforce() -> None:
     user = attached(f"arn:aws:iam::{ACCOUNT}:policy/Other")
     decision = decide(grant(), assessment(), ENFORCE, user)
-    assert decision.action is Action.DETACH
+    assert decision.action is Action.REVERT
     assert any("no longer attached" in r for r in decision.reasons)
 
 
 def test_already_detached_in_monitor_is_would_detach_with_both_reasons() -> None:
     decision = decide(grant(), assessment(), Settings(), UserContext(exists=False))
-    assert decision.action is Action.WOULD_DETACH
+    assert decision.action is Action.WOULD_REVERT
     joined = " ".join(decision.reasons)
     assert "Monitor mode" in joined and "already detached" in joined
 
@@ -270,8 +272,8 @@ def test_already_detached_in_monitor_is_would_detach_with_both_reasons() -> None
 
 def test_enforce_detaches() -> None:
     decision = decide(grant(), assessment(), ENFORCE, attached())
-    assert decision.action is Action.DETACH
-    assert decision.detach
+    assert decision.action is Action.REVERT
+    assert decision.revert
     assert decision.severity is Severity.CRITICAL
     assert decision.reasons[0] == "Severity CRITICAL reaches the detach threshold CRITICAL."
     assert "detaches it" in decision.reasons[-1]

@@ -34,7 +34,7 @@ RUNTIME_LAYERS = (
     "grantguard.adapters",
     "grantguard.service",
     "grantguard.handler",
-    "grantguard.config",
+    "grantguard.settings",
     "grantguard.commands",
     "grantguard.cli",
     "grantguard.demo",
@@ -128,10 +128,16 @@ def test_pure_core_imports_no_aws_no_powertools_no_environment_and_no_runtime_la
 @pytest.mark.parametrize(
     ("layer", "must_not_know"),
     [
-        ("grantguard.adapters", ("grantguard.service", "grantguard.handler", "grantguard.config")),
+        (
+            "grantguard.adapters",
+            ("grantguard.service", "grantguard.handler", "grantguard.settings"),
+        ),
         ("grantguard.service", ("grantguard.handler", "grantguard.commands", "grantguard.demo")),
         ("grantguard.handler", ("grantguard.commands", "grantguard.cli", "grantguard.demo")),
-        ("grantguard.config", ("grantguard.adapters", "grantguard.service", "grantguard.handler")),
+        (
+            "grantguard.settings",
+            ("grantguard.adapters", "grantguard.service", "grantguard.handler"),
+        ),
     ],
 )
 def test_data_flows_one_way(layer: str, must_not_know: tuple[str, ...]) -> None:

@@ -10,8 +10,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from grantguard.config import ConfigError
-from grantguard.domain import Mode
 from grantguard.posture import (
     CHECKS,
     AccessKey,
@@ -31,6 +29,7 @@ from grantguard.posture import (
     target_posture,
 )
 from grantguard.scoring.assessment import Severity
+from grantguard.settings import ConfigError, Mode
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 ACCOUNT = "123456789012"

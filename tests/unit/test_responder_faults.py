@@ -22,6 +22,7 @@ from grantguard.adapters.ports import (
 )
 from grantguard.adapters.target import ContextReadError
 from grantguard.alert import render_alert
+from grantguard.alert_text import Alert
 from grantguard.budget import (
     ACT_RESERVE_S,
     ALERT_RESERVE_S,
@@ -31,7 +32,7 @@ from grantguard.budget import (
     DeadlineExceeded,
     Phase,
 )
-from grantguard.domain import Action, Alert
+from grantguard.decision import Action
 from grantguard.scoring import Severity
 from grantguard.service import OUT_OF_TIME, Responder
 from tests.unit.test_service import (
@@ -108,9 +109,9 @@ def test_a_runaway_scorer_is_judged_critical_detached_and_alerted_in_time(
     started = time.monotonic()
     outcome = responder.handle(event_for("mallory", ADMIN))
     assert time.monotonic() - started < 10  # not the scorer's 30 s (loose: a shared machine)
-    assert outcome.decision is not None and outcome.decision.action is Action.DETACH
+    assert outcome.decision is not None and outcome.decision.action is Action.REVERT
     assert outcome.decision.severity is Severity.CRITICAL
-    assert outcome.detached and outcome.alerted
+    assert outcome.reverted and outcome.alerted
     [alert] = publisher.alerts
     assert "CRITICAL" in alert.subject and "DETACHED" in alert.subject
     assert OUT_OF_TIME in alert.email and OUT_OF_TIME in alert.json_body["reasons"][0]
@@ -123,7 +124,7 @@ def test_out_of_time_in_monitor_mode_is_alerted_as_would_detach(release: threadi
         MONITOR, iam, publisher, assess=runaway(release), budget=Budget(work_budget_s=FAST)
     )
     outcome = responder.handle(event_for("mallory", ADMIN))
-    assert outcome.decision is not None and outcome.decision.action is Action.WOULD_DETACH
+    assert outcome.decision is not None and outcome.decision.action is Action.WOULD_REVERT
     assert outcome.decision.severity is Severity.CRITICAL and outcome.alerted
     assert "detach" not in iam.names()
 
@@ -153,7 +154,7 @@ def test_when_nothing_was_read_in_time_the_user_is_read_by_the_act_phase_gateway
         ENFORCE, hung, publisher, remedy=remedy, budget=Budget(work_budget_s=FAST)
     )
     outcome = responder.handle(event_for("mallory", ADMIN))
-    assert outcome.decision is not None and outcome.decision.action is Action.WOULD_DETACH
+    assert outcome.decision is not None and outcome.decision.action is Action.WOULD_REVERT
     assert ("user_context", "mallory") in remedy.calls and outcome.alerted
 
 
@@ -167,7 +168,7 @@ def test_out_of_time_with_the_user_denied_is_alerted_and_not_detached(
         ENFORCE, hung, publisher, remedy=remedy, budget=Budget(work_budget_s=FAST)
     )
     outcome = responder.handle(event_for("mallory", ADMIN))
-    assert outcome.decision is not None and outcome.decision.action is Action.WOULD_DETACH
+    assert outcome.decision is not None and outcome.decision.action is Action.WOULD_REVERT
     assert outcome.alerted and "detach" not in remedy.names()
 
 
@@ -223,7 +224,7 @@ def test_an_alert_whose_answer_was_lost_is_not_published_again_nor_raised() -> N
     publisher = LatePublisher()
     iam = FakeIam(users={"mallory": attached(ADMIN)})
     outcome = Responder(ENFORCE, iam, publisher).handle(event_for("mallory", ADMIN))
-    assert outcome.delivery_unknown and not outcome.alerted and outcome.detached
+    assert outcome.delivery_unknown and not outcome.alerted and outcome.reverted
     assert len(publisher.alerts) == 1
 
 
@@ -259,12 +260,12 @@ def test_the_retry_after_a_failed_publish_reports_grantguards_own_detach() -> No
     event, iam = detach_then_lose_the_alert(journal)
     publisher = FakePublisher()
     outcome = Responder(ENFORCE, iam, publisher, journal=journal).handle(event)
-    assert outcome.detached and outcome.detached_earlier and not outcome.already_detached
+    assert outcome.reverted and outcome.reverted_earlier and not outcome.already_reverted
     [alert] = publisher.alerts
     assert "DETACHED" in alert.subject
     assert "GrantGuard DETACHED it on an earlier attempt" in alert.email
     assert "nothing left to do" not in alert.email
-    assert alert.json_body["detached"] is True and alert.json_body["detached_earlier"] is True
+    assert alert.json_body["reverted"] is True and alert.json_body["reverted_earlier"] is True
     assert iam.names().count("detach") == 1  # the retry did not detach again
 
 
@@ -274,7 +275,7 @@ def test_when_the_journal_is_unreadable_the_alert_says_it_cannot_tell() -> None:
     journal.broken = True
     publisher = FakePublisher()
     outcome = Responder(ENFORCE, iam, publisher, journal=journal).handle(event)
-    assert outcome.already_detached and outcome.revert_unknown
+    assert outcome.already_reverted and outcome.revert_unknown
     [alert] = publisher.alerts
     assert "cannot tell whether it detached it itself" in alert.email
     assert "nothing left to do" not in alert.email
@@ -287,7 +288,7 @@ def test_someone_elses_detach_is_still_already_detached() -> None:
     outcome = Responder(ENFORCE, iam, publisher, journal=FakeJournal()).handle(
         event_for("mallory", ADMIN)
     )
-    assert outcome.already_detached and not outcome.detached and not outcome.revert_unknown
+    assert outcome.already_reverted and not outcome.reverted and not outcome.revert_unknown
     assert "already detached" in render_alert(outcome, ENFORCE).subject
 
 

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pytest
 
 from grantguard.adapters.ports import AccessDeniedError, NotFoundError, PolicyDocument
+from grantguard.alert_text import Alert
 from grantguard.context import TargetSnapshot
+from grantguard.context.model import UserContext
+from grantguard.decision import Action
 from grantguard.demo import events
-from grantguard.domain import Action, Alert, Mode, Settings, UserContext
-from grantguard.events import parse_event
-from grantguard.service import NO_TARGET_READER, Responder, summary
+from grantguard.grants.cloudtrail import parse_event
+from grantguard.outcome import summary
+from grantguard.reads import NO_TARGET_READER
+from grantguard.service import Responder
+from grantguard.settings import Mode, Settings
 
 ADMIN = "arn:aws:iam::aws:policy/AdministratorAccess"
 CUSTOM = "arn:aws:iam::123456789012:policy/team/platform/ReadReports"
@@ -76,6 +81,14 @@ class FakeIam:
         self.calls.append(("detach", user_name, policy_arn))
         if self.detach_error:
             raise self.detach_error
+        # IAM now reads back without it (the responder reads back after every revert).
+        if self.attached_now is not None and user_name in self.attached_now:
+            now = self.attached_now[user_name]
+            self.attached_now[user_name] = tuple(a for a in now if a != policy_arn)
+        elif user_name in self.users:
+            user = self.users[user_name]
+            kept = tuple(a for a in user.attached_policy_arns if a != policy_arn)
+            self.users[user_name] = replace(user, attached_policy_arns=kept)
         return True
 
     def names(self) -> list[str]:
@@ -111,8 +124,8 @@ def test_enforce_detaches_a_critical_grant_after_re_reading_and_alerts() -> None
     iam = FakeIam(users={"mallory": attached(ADMIN)})
     publisher = FakePublisher()
     outcome = responder(ENFORCE, iam, publisher).handle(event_for("mallory", ADMIN))
-    assert outcome.detached and outcome.alerted and not outcome.already_detached
-    assert outcome.decision is not None and outcome.decision.action is Action.DETACH
+    assert outcome.reverted and outcome.alerted and not outcome.already_reverted
+    assert outcome.decision is not None and outcome.decision.action is Action.REVERT
     # The attachment is re-read immediately before the detach, never after it.
     names = iam.names()
     assert names.index("attached_policy_arns") == names.index("detach") - 1
@@ -125,8 +138,8 @@ def test_monitor_alerts_without_detaching() -> None:
     iam = FakeIam(users={"mallory": attached(ADMIN)})
     publisher = FakePublisher()
     outcome = responder(MONITOR, iam, publisher).handle(event_for("mallory", ADMIN))
-    assert outcome.decision is not None and outcome.decision.action is Action.WOULD_DETACH
-    assert not outcome.detached and outcome.alerted
+    assert outcome.decision is not None and outcome.decision.action is Action.WOULD_REVERT
+    assert not outcome.reverted and outcome.alerted
     assert "detach" not in iam.names() and "attached_policy_arns" not in iam.names()
     assert len(publisher.alerts) == 1
 
@@ -144,7 +157,7 @@ def test_policy_already_detached_on_re_read_counts_as_done_without_a_detach_call
     iam = FakeIam(users={"mallory": attached(ADMIN)}, attached_now={"mallory": ()})
     publisher = FakePublisher()
     outcome = responder(ENFORCE, iam, publisher).handle(event_for("mallory", ADMIN))
-    assert outcome.already_detached and not outcome.detached
+    assert outcome.already_reverted and not outcome.reverted
     assert "detach" not in iam.names()
     assert len(publisher.alerts) == 1
 
@@ -157,14 +170,14 @@ def test_detach_reporting_not_attached_counts_as_already_detached() -> None:
 
     iam = RacingIam(users={"mallory": attached(ADMIN)})
     outcome = responder(ENFORCE, iam, FakePublisher()).handle(event_for("mallory", ADMIN))
-    assert outcome.already_detached and not outcome.detached
+    assert outcome.already_reverted and not outcome.reverted
 
 
 def test_user_deleted_between_decision_and_detach_is_alerted_not_raised() -> None:
     iam = FakeIam(users={"mallory": attached(ADMIN)}, attached_now={})
     publisher = FakePublisher()
     outcome = responder(ENFORCE, iam, publisher).handle(event_for("mallory", ADMIN))
-    assert outcome.already_detached and not outcome.detached and outcome.alerted
+    assert outcome.already_reverted and not outcome.reverted and outcome.alerted
     assert "detach" not in iam.names()
 
 
@@ -220,7 +233,7 @@ def test_deleted_user_counts_as_already_detached_and_is_alerted() -> None:
     iam = FakeIam(users={})
     publisher = FakePublisher()
     outcome = responder(ENFORCE, iam, publisher).handle(event_for("ghost", ADMIN))
-    assert outcome.already_detached and not outcome.detached and outcome.alerted
+    assert outcome.already_reverted and not outcome.reverted and outcome.alerted
     assert "detach" not in iam.names()
     assert len(publisher.alerts) == 1
 
@@ -261,12 +274,12 @@ def test_exempt_tag_and_protected_policy_and_allow_listed_actor_are_not_detached
     # An allow-listed pipeline also lowers the verdict one step (context), here below the
     # detach threshold: reported only.
     cases = [
-        (ENFORCE, exempt, events.iam_user("mallory"), Action.WOULD_DETACH),
+        (ENFORCE, exempt, events.iam_user("mallory"), Action.WOULD_REVERT),
         (
             Settings(mode=Mode.ENFORCE, protected_policies=(ADMIN,)),
             protected,
             None,
-            Action.WOULD_DETACH,
+            Action.WOULD_REVERT,
         ),
         (
             Settings(mode=Mode.ENFORCE, allow_actors=("arn:aws:iam::*:role/deploy",)),
@@ -297,7 +310,7 @@ def test_summary_carries_the_cli_fields() -> None:
     event = event_for("mallory", ADMIN, event_id="11111111-2222-3333-4444-555555555555")
     result = summary(responder(ENFORCE, iam, FakePublisher()).handle(event))
     assert result["event_id"] == "11111111-2222-3333-4444-555555555555"
-    assert result["decision"] == "detach" and result["detached"] is True
+    assert result["decision"] == "revert" and result["reverted"] is True
     assert result["alerted"] is True and result["severity"] == "CRITICAL"
     assert isinstance(result["score"], int) and result["score"] > 0
     assert result["target_user"] == "mallory" and result["policy_arn"] == ADMIN
@@ -307,7 +320,7 @@ def test_summary_of_a_malformed_event_keeps_its_event_id() -> None:
     event = {"detail": {"eventID": "abc-123"}}
     result = summary(responder(ENFORCE, FakeIam(), FakePublisher()).handle(event))
     assert result["event_id"] == "abc-123" and result["decision"] is None
-    assert result["problem"] and result["alerted"] is True and result["detached"] is False
+    assert result["problem"] and result["alerted"] is True and result["reverted"] is False
 
 
 def test_access_denied_reading_the_user_is_alerted_naming_the_call() -> None:
@@ -365,7 +378,7 @@ def test_target_reader_replaces_the_plain_user_read_and_feeds_the_verdict() -> N
     outcome = service.handle(event_for("bob", CUSTOM, actor=events.iam_user("bob")))
     assert target.calls == [("bob", CUSTOM)] and "user_context" not in iam.names()
     # HIGH alone; a self-grant makes it CRITICAL, which reaches the default threshold.
-    assert outcome.detached
+    assert outcome.reverted
     assert outcome.context is not None and outcome.context.missing == ()
     assert outcome.context.verdict.applied[0].rule == "actor.self-grant"
     assert outcome.decision is not None
@@ -382,7 +395,7 @@ def test_unreadable_user_from_the_reader_is_alerted_and_never_detached() -> None
     publisher = FakePublisher()
     service = Responder(settings=ENFORCE, iam=iam, publisher=publisher, target=target)
     outcome = service.handle(event_for("mallory", ADMIN))
-    assert outcome.decision is not None and outcome.decision.action is Action.WOULD_DETACH
+    assert outcome.decision is not None and outcome.decision.action is Action.WOULD_REVERT
     assert outcome.alerted and "detach" not in iam.names()
     assert "CONTEXT MISSING" in publisher.alerts[0].email
 
@@ -401,10 +414,10 @@ def test_a_replayed_event_is_never_acted_on_nor_alerted(name: Any) -> None:
     outcome = responder(ENFORCE, iam, publisher).handle(event)
     assert outcome.decision is not None and outcome.decision.action is Action.IGNORE
     assert "replay" in outcome.decision.reasons[0]
-    assert iam.calls == [] and publisher.alerts == [] and not outcome.detached
+    assert iam.calls == [] and publisher.alerts == [] and not outcome.reverted
 
 
 def test_the_same_event_without_replay_name_is_detached() -> None:
     iam = FakeIam(users={"mallory": attached(ADMIN)})
     outcome = responder(ENFORCE, iam, FakePublisher()).handle(event_for("mallory", ADMIN))
-    assert outcome.detached
+    assert outcome.reverted

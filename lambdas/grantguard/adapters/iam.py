@@ -17,7 +17,7 @@ from grantguard.adapters.ports import (
     PermanentAwsError,
     PolicyDocument,
 )
-from grantguard.domain import UserContext
+from grantguard.context.model import UserContext
 
 NOT_FOUND_CODES = frozenset({"NoSuchEntity", "NoSuchEntityException"})
 DENIED_CODES = frozenset({"AccessDenied", "AccessDeniedException", "UnauthorizedOperation"})

@@ -8,8 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from grantguard.context.model import TargetSnapshot
-from grantguard.domain import Alert, UserContext
+from grantguard.alert_text import Alert
+from grantguard.context.model import TargetSnapshot, UserContext
 
 
 class PermanentAwsError(Exception):

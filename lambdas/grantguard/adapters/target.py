@@ -29,8 +29,13 @@ from botocore.exceptions import BotoCoreError, ClientError
 from grantguard.adapters.iam import Boto3Iam, decode_document, translate
 from grantguard.adapters.ports import NotFoundError, PermanentAwsError, TransientAwsError
 from grantguard.adapters.responses import WORKERS, as_utc, fan_out
-from grantguard.context.model import PolicyKind, PolicySource, TargetSnapshot, UserPermissions
-from grantguard.domain import UserContext
+from grantguard.context.model import (
+    PolicyKind,
+    PolicySource,
+    TargetSnapshot,
+    UserContext,
+    UserPermissions,
+)
 from grantguard.posture.model import AccessKey, UserCredentials
 
 logger = Logger(child=True)

@@ -19,20 +19,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from grantguard.adapters.ports import IamGateway, PolicyDocument, TargetReader
-from grantguard.context.model import TargetSnapshot
-from grantguard.decision import decide
-from grantguard.domain import (
-    Action,
-    Alert,
-    Decision,
-    Grant,
-    Mode,
-    Outcome,
-    Settings,
-    UserContext,
-)
-from grantguard.events import SUPPORTED_EVENT_NAMES
-from grantguard.service import Responder, summary
+from grantguard.alert_text import Alert
+from grantguard.backtest.records import SUPPORTED_EVENT_NAMES
+from grantguard.context.model import TargetSnapshot, UserContext
+from grantguard.decision import Action, Decision, decide
+from grantguard.grants.model import Grant
+from grantguard.outcome import Outcome, summary
+from grantguard.service import Responder
+from grantguard.settings import Mode, Settings
 
 CURRENT_FACTS = (
     "policy document: the current default version, not the one in force at the event time",
@@ -264,7 +258,7 @@ class DryRunJudge:
     def _would_revert(self, outcome: Outcome) -> bool:
         """Whether the stack, in enforce mode with these settings, would have detached it."""
         enforced = self._enforced(outcome)
-        return enforced is not None and enforced.action is Action.DETACH
+        return enforced is not None and enforced.action is Action.REVERT
 
     def _decision(self, outcome: Outcome) -> Decision | None:
         """The decision in the configured mode (the responder ran in monitor mode)."""
@@ -273,9 +267,12 @@ class DryRunJudge:
         return outcome.decision
 
     def _user_of(self, grant: Grant) -> UserContext:
+        user = grant.target_user
+        if user is None:  # only users' grants are judged here (SUPPORTED_EVENT_NAMES)
+            return UserContext(unreadable=f"{grant.subject} is not a user")
         if self._target is not None:
-            return self._target.snapshot(grant.target_user, grant.policy_arn).user
-        return self._iam.user_context(grant.target_user)
+            return self._target.snapshot(user, grant.policy_arn or "").user
+        return self._iam.user_context(user)
 
 
 def _actor_arn(grant: Grant | None) -> str | None:

@@ -15,8 +15,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from grantguard import config
-from grantguard.domain import Settings
+from grantguard import settings as config
+from grantguard.settings import Settings
 
 RUNTIME_KEYS = ("mode", "detachAt", "allowActors", "protectedPolicies", "exemptTag")
 _LISTS = ("allowActors", "protectedPolicies")
@@ -81,7 +81,7 @@ def _validate_with_stack(context: Mapping[str, Any], cdk_json: Path | None) -> M
         raise SettingsError(str(error)) from None
     return {
         "mode": loaded.mode,
-        "detachAt": loaded.detach_at,
+        "detachAt": loaded.revert_at,
         "allowActors": list(loaded.allow_actors),
         "protectedPolicies": list(loaded.protected_policies),
         "exemptTag": loaded.exempt_tag,
@@ -93,7 +93,7 @@ def settings_from_context(
 ) -> Settings:
     checked = _validate_with_stack(context, cdk_json)
     env = {"GG_MODE": str(checked.get("mode", "monitor"))}
-    env["GG_DETACH_AT"] = str(checked.get("detachAt", "CRITICAL"))
+    env["GG_REVERT_AT"] = str(checked.get("detachAt", "CRITICAL"))
     for key, name in (
         ("allowActors", "GG_ALLOW_ACTORS"),
         ("protectedPolicies", "GG_PROTECTED_POLICIES"),

@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     elapsed = time.monotonic() - start
     print(
-        f"\n{result.events_handled} events, {result.detached} detached, "
+        f"\n{result.events_handled} events, {result.reverted} detached, "
         f"{len(result.alerts)} alerts, {elapsed:.1f} s"
     )
     failures = result.failures()

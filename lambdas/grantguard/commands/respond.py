@@ -13,8 +13,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from grantguard import config
-from grantguard.domain import Alert, Mode
+from grantguard import settings as config
+from grantguard.alert_text import Alert
+from grantguard.settings import Mode
 
 
 def register(commands: Any) -> None:
@@ -70,7 +71,8 @@ def run(args: argparse.Namespace) -> int:
     from grantguard.adapters.iam import Boto3Iam  # noqa: PLC0415
     from grantguard.adapters.sns import SnsPublisher  # noqa: PLC0415
     from grantguard.adapters.target import Boto3Target  # noqa: PLC0415
-    from grantguard.service import Responder, summary  # noqa: PLC0415
+    from grantguard.outcome import summary  # noqa: PLC0415
+    from grantguard.service import Responder  # noqa: PLC0415
 
     try:
         event = read_event(args.event)

@@ -19,7 +19,8 @@ import ipaddress
 from grantguard.context.model import ContextFinding
 from grantguard.context.verdict import ALLOW_LISTED, ROOT, SELF_GRANT, finding
 from grantguard.decision import first_match
-from grantguard.domain import Actor, Grant, Settings
+from grantguard.grants.model import Actor, Grant
+from grantguard.settings import Settings
 
 IDENTITY_CENTER_PREFIX = "AWSReservedSSO_"
 CONSOLE_AGENTS = ("console.amazonaws.com", "signin.amazonaws.com", "aws internal")
@@ -39,11 +40,21 @@ PROGRAMMATIC_AGENTS = (
 
 def self_grant(grant: Grant) -> str | None:
     """Why the grant is a self-grant (see the module docstring), or None when it is not."""
-    actor, target = grant.actor, grant.target_user.casefold()
+    actor = grant.actor
     if actor.account_id is not None and actor.account_id != grant.account_id:
         return None
+    principal = grant.principal
+    if principal is not None and principal.kind.value == "role":
+        if actor.identity_type == "AssumedRole" and (
+            (actor.session_issuer_name or "").casefold() == principal.name.casefold()
+        ):
+            return f"A session of role {principal.name} granted the role itself."
+        return None
+    if grant.target_user is None:
+        return None
+    target = grant.target_user.casefold()
     if actor.identity_type == "IAMUser" and (actor.user_name or "").casefold() == target:
-        return f"IAM user {actor.user_name} attached the policy to itself."
+        return f"IAM user {actor.user_name} granted itself."
     if actor.identity_type == "AssumedRole" and (actor.session_name or "").casefold() == target:
         return (
             f"Role session {actor.session_name} of role {actor.session_issuer_name} is named "

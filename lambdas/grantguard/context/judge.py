@@ -26,10 +26,11 @@ from grantguard.context.verdict import (
     judge,
     posture_effect,
 )
-from grantguard.domain import Grant, Settings
+from grantguard.grants.model import Grant
 from grantguard.posture.model import PostureFinding
 from grantguard.posture.target import target_posture
 from grantguard.scoring.assessment import Assessment, PolicyDocumentError, Severity
+from grantguard.settings import Settings
 
 
 def judge_grant(
@@ -40,6 +41,7 @@ def judge_grant(
     *,
     settings: Settings,
     now: datetime,
+    label: str | None = None,
 ) -> GrantContext:
     """The grant judged with its actor, the target's permissions and the target's posture."""
     missing = list(snapshot.problems)
@@ -49,7 +51,7 @@ def judge_grant(
     if snapshot.permissions is not None:
         try:
             analysis = analyze_target(
-                f"new policy {grant.policy_name}", document, snapshot.permissions
+                label or f"new policy {grant.policy_name}", document, snapshot.permissions
             )
         except PolicyDocumentError as error:
             missing.append(f"One of the user's policies is not valid policy grammar: {error}")

@@ -7,13 +7,25 @@ functions of this package turn it, the grant and the policy's assessment into a 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from grantguard.domain import UserContext
 from grantguard.posture.model import PostureFinding, UserCredentials
 from grantguard.scoring.assessment import Severity
+
+
+@dataclass(frozen=True)
+class UserContext:
+    """What the adapters found about the target user when the decision was made."""
+
+    exists: bool = True
+    tags: dict[str, str] = field(default_factory=dict)
+    attached_policy_arns: tuple[str, ...] = ()
+    # None when the user and its attachments were read; otherwise why not (one sentence). An
+    # unreadable user is judged on the policy alone and never detached (its tags are unknown).
+    unreadable: str | None = None
+    permissions_boundary_arn: str | None = None
 
 
 class Effect(StrEnum):

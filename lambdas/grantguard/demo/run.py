@@ -34,7 +34,7 @@ BACKTEST_REPORT = Path("cdk.out/backtest-report.html")
 @dataclass
 class DemoResult:
     events_handled: int = 0
-    detached: int = 0
+    reverted: int = 0
     alerts: list[dict[str, Any]] = field(default_factory=list)
     before: dict[str, list[str]] = field(default_factory=dict)
     after: dict[str, list[str]] = field(default_factory=dict)
@@ -86,7 +86,7 @@ def handler_environment(endpoint: str, topic_arn: str) -> dict[str, str]:
     return {
         **aws_environment(endpoint),
         "GG_MODE": "enforce",
-        "GG_DETACH_AT": "CRITICAL",
+        "GG_REVERT_AT": "CRITICAL",
         "GG_ALERT_TOPIC_ARN": topic_arn,
         "GG_ALLOW_ACTORS": "[]",
         "GG_PROTECTED_POLICIES": "[]",
@@ -181,7 +181,7 @@ def run_demo(template: Path, out: TextIO) -> DemoResult:
         notifications = resources.receive(session, inbox.queue_url, expected=len(delivered))
         result.alerts = [alert_as_read(n, emails) for n in notifications]
         result.events_handled = len(result.outcomes)
-        result.detached = sum(1 for o in result.outcomes if o.get("detached"))
+        result.reverted = sum(1 for o in result.outcomes if o.get("reverted"))
         result.after = {u: resources.attachments(session, u) for u in users}
         _print(result, out)
         result.backtest_exit = run_backtest_scene(session, out, BACKTEST_REPORT)

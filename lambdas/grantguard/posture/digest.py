@@ -6,7 +6,7 @@ from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime
 
-from grantguard.domain import Alert
+from grantguard.alert_text import Alert
 from grantguard.posture.model import KEY_MAX_IDLE, KeyRef, PostureFinding
 from grantguard.scoring.assessment import Severity
 

@@ -8,8 +8,8 @@ from typing import Any
 
 from grantguard.adapters.ports import NotFoundError, PolicyDocument
 from grantguard.context import TargetSnapshot
+from grantguard.context.model import UserContext
 from grantguard.demo.trail import GrantSpec, grant_record
-from grantguard.domain import UserContext
 
 ACCOUNT = "123456789012"
 ADMIN = "arn:aws:iam::aws:policy/AdministratorAccess"

@@ -17,7 +17,7 @@ from grantguard.backtest.athena import (
     table_ddl,
 )
 from grantguard.backtest.records import envelope
-from grantguard.events import parse_event
+from grantguard.grants.cloudtrail import parse_event
 
 START = date(2025, 12, 1)
 

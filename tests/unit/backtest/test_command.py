@@ -50,7 +50,7 @@ def test_local_folder_summary_with_suggestion(tmp_path: Path) -> None:
     assert "Would have reverted 31 of 32 judged grants." in out
     assert DEPLOY in out.split("Suggested allowActors entries")[1]
     assert "reading trail files [" in err
-    assert not [c for c in iam.calls if c[0] == "detach"]
+    assert not [c for c in iam.calls if c[0] == "revert"]
 
 
 def test_json_lines_and_html_report(tmp_path: Path) -> None:

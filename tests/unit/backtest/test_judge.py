@@ -8,8 +8,9 @@ import pytest
 
 from grantguard.backtest.judge import CURRENT_FACTS, DetachRefusedError, DryRunJudge, ReadOnlyIam
 from grantguard.backtest.records import envelope
-from grantguard.domain import Mode, Settings, UserContext
+from grantguard.context.model import UserContext
 from grantguard.scoring import Severity
+from grantguard.settings import Mode, Settings
 from tests.unit.backtest.support import ADMIN, DEPLOY, READ, FakeIam, FakeTarget, record
 
 NOW = datetime(2026, 12, 1, tzinfo=UTC)
@@ -26,18 +27,18 @@ def test_critical_grant_would_be_reverted_and_nothing_is_detached() -> None:
     assert result.status == "judged"
     assert result.severity == "CRITICAL"
     assert result.would_revert is True
-    assert result.decision == "detach"
+    assert result.decision == "revert"
     assert ("detach", "bob", ADMIN) not in iam.calls
     assert result.current_facts == CURRENT_FACTS
     assert result.alert is not None and result.alert["mode"] == "enforce"
-    assert result.alert["decision"] == "detach"
+    assert result.alert["decision"] == "revert"
     assert not any(r.startswith("Monitor mode") for r in result.reasons)
 
 
 def test_monitor_mode_still_says_what_enforce_would_revert() -> None:
     dry, _ = judge(Settings(mode=Mode.MONITOR))
     result = dry.judge(envelope(record(policy=ADMIN)))
-    assert (result.decision, result.would_revert) == ("would_detach", True)
+    assert (result.decision, result.would_revert) == ("would_revert", True)
     assert any("detaches it" in r for r in result.revert_reasons)
 
 
@@ -56,7 +57,7 @@ def test_exempt_user_is_not_reverted() -> None:
 
 
 def test_below_threshold_is_alert_only() -> None:
-    dry, _ = judge(Settings(mode=Mode.ENFORCE, detach_at=Severity.CRITICAL))
+    dry, _ = judge(Settings(mode=Mode.ENFORCE, revert_at=Severity.CRITICAL))
     result = dry.judge(envelope(record(policy=READ)))
     assert result.decision == "alert_only"
     assert result.would_revert is False

@@ -11,7 +11,7 @@ from grantguard.backtest.records import (
     filter_records,
     scan_trail_file,
 )
-from grantguard.events import parse_event
+from grantguard.grants.cloudtrail import parse_event
 from tests.unit.backtest.support import ADMIN, record
 
 NOISE = {"eventVersion": "1.09", "eventSource": "s3.amazonaws.com", "eventName": "GetObject"}

@@ -14,8 +14,8 @@ from grantguard.backtest.settings import (
     read_context,
     settings_from_context,
 )
-from grantguard.domain import Mode
 from grantguard.scoring import Severity
+from grantguard.settings import Mode
 
 REPO_CDK_JSON = Path(__file__).resolve().parents[3] / "cdk.json"
 ROLE = "arn:aws:iam::123456789012:role/deploy"
@@ -24,7 +24,7 @@ ROLE = "arn:aws:iam::123456789012:role/deploy"
 def test_repo_cdk_json_gives_the_default_settings() -> None:
     settings = settings_from_context(read_context(REPO_CDK_JSON), REPO_CDK_JSON)
     assert settings.mode is Mode.MONITOR
-    assert settings.detach_at is Severity.CRITICAL
+    assert settings.revert_at is Severity.CRITICAL
     assert "arn:aws:iam::aws:policy/AWSCompromisedKeyQuarantine*" in settings.protected_policies
 
 
@@ -35,7 +35,7 @@ def test_overrides_replace_and_append(tmp_path: Path) -> None:
         read_context(cdk), parse_overrides(["detachAt=HIGH", f"allowActors+={ROLE}"])
     )
     settings = settings_from_context(context, REPO_CDK_JSON)
-    assert settings.detach_at is Severity.HIGH
+    assert settings.revert_at is Severity.HIGH
     assert settings.allow_actors == ("arn:aws:iam::123456789012:role/a", ROLE)
 
 

@@ -20,7 +20,7 @@ def judged(
         "policy_arn": policy,
         "status": "judged",
         "severity": "CRITICAL" if revert else "LOW",
-        "decision": "detach" if revert else "alert_only",
+        "decision": "revert" if revert else "alert_only",
         "would_revert": revert,
     }
     fields.update(kw)
@@ -61,7 +61,7 @@ def test_actor_granting_many_different_policies_is_not_routine() -> None:
 
 def test_compare_lists_only_what_changes_and_for_whom() -> None:
     after = [
-        judged(day=d, revert=False, policy=ADMIN, decision="would_detach") for d in range(1, 21)
+        judged(day=d, revert=False, policy=ADMIN, decision="would_revert") for d in range(1, 21)
     ]
     changes = compare(ROUTINE + ESCALATIONS, after + ESCALATIONS)
     assert len(changes) == 20

@@ -8,18 +8,15 @@ from typing import Any
 
 import pytest
 
-from grantguard.domain import Actor, EventError
-from grantguard.events import (
-    CUT_MARKER,
-    MAX_EVENT_DEPTH,
+from grantguard.grants.cloudtrail import (
     SUPPORTED_EVENT_NAMES,
-    bounded_raw_event,
     event_id_of,
     idempotency_key,
-    nesting_depth,
     parse_actor,
     parse_event,
 )
+from grantguard.grants.fields import CUT_MARKER, MAX_EVENT_DEPTH, bounded_raw_event, nesting_depth
+from grantguard.grants.model import Actor, EventError
 from tests.conftest import EVENTS_DIR, load_event
 
 ACCOUNT = "123456789012"
