@@ -10,22 +10,32 @@ from __future__ import annotations
 
 import json
 import re
-import shlex
-from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
 
+from grantguard.alert_facts import (
+    AFTER_RETRY,
+    ALERT_ONLY,
+    ALREADY_REVERTED,
+    ATTEMPTED,
+    COULD_NOT_PROCESS,
+    COULD_NOT_PROCESS_SEVERITY,
+    REVERT_FAILED,
+    REVERTED,
+    WOULD_REVERT,
+    Facts,
+    Kind,
+    kind_of,
+    who_of,
+)
 from grantguard.alert_sections import actor_dict, actor_label, context_sections, why_risky
 from grantguard.alert_sns import MESSAGE_BUDGET, TRUNCATED, sns_message
 from grantguard.alert_text import FIELD_MAX, Alert, ascii_only, clean, clip, fit_pair, shorten
-from grantguard.decision import Action
-from grantguard.grants.kinds import console_links, headline, remove_command, undo_command
+from grantguard.alert_undo import cloudtrail_link, links, undo
+from grantguard.grants.kinds import headline
 from grantguard.grants.model import (
     Grant,
     JoinGroup,
     NewDefaultVersion,
-    PrincipalKind,
     PutInline,
 )
 from grantguard.outcome import Outcome
@@ -50,57 +60,15 @@ IAM_CONSOLE = "https://us-east-1.console.aws.amazon.com/iam/home#"
 _REGION = re.compile(r"[a-z]{2}(?:-[a-z]+)+-\d{1,2}")
 
 
-@dataclass(frozen=True)
-class Kind:
-    """What the alert reports: its subject word and its `action` message attribute."""
-
-    word: str
-    action: str
-
-
-REVERTED = Kind("REVERTED", "reverted")
-ALREADY_REVERTED = Kind("already reverted", "reverted")  # counts as done
-WOULD_REVERT = Kind("would revert", "would_revert")
-ALERT_ONLY = Kind("alert only", "alert_only")
-ATTEMPTED = Kind("ATTEMPTED", "attempted")
-REVERT_FAILED = Kind("REVERT FAILED", "revert_failed")
-COULD_NOT_PROCESS = Kind("could not process", "could_not_process")
-COULD_NOT_PROCESS_SEVERITY = Severity.HIGH  # the stack's filter policy always passes these
-AFTER_RETRY = {  # the second headline line when the grant was gone on a retry of the event
-    True: "GrantGuard REVERTED it on an earlier attempt at this event, whose alert did not go "
-    "out: the grant is no longer in place.",
-    False: "It is no longer in place, but GrantGuard cannot tell whether it reverted it itself "
-    "on an earlier attempt: check CloudTrail for the undoing call.",
-}
-NOUN = {
-    PrincipalKind.USER: "IAM user",
-    PrincipalKind.GROUP: "IAM group",
-    PrincipalKind.ROLE: "IAM role",
-}
-
-
-def kind_of(outcome: Outcome) -> Kind:
-    decision = outcome.decision
-    if outcome.grant is None or outcome.assessment is None or decision is None:
-        return COULD_NOT_PROCESS
-    if decision.action is Action.REVERT:
-        if outcome.reverted:
-            return REVERTED
-        return ALREADY_REVERTED if outcome.already_reverted else REVERT_FAILED
-    if decision.action is Action.WOULD_REVERT:
-        return WOULD_REVERT
-    return ATTEMPTED if outcome.grant.attempted_only else ALERT_ONLY
-
-
 def render_alert(outcome: Outcome, settings: Settings) -> Alert:
     """The alert for one outcome, every shape included (see `kind_of`)."""
     kind = kind_of(outcome)
-    facts = _Facts.of(outcome)
+    facts = Facts.of(outcome)
     severity = (
         outcome.decision.severity if kind is not COULD_NOT_PROCESS and outcome.decision else None
     )
     severity_name = (severity or COULD_NOT_PROCESS_SEVERITY).name
-    undo_note, undo_command = _undo(kind, facts, outcome)
+    undo_note, undo_command = undo(kind, facts, outcome)
     email = "\n".join(
         [
             *_headline(kind, facts, outcome, severity),
@@ -117,7 +85,7 @@ def render_alert(outcome: Outcome, settings: Settings) -> Alert:
             *([f"    {undo_command}"] if undo_command else []),
             "",
             "LINKS",
-            *[f"  {label:<11} {url}" for label, url in _links(facts, outcome.grant)],
+            *[f"  {label:<11} {url}" for label, url in links(facts, outcome.grant)],
             *_raw_event_section(outcome, kind),
             "",
             f"-- GrantGuard (mode {settings.mode.value}, revert at {settings.revert_at.name})",
@@ -139,86 +107,10 @@ def _with_gap(lines: list[str]) -> list[str]:
     return [*lines, ""] if lines else []
 
 
-@dataclass(frozen=True)
-class _Facts:
-    """What the alert can say about the event, from the grant or, failing that, the raw event."""
-
-    event_id: str | None
-    event_time: str | None
-    event_name: str | None
-    account: str | None
-    region: str | None
-    user: str | None  # the principal's name (a user, group or role), None for a policy version
-    policy_arn: str | None
-    what: str | None = None  # what was granted, short: a policy, an inline policy, a group
-    who: str | None = None  # who received it, for sentences: "IAM role deploy"
-
-    @classmethod
-    def of(cls, outcome: Outcome) -> _Facts:
-        grant = outcome.grant
-        if grant is not None:
-            return cls(
-                grant.event_id,
-                grant.event_time or None,
-                grant.event_name,
-                grant.account_id,
-                grant.region,
-                grant.principal.name if grant.principal else None,
-                grant.policy_arn,
-                _what(grant),
-                _who(grant),
-            )
-        raw = outcome.raw_event if isinstance(outcome.raw_event, Mapping) else {}
-        detail = _get(raw, "detail")
-        params = _get(detail, "requestParameters")
-        return cls(
-            _text(detail, "eventID") or _text(raw, "id"),
-            _text(detail, "eventTime") or _text(raw, "time"),
-            _text(detail, "eventName"),
-            _text(detail, "recipientAccountId") or _text(raw, "account"),
-            _text(detail, "awsRegion") or _text(raw, "region"),
-            _text(params, "userName"),
-            _text(params, "policyArn"),
-        )
-
-    @property
-    def policy_name(self) -> str | None:
-        if self.what is not None:
-            return self.what
-        return self.policy_arn.rsplit("/", 1)[-1] if self.policy_arn else None
-
-
-def _what(grant: Grant) -> str:
-    change = grant.change
-    if isinstance(change, PutInline):
-        return f"inline {change.policy_name}"
-    if isinstance(change, JoinGroup):
-        return f"group {change.group_name}"
-    if isinstance(change, NewDefaultVersion):
-        return f"{change.policy_name} {change.version_id or 'new version'}"
-    return change.policy_name
-
-
-def _who(grant: Grant) -> str:
-    principal = grant.principal
-    if principal is None:
-        return f"every holder of policy {grant.policy_name}"
-    return f"{NOUN[principal.kind]} {principal.name}"
-
-
-def _get(parent: Any, key: str) -> Any:
-    return parent.get(key) if isinstance(parent, Mapping) else None
-
-
-def _text(parent: Any, key: str) -> str | None:
-    value = _get(parent, key)
-    return value if isinstance(value, str) and value else None
-
-
 # -- subject ---------------------------------------------------------------------------------
 
 
-def _subject(kind: Kind, severity: Severity | None, facts: _Facts) -> str:
+def _subject(kind: Kind, severity: Severity | None, facts: Facts) -> str:
     account = ascii_only(facts.account or "unknown account")[:20]
     head = f"[GrantGuard] {severity.name} {account}: " if severity else f"[GrantGuard] {account}: "
     tail = f" - {kind.word}"
@@ -238,7 +130,7 @@ def _subject(kind: Kind, severity: Severity | None, facts: _Facts) -> str:
 # -- email -----------------------------------------------------------------------------------
 
 
-def _headline(kind: Kind, facts: _Facts, outcome: Outcome, severity: Severity | None) -> list[str]:
+def _headline(kind: Kind, facts: Facts, outcome: Outcome, severity: Severity | None) -> list[str]:
     grant = outcome.grant
     policy = clean(facts.policy_name or "a policy")
     user = clean(facts.user or "an unknown user")
@@ -263,7 +155,7 @@ def _headline(kind: Kind, facts: _Facts, outcome: Outcome, severity: Severity | 
     first += f"{origin}."
     second = {
         REVERTED: f"GrantGuard REVERTED it: {clean(outcome.revert_note or 'the grant is gone')}",
-        ALREADY_REVERTED: "It was already undone (or the principal is gone): nothing left to do."
+        ALREADY_REVERTED: "It was already reverted (or the principal is gone): nothing left to do."
         + (f" {clean(outcome.revert_note)}" if outcome.revert_note else ""),
         WOULD_REVERT: "GrantGuard would revert it but did NOT (reasons under WHAT GRANTGUARD "
         "DID): review it now.",
@@ -288,7 +180,7 @@ def _sentence(grant: Grant | None, policy: str, user: str) -> str:
     """What was granted to whom, e.g. 'inline policy admin was put on IAM role deploy'."""
     if grant is None:
         return f"{policy} was attached to IAM user {user}"
-    change, who = grant.change, clean(_who(grant))
+    change, who = grant.change, clean(who_of(grant))
     if isinstance(change, PutInline):
         return f"inline policy {clean(change.policy_name)} was put on {who}"
     if isinstance(change, JoinGroup):
@@ -300,7 +192,7 @@ def _sentence(grant: Grant | None, policy: str, user: str) -> str:
     return f"{policy} was attached to {who}"
 
 
-def _what_happened(facts: _Facts, grant: Grant | None) -> list[str]:
+def _what_happened(facts: Facts, grant: Grant | None) -> list[str]:
     rows: list[tuple[str, str | None]] = [
         ("Event", facts.event_name),
         ("Event ID", facts.event_id),
@@ -356,111 +248,6 @@ def _what_we_did(kind: Kind, outcome: Outcome, settings: Settings) -> list[str]:
     return lines
 
 
-def _undo(kind: Kind, facts: _Facts, outcome: Outcome) -> tuple[list[str], str | None]:
-    """What to run to reverse what happened (or to finish the job), and why."""
-    account = clean(facts.account or "the account")
-    creds = f"(with credentials for account {account})"
-    grant = outcome.grant
-    if kind is ATTEMPTED:
-        kind_name = grant.principal.kind.value if grant and grant.principal else "user"
-        return ["Nothing was granted, so there is nothing to undo. To check it now:"], (
-            _cli(f"list-attached-{kind_name}-policies", facts.user, None, kind_name)
-        )
-    if kind in (REVERTED, ALREADY_REVERTED):
-        done = "GrantGuard reverted it" if kind is REVERTED else "Nothing was left to revert"
-        note = (
-            f"{done}. If the grant was legitimate (and the principal exists), re-create it "
-            f"exactly {creds}:"
-        )
-        if grant is not None:
-            command = undo_command(grant)
-        else:
-            command = _cli("attach-user-policy", facts.user, facts.policy_arn)
-    else:
-        note = (
-            f"GrantGuard did not act. If the grant is unwanted, remove it {creds}:"
-            if kind is COULD_NOT_PROCESS
-            else f"GrantGuard left the grant in place. To revert it {creds}:"
-        )
-        if grant is not None:
-            command = remove_command(grant, _prior_for(outcome))
-            if command is None and isinstance(grant.change, NewDefaultVersion):
-                return [
-                    note,
-                    "The previous default version is unknown (no snapshot): list the versions "
-                    "and set the right one back with set-default-policy-version:",
-                ], _list_versions(grant.change.policy_arn)
-        else:
-            command = _cli("detach-user-policy", facts.user, facts.policy_arn)
-        if (
-            command is not None
-            and grant is not None
-            and isinstance(grant.change, PutInline)
-            and outcome.state is not None
-            and not outcome.state.prior.known
-        ):
-            note += (
-                " (without a snapshot GrantGuard cannot tell whether it overwrote an earlier "
-                "document: deleting it may remove more than this grant)"
-            )
-    if command is None:
-        return [
-            note,
-            "No copy-paste command: a name is missing or contains characters IAM names never "
-            "have; check them in the console.",
-        ], None
-    return [note], command
-
-
-def _prior_for(outcome: Outcome) -> Any:
-    state, grant = outcome.state, outcome.grant
-    if state is None or grant is None or not state.prior.known:
-        return None
-    if isinstance(grant.change, NewDefaultVersion):
-        return state.prior.version_id
-    return state.prior.document
-
-
-def _list_versions(policy_arn: str) -> str | None:
-    if not (policy_arn.isascii() and policy_arn.isprintable()):
-        return None
-    return f"aws iam list-policy-versions --policy-arn {shlex.quote(policy_arn)}"
-
-
-def _cli(verb: str, user: str | None, policy_arn: str | None, kind: str = "user") -> str | None:
-    values = [v for v in (user, policy_arn) if v is not None]
-    if user is None or not all(v.isprintable() and v.isascii() for v in values):
-        return None
-    command = f"aws iam {verb} --{kind}-name {shlex.quote(user)}"
-    return command + (f" --policy-arn {shlex.quote(policy_arn)}" if policy_arn else "")
-
-
-def _links(facts: _Facts, grant: Grant | None = None) -> list[tuple[str, str]]:
-    links: list[tuple[str, str]] = []
-    if grant is not None:
-        links = console_links(grant)
-    elif facts.user:
-        links.append(("User", f"{IAM_CONSOLE}/users/details/{_url_part(facts.user)}"))
-    if grant is None and facts.policy_arn:
-        links.append(("Policy", f"{IAM_CONSOLE}/policies/details/{_url_part(facts.policy_arn)}"))
-    if facts.event_id:
-        links.append(("CloudTrail", cloudtrail_link(facts.event_id, facts.region)))
-    return links
-
-
-def cloudtrail_link(event_id: str, region: str | None) -> str:
-    """The CloudTrail event history page of one event (IAM records its events in us-east-1)."""
-    region = region if region and _REGION.fullmatch(region) else "us-east-1"
-    return (
-        f"https://{region}.console.aws.amazon.com/cloudtrailv2/home?region={region}"
-        f"#/events/{_url_part(event_id)}"
-    )
-
-
-def _url_part(value: str) -> str:
-    return quote(value.encode("utf-8", "backslashreplace"), safe="")
-
-
 def _raw_event_section(outcome: Outcome, kind: Kind) -> list[str]:
     if kind is not COULD_NOT_PROCESS:
         return []
@@ -476,7 +263,7 @@ def _raw_event_section(outcome: Outcome, kind: Kind) -> list[str]:
 
 
 def _json_body(
-    kind: Kind, facts: _Facts, outcome: Outcome, settings: Settings, undo_command: str | None
+    kind: Kind, facts: Facts, outcome: Outcome, settings: Settings, undo_command: str | None
 ) -> dict[str, Any]:
     grant, assessment, decision = outcome.grant, outcome.assessment, outcome.decision
     severity = decision.severity if decision and kind is not COULD_NOT_PROCESS else None
@@ -521,7 +308,7 @@ def _json_body(
         "reasons": list(decision.reasons) if decision else [],
         "problem": outcome.problem,
         "undo_command": undo_command,
-        "links": {label.lower(): url for label, url in _links(facts, grant)},
+        "links": {label.lower(): url for label, url in links(facts, grant)},
     }
     if outcome.context is not None:
         body["context"] = outcome.context.to_dict()

@@ -30,13 +30,13 @@ from grantguard import settings as config
 from grantguard.adapters import session
 from grantguard.adapters.iam import Boto3Iam
 from grantguard.adapters.journal import DynamoDbJournal
-from grantguard.adapters.ports import AlertNotSentError
 from grantguard.adapters.sns import SnsPublisher
 from grantguard.adapters.target import Boto3Target
 from grantguard.budget import Budget, Phase
 from grantguard.grants.cloudtrail import idempotency_key
 from grantguard.logs import json_line
 from grantguard.outcome import Outcome, summary
+from grantguard.ports import AlertNotSentError
 from grantguard.service import Responder
 
 # Duplicate deliveries arrive within minutes; a day covers them with room to spare.
@@ -132,7 +132,7 @@ class Runtime:
     """What the warm container keeps: settings, adapters and the idempotent processing step."""
 
     def __init__(self) -> None:
-        runtime_config = config.load()
+        runtime_config = config.load(os.environ)
         if runtime_config.topic_arn is None:
             raise config.ConfigError("GG_ALERT_TOPIC_ARN is not set; the function needs its topic")
         if runtime_config.idempotency_table is None:

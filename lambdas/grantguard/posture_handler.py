@@ -22,10 +22,10 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from grantguard.adapters import session
 from grantguard.adapters.account import AccountReadError, Boto3Account
-from grantguard.adapters.ports import AlertPublisher
 from grantguard.adapters.selfcheck import Boto3GuardReader
 from grantguard.alert_text import Alert
 from grantguard.logs import json_line
+from grantguard.ports import AlertPublisher
 from grantguard.posture import (
     KEY_MAX_IDLE,
     AccountObservation,

@@ -20,12 +20,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from grantguard.adapters.ports import (
-    IamGateway,
-    NotFoundError,
-    PermanentAwsError,
-    TargetReader,
-)
 from grantguard.context.model import (
     PolicyKind,
     PolicySource,
@@ -43,6 +37,12 @@ from grantguard.grants.model import (
     NewDefaultVersion,
     PrincipalKind,
     PutInline,
+)
+from grantguard.ports import (
+    IamGateway,
+    NotFoundError,
+    PermanentAwsError,
+    TargetReader,
 )
 from grantguard.snapshot import SnapshotError, SnapshotStore
 

@@ -14,11 +14,10 @@ again and raises `RevertNotConfirmed` when IAM does not show the state it was as
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
-from grantguard.adapters.ports import NotFoundError
 from grantguard.context.principals import Remedy
 from grantguard.context.state import Prior
 from grantguard.grants.model import (
@@ -29,10 +28,27 @@ from grantguard.grants.model import (
     Principal,
     PutInline,
 )
+from grantguard.ports import NotFoundError
+
+T = TypeVar("T")
 
 
 class RevertNotConfirmed(Exception):
     """IAM was asked to revert, and reading back shows something else; the message says what."""
+
+
+class NothingChanged(Exception):
+    """The re-read before acting failed: IAM was not changed (the cause is chained)."""
+
+
+def _first(read: Callable[[], T]) -> T:
+    """The re-read before acting; its failure (other than "gone") is NothingChanged."""
+    try:
+        return read()
+    except NotFoundError:
+        raise
+    except Exception as error:
+        raise NothingChanged(str(error)) from error
 
 
 class RevertImpossible(Exception):
@@ -69,7 +85,7 @@ def revert(
 
 def _detach(principal: Principal, change: AttachPolicy, remedy: Remedy) -> RevertResult:
     who = principal.label
-    if change.policy_arn not in remedy.attached(principal.kind, principal.name):
+    if change.policy_arn not in _first(lambda: remedy.attached(principal.kind, principal.name)):
         return RevertResult(False, True, f"{change.policy_name} was no longer attached to {who}.")
     if not remedy.detach(principal.kind, principal.name, change.policy_arn):
         return RevertResult(False, True, f"{change.policy_name} was no longer attached to {who}.")
@@ -91,7 +107,7 @@ def _inline(
             f"without a snapshot of {who} GrantGuard cannot tell whether {name} was new or "
             "overwrote a previous document"
         )
-    now = remedy.inline_document(principal.kind, principal.name, name)
+    now = _first(lambda: remedy.inline_document(principal.kind, principal.name, name))
     if now is None:
         return RevertResult(False, True, f"Inline policy {name} of {who} no longer exists.")
     if granted is not None and dict(now) != dict(granted):
@@ -120,7 +136,7 @@ def _version(change: NewDefaultVersion, prior: Prior, remedy: Remedy) -> RevertR
         raise RevertImpossible(
             f"without a snapshot of policy {name} GrantGuard does not know its previous default"
         )
-    current = remedy.default_version(change.policy_arn)
+    current = _first(lambda: remedy.default_version(change.policy_arn))
     if current == prior.version_id:
         return RevertResult(False, True, f"{name} is back on {current} already.")
     if change.version_id is not None and current != change.version_id:
@@ -142,7 +158,7 @@ def _version(change: NewDefaultVersion, prior: Prior, remedy: Remedy) -> RevertR
 
 def _leave(principal: Principal, change: JoinGroup, remedy: Remedy) -> RevertResult:
     user, group = principal.name, change.group_name
-    if group not in remedy.groups_of(user):
+    if group not in _first(lambda: remedy.groups_of(user)):
         return RevertResult(False, True, f"User {user} was no longer in group {group}.")
     if not remedy.remove_from_group(user, group):
         return RevertResult(False, True, f"User {user} was no longer in group {group}.")

@@ -32,17 +32,6 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from grantguard.adapters.ports import (
-    AlertNotSentError,
-    AlertPublisher,
-    DeliveryUnknownError,
-    IamGateway,
-    JournalError,
-    NotFoundError,
-    PermanentAwsError,
-    RevertJournal,
-    TargetReader,
-)
 from grantguard.alert import render_alert
 from grantguard.budget import Budget, DeadlineExceeded, Phase, run_within
 from grantguard.context.model import PolicyKind, UserContext
@@ -62,8 +51,19 @@ from grantguard.grants.model import (
     PutInline,
 )
 from grantguard.outcome import Outcome
+from grantguard.ports import (
+    AlertNotSentError,
+    AlertPublisher,
+    DeliveryUnknownError,
+    IamGateway,
+    JournalError,
+    NotFoundError,
+    PermanentAwsError,
+    RevertJournal,
+    TargetReader,
+)
 from grantguard.reads import Reads
-from grantguard.revert import RevertImpossible, RevertResult, revert
+from grantguard.revert import NothingChanged, RevertImpossible, RevertResult, revert
 from grantguard.scoring import (
     Assessment,
     AssessmentBudgetExceeded,
@@ -358,6 +358,10 @@ class Responder:
             if prior is None:
                 prior = Prior(known=not isinstance(grant.change, PutInline | NewDefaultVersion))
             result = revert(grant, granted, prior, self._undo)
+        except NothingChanged as error:
+            # Nothing was changed: the retry decides again (no alert yet, nothing to report).
+            logger.warning("re-read before reverting failed", extra={**log, "problem": str(error)})
+            raise error.__cause__ or error from None
         except RevertImpossible as error:
             problem = f"GrantGuard did not revert: {error}."
             logger.warning("revert impossible", extra={**log, "problem": problem})

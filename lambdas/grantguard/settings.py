@@ -8,7 +8,6 @@ patterns are defined here once.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
@@ -152,9 +151,8 @@ def _optional(env: Mapping[str, str], name: str) -> str | None:
     return value or None
 
 
-def load(env: Mapping[str, str] | None = None) -> RuntimeConfig:
-    """The configuration from `env` (os.environ by default)."""
-    env = os.environ if env is None else env
+def load(env: Mapping[str, str]) -> RuntimeConfig:
+    """The configuration from `env` (the handler passes os.environ: this module reads none)."""
     exempt_tag = env.get("GG_EXEMPT_TAG", DEFAULT_EXEMPT_TAG).strip() or None
     own_role = _optional(env, "GG_OWN_ROLE_ARN")
     protected = _json_list(env, "GG_PROTECTED_POLICIES")

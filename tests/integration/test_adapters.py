@@ -12,10 +12,10 @@ from botocore.exceptions import ClientError
 from grantguard.adapters import iam as iam_adapter
 from grantguard.adapters import session
 from grantguard.adapters.iam import Boto3Iam, decode_document, translate
-from grantguard.adapters.ports import AccessDeniedError, NotFoundError, PermanentAwsError
 from grantguard.adapters.sns import SnsPublisher
 from grantguard.alert_text import Alert
 from grantguard.demo import resources
+from grantguard.ports import AccessDeniedError, NotFoundError, PermanentAwsError
 
 pytestmark = pytest.mark.integration
 
@@ -101,7 +101,7 @@ def test_detach_reports_whether_anything_was_attached(aws: boto3.session.Session
     client.attach_user_policy(UserName="ann", PolicyArn=VIEW_ONLY)
     gateway = Boto3Iam()
     assert gateway.detach("ann", VIEW_ONLY) is True
-    assert gateway.detach("ann", VIEW_ONLY) is False  # already detached counts as done
+    assert gateway.detach("ann", VIEW_ONLY) is False  # already reverted counts as done
     assert gateway.detach("nobody", VIEW_ONLY) is False
     assert resources.attachments(aws, "ann") == []
 

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 from grantguard import handler
-from grantguard.adapters.ports import AlertNotSentError
 from grantguard.demo import events
+from grantguard.ports import AlertNotSentError
 from tests.integration import faults
 from tests.integration.conftest import Stack
 
@@ -74,7 +74,7 @@ def alerts_by_event(stack: Stack, expected: int, timeout: float = 3.0) -> dict[s
     return found
 
 
-# -- 2. a transient failure of what the decision needs is retried, never "would detach" --------
+# -- 2. a transient failure of what the decision needs is retried, never "would revert" --------
 
 
 def test_throttled_user_read_raises_for_retry_instead_of_deciding_without_the_tag(
@@ -89,7 +89,7 @@ def test_throttled_user_read_raises_for_retry_instead_of_deciding_without_the_ta
 
     assert delivery.failed and len(delivery.errors) == LAMBDA_ATTEMPTS
     assert "could not be read" in str(delivery.errors[-1])
-    assert stack.alerts(expected=1, timeout=0.5) == []  # raised, not "would detach" and done
+    assert stack.alerts(expected=1, timeout=0.5) == []  # raised, not "would revert" and done
     assert ADMIN in stack.attached("hank")  # the on-failure queue has it; its alarm pages
 
 
@@ -206,7 +206,7 @@ def test_a_hung_policy_read_is_judged_critical_and_acted_on_within_the_budget(
     assert hang.attempts == 2
     assert elapsed < 20  # typically ~8 s; the bound that matters is the 30 s function
     [alert] = stack.alerts()
-    assert "DETACHED" in alert["Subject"] and "CRITICAL" in alert["Subject"]
+    assert "REVERTED" in alert["Subject"] and "CRITICAL" in alert["Subject"]
     assert ADMIN not in stack.attached("kate")
 
 
@@ -233,4 +233,4 @@ def test_retry_after_a_failed_publish_reports_grantguards_own_detach(
     body = json.loads(alert["Message"])
     assert body["reverted"] is True and body["action"] == "reverted"
     assert body["reverted_earlier"] is True and body["already_reverted"] is False
-    assert "DETACHED" in alert["Subject"]
+    assert "REVERTED" in alert["Subject"]

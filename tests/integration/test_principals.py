@@ -17,9 +17,9 @@ from typing import Any
 import boto3
 import pytest
 
-from grantguard.adapters.ports import NotFoundError
 from grantguard.adapters.principals import Boto3Principals
 from grantguard.context.principals import PolicyEntities, assumable_by
+from grantguard.ports import NotFoundError
 
 pytestmark = pytest.mark.integration
 

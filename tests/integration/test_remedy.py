@@ -14,9 +14,9 @@ from typing import Any
 import boto3
 import pytest
 
-from grantguard.adapters.ports import NotFoundError
 from grantguard.adapters.remedy import Boto3Remedy
 from grantguard.grants.model import PrincipalKind
+from grantguard.ports import NotFoundError
 
 pytestmark = pytest.mark.integration
 
@@ -88,7 +88,7 @@ def test_an_attached_policy_is_detached_once(iam: Any, kind: PrincipalKind) -> N
 
     assert remedy.detach(kind, "target", granted) is True
     assert remedy.attached(kind, "target") == (keep,)
-    assert remedy.detach(kind, "target", granted) is False  # already detached is done
+    assert remedy.detach(kind, "target", granted) is False  # already reverted is done
     assert remedy.detach(kind, "target", "arn:aws:iam::123456789012:policy/never") is False
 
 

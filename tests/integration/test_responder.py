@@ -40,7 +40,7 @@ def test_enforce_detaches_and_alerts_on_call(stack: Stack) -> None:
     assert ADMIN not in stack.attached("mallory")
     [alert] = stack.alerts()
     subject = alert["Subject"]
-    assert "DETACHED" in subject and "mallory" in subject and events.ACCOUNT in subject
+    assert "REVERTED" in subject and "mallory" in subject and events.ACCOUNT in subject
     assert len(subject) < 100 and subject.isprintable()
     assert attributes(alert) == {
         "severity": "CRITICAL",
@@ -58,7 +58,7 @@ def test_monitor_alerts_only(stack: Stack) -> None:
     assert result["decision"] == "would_revert" and result["reverted"] is False
     assert ADMIN in stack.attached("mallory")
     [alert] = stack.alerts()
-    assert "would detach" in alert["Subject"].lower()
+    assert "would revert" in alert["Subject"].lower()
     assert attributes(alert)["severity"] == "CRITICAL"
 
 

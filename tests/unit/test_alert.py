@@ -122,19 +122,19 @@ def all_outcomes() -> dict[str, tuple[Outcome, Settings]]:
 def test_subject_names_severity_account_policy_user_and_action() -> None:
     alert = render_alert(detached(), ENFORCE)
     assert alert.subject == (
-        f"[GrantGuard] CRITICAL {ACCOUNT}: AdministratorAccess on alice - DETACHED"
+        f"[GrantGuard] CRITICAL {ACCOUNT}: AdministratorAccess on alice - REVERTED"
     )
 
 
 @pytest.mark.parametrize(
     ("case", "word", "action"),
     [
-        ("reverted", "DETACHED", "reverted"),
-        ("already_reverted", "already detached", "reverted"),
-        ("would_revert", "would detach", "would_revert"),
+        ("reverted", "REVERTED", "reverted"),
+        ("already_reverted", "already reverted", "reverted"),
+        ("would_revert", "would revert", "would_revert"),
         ("alert_only", "alert only", "alert_only"),
         ("attempted", "ATTEMPTED", "attempted"),
-        ("revert_failed", "DETACH FAILED", "revert_failed"),
+        ("revert_failed", "REVERT FAILED", "revert_failed"),
         ("could_not_process", "could not process", "could_not_process"),
         ("policy_unreadable", "could not process", "could_not_process"),
     ],
@@ -193,16 +193,19 @@ def test_subject_is_short_and_clean_with_hostile_user_names(name: str, case: str
         outcome = could_not_process(raw)
     else:
         outcome = replace(
-            all_outcomes()[case][0], grant=replace(all_outcomes()[case][0].grant, principal=Principal(PrincipalKind.USER, name))
+            all_outcomes()[case][0],
+            grant=replace(
+                all_outcomes()[case][0].grant, principal=Principal(PrincipalKind.USER, name)
+            ),
         )
     alert = render_alert(outcome, ENFORCE)
     _assert_safe_subject(alert.subject)
     assert alert.subject.endswith(
         {
-            "reverted": " - DETACHED",
+            "reverted": " - REVERTED",
             "attempted": " - ATTEMPTED",
             "could_not_process": " - could not process",
-            "revert_failed": " - DETACH FAILED",
+            "revert_failed": " - REVERT FAILED",
         }[case]
     )
 
@@ -213,18 +216,18 @@ def test_long_names_are_shortened_with_an_ellipsis_keeping_both() -> None:
     alert = render_alert(detached(grant), ENFORCE)
     _assert_safe_subject(alert.subject)
     assert "PPP..." in alert.subject and "uuu..." in alert.subject
-    assert alert.subject.endswith(" - DETACHED")
+    assert alert.subject.endswith(" - REVERTED")
 
 
 def test_short_user_is_kept_whole_when_the_policy_is_long() -> None:
     policy = f"arn:aws:iam::{ACCOUNT}:policy/" + "P" * 128
     alert = render_alert(detached(sample_grant(policy_arn=policy)), ENFORCE)
-    assert alert.subject.endswith("... on alice - DETACHED")
+    assert alert.subject.endswith("... on alice - REVERTED")
 
 
 def test_subject_transliterates_accents_and_replaces_the_rest() -> None:
     alert = render_alert(detached(sample_grant(target_user="jos\u00e9\n\u202e")), ENFORCE)
-    assert "on jose ? - DETACHED" in alert.subject
+    assert "on jose ? - REVERTED" in alert.subject
 
 
 def test_hostile_account_is_bounded() -> None:
@@ -240,7 +243,7 @@ def test_email_opens_with_what_how_bad_and_what_was_done() -> None:
     first, second = email.splitlines()[:2]
     assert first.startswith("CRITICAL: AdministratorAccess was attached to IAM user alice")
     assert "by IAM user alice from 203.0.113.45" in first
-    assert "DETACHED" in second
+    assert "REVERTED" in second
 
 
 @pytest.mark.parametrize("case", list(all_outcomes()))
@@ -282,7 +285,7 @@ def test_what_grantguard_did_states_the_reasons() -> None:
     outcome, settings = all_outcomes()["would_revert"]
     email = render_alert(outcome, settings).email
     did = email[email.index("WHAT GRANTGUARD DID") : email.index("HOW TO UNDO")]
-    assert "WOULD DETACH (mode monitor, detach at CRITICAL, decision would_detach)" in did
+    assert "WOULD REVERT (mode monitor, revert at CRITICAL, decision would_revert)" in did
     for reason in outcome.decision.reasons if outcome.decision else ():
         assert f"  - {reason}" in did
 
@@ -290,14 +293,14 @@ def test_what_grantguard_did_states_the_reasons() -> None:
 def test_already_detached_says_the_re_read_found_nothing() -> None:
     outcome, settings = all_outcomes()["already_reverted"]
     email = render_alert(outcome, settings).email
-    assert "already detached" in email.splitlines()[1]
-    assert "Re-read before detaching: the policy was no longer attached" in email
+    assert "already reverted" in email.splitlines()[1]
+    assert "Re-read before reverting: the grant was no longer in place" in email
 
 
 def test_detach_failed_says_it_may_still_be_attached_and_why() -> None:
     outcome, settings = all_outcomes()["revert_failed"]
     email = render_alert(outcome, settings).email
-    assert "FAILED" in email.splitlines()[1] and "STILL BE ATTACHED" in email
+    assert "FAILED" in email.splitlines()[1] and "STILL BE IN PLACE" in email
     assert "Problem: Detaching failed: Throttling" in email
 
 
@@ -431,7 +434,7 @@ def test_json_body_for_machines() -> None:
     assert (body["severity"], body["score"]) == ("CRITICAL", 100)
     assert body["categories"] == ["admin", "privilege-escalation"]
     assert body["findings"] == [f.to_dict() for f in admin_assessment().findings]
-    assert (body["action"], body["decision"]) == ("reverted", "detach")
+    assert (body["action"], body["decision"]) == ("reverted", "revert")
     assert (body["reverted"], body["already_reverted"]) == (True, False)
     assert body["reasons"][0].startswith("Severity CRITICAL reaches")
     assert body["problem"] is None

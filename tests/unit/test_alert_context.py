@@ -98,7 +98,7 @@ def test_email_has_actor_changes_conflicts_and_posture_sections_in_order() -> No
     )
     assert "can sign in to the console without MFA" in email and "fix: " in email
     assert "CONTEXT MISSING" not in email
-    assert alert.attributes["severity"] == "CRITICAL" and "DETACHED" in alert.subject
+    assert alert.attributes["severity"] == "CRITICAL" and "REVERTED" in alert.subject
 
 
 def test_json_carries_the_context_and_both_scores() -> None:
@@ -145,7 +145,7 @@ def test_unreadable_user_is_judged_but_not_detached() -> None:
     decision = decide(grant, assess(LAMBDA_DOC), SETTINGS, user, Severity.CRITICAL)
     assert decision.action is Action.WOULD_REVERT and decision.severity is Severity.CRITICAL
     assert any("cannot rule out its exempt tag" in r for r in decision.reasons)
-    assert not any("already detached" in r for r in decision.reasons)
+    assert not any("already reverted" in r for r in decision.reasons)
 
 
 def test_decision_uses_the_verdict_severity_when_given() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from grantguard.scoring import Severity
@@ -88,6 +90,35 @@ def test_flags_override_the_environment() -> None:
     assert with_overrides(config).settings.mode is Mode.ENFORCE
 
 
-def test_reads_os_environ_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_handler_reads_os_environ(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GG_MODE", "enforce")
-    assert load().settings.mode is Mode.ENFORCE
+    assert load(os.environ).settings.mode is Mode.ENFORCE
+
+
+def test_revert_at_and_its_old_name() -> None:
+    assert load({"GG_REVERT_AT": "HIGH"}).settings.revert_at is Severity.HIGH
+    assert load({"GG_DETACH_AT": "HIGH"}).settings.revert_at is Severity.HIGH
+    assert (
+        load({"GG_REVERT_AT": "high", "GG_DETACH_AT": "HIGH"}).settings.revert_at is Severity.HIGH
+    )
+    with pytest.raises(ConfigError, match="disagree"):
+        load({"GG_REVERT_AT": "HIGH", "GG_DETACH_AT": "LOW"})
+
+
+def test_per_kind_thresholds_may_only_be_stricter() -> None:
+    settings = load({"GG_REVERT_AT": "HIGH", "GG_REVERT_AT_FOR": '{"role": "CRITICAL"}'}).settings
+    assert settings.threshold("role") is Severity.CRITICAL
+    assert settings.threshold("user") is Severity.HIGH
+    defaults = load({}).settings
+    assert defaults.threshold("group") is Severity.CRITICAL
+    with pytest.raises(ConfigError, match="may only be stricter"):
+        load({"GG_REVERT_AT": "HIGH", "GG_REVERT_AT_FOR": '{"group": "MEDIUM"}'})
+    with pytest.raises(ConfigError, match="allowed kinds"):
+        load({"GG_REVERT_AT_FOR": '{"bucket": "HIGH"}'})
+    with pytest.raises(ConfigError, match="not valid JSON"):
+        load({"GG_REVERT_AT_FOR": "{"})
+
+
+def test_protected_principals_are_read() -> None:
+    env = {"GG_PROTECTED_PRINCIPALS": '["arn:aws:iam::*:role/break-glass"]'}
+    assert load(env).settings.protected_principals == ("arn:aws:iam::*:role/break-glass",)

@@ -122,7 +122,7 @@ def test_below_threshold_alerts_only(severity: Severity) -> None:
     decision = decide(grant(), assessment(severity), settings, attached())
     assert decision.action is Action.ALERT_ONLY
     assert decision.severity is severity
-    assert "below the detach threshold HIGH" in decision.reasons[0]
+    assert "below the revert threshold HIGH" in decision.reasons[0]
 
 
 def test_threshold_is_inclusive() -> None:
@@ -140,7 +140,7 @@ def test_below_threshold_wins_over_exemptions() -> None:
 # Row 4: reasons not to act turn DETACH into WOULD_REVERT, each stated.
 
 
-def test_monitor_mode_would_detach() -> None:
+def test_monitor_mode_would_revert() -> None:
     decision = decide(grant(), assessment(), Settings(), attached())
     assert decision.action is Action.WOULD_REVERT
     assert decision.severity is Severity.CRITICAL
@@ -235,7 +235,7 @@ def test_every_reason_is_stated() -> None:
     assert decision.action is Action.WOULD_REVERT
     joined = " ".join(decision.reasons)
     for needle in (
-        "reaches the detach threshold",
+        "reaches the revert threshold",
         "Monitor mode",
         "allowed-actor",
         "protected",
@@ -250,7 +250,7 @@ def test_every_reason_is_stated() -> None:
 def test_deleted_user_in_enforce_is_detach_with_already_detached_reason() -> None:
     decision = decide(grant(), assessment(), ENFORCE, UserContext(exists=False))
     assert decision.action is Action.REVERT
-    assert any("no longer exists" in r and "already detached" in r for r in decision.reasons)
+    assert any("no longer exists" in r and "already reverted" in r for r in decision.reasons)
 
 
 def test_policy_no_longer_attached_in_enforce() -> None:
@@ -260,11 +260,11 @@ def test_policy_no_longer_attached_in_enforce() -> None:
     assert any("no longer attached" in r for r in decision.reasons)
 
 
-def test_already_detached_in_monitor_is_would_detach_with_both_reasons() -> None:
+def test_already_detached_in_monitor_is_would_revert_with_both_reasons() -> None:
     decision = decide(grant(), assessment(), Settings(), UserContext(exists=False))
     assert decision.action is Action.WOULD_REVERT
     joined = " ".join(decision.reasons)
-    assert "Monitor mode" in joined and "already detached" in joined
+    assert "Monitor mode" in joined and "already reverted" in joined
 
 
 # Row 5: enforce, nothing against.
@@ -275,8 +275,8 @@ def test_enforce_detaches() -> None:
     assert decision.action is Action.REVERT
     assert decision.revert
     assert decision.severity is Severity.CRITICAL
-    assert decision.reasons[0] == "Severity CRITICAL reaches the detach threshold CRITICAL."
-    assert "detaches it" in decision.reasons[-1]
+    assert decision.reasons[0] == "Severity CRITICAL reaches the revert threshold CRITICAL."
+    assert "reverts it" in decision.reasons[-1]
 
 
 def test_reasons_are_plain_sentences() -> None:

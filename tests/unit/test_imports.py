@@ -21,8 +21,11 @@ PACKAGE_ROOT = Path(__file__).resolve().parents[2] / "lambdas" / "grantguard"
 AWS_SDKS = {"boto3", "botocore", "aioboto3", "aiobotocore", "s3transfer"}
 PURE_CORE = (
     "grantguard.scoring",
-    "grantguard.domain",
-    "grantguard.events",
+    "grantguard.grants",
+    "grantguard.settings",
+    "grantguard.evaluate",
+    "grantguard.outcome",
+    "grantguard.revert",
     "grantguard.decision",
     "grantguard.alert",
     "grantguard.alert_sections",
@@ -34,7 +37,6 @@ RUNTIME_LAYERS = (
     "grantguard.adapters",
     "grantguard.service",
     "grantguard.handler",
-    "grantguard.settings",
     "grantguard.commands",
     "grantguard.cli",
     "grantguard.demo",

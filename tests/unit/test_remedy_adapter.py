@@ -14,16 +14,16 @@ from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeou
 
 from grantguard.adapters import iam as iam_adapter
 from grantguard.adapters import principals, remedy
-from grantguard.adapters.ports import (
+from grantguard.adapters.principals import Boto3Principals
+from grantguard.adapters.remedy import ACTIONS, Boto3Remedy, failure, remedy_actions
+from grantguard.context import principals as ports
+from grantguard.grants.model import PrincipalKind
+from grantguard.ports import (
     AccessDeniedError,
     NotFoundError,
     PermanentAwsError,
     TransientAwsError,
 )
-from grantguard.adapters.principals import Boto3Principals
-from grantguard.adapters.remedy import ACTIONS, Boto3Remedy, failure, remedy_actions
-from grantguard.context import principals as ports
-from grantguard.grants.model import PrincipalKind
 
 ARN = "arn:aws:iam::123456789012:policy/p"
 DOCUMENT = {"Version": "2012-10-17", "Statement": []}

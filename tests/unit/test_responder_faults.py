@@ -13,13 +13,6 @@ import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 
 from grantguard.adapters import session
-from grantguard.adapters.ports import (
-    AccessDeniedError,
-    AlertNotSentError,
-    DeliveryUnknownError,
-    JournalError,
-    PolicyDocument,
-)
 from grantguard.adapters.target import ContextReadError
 from grantguard.alert import render_alert
 from grantguard.alert_text import Alert
@@ -33,6 +26,13 @@ from grantguard.budget import (
     Phase,
 )
 from grantguard.decision import Action
+from grantguard.ports import (
+    AccessDeniedError,
+    AlertNotSentError,
+    DeliveryUnknownError,
+    JournalError,
+    PolicyDocument,
+)
 from grantguard.scoring import Severity
 from grantguard.service import OUT_OF_TIME, Responder
 from tests.unit.test_service import (
@@ -113,11 +113,11 @@ def test_a_runaway_scorer_is_judged_critical_detached_and_alerted_in_time(
     assert outcome.decision.severity is Severity.CRITICAL
     assert outcome.reverted and outcome.alerted
     [alert] = publisher.alerts
-    assert "CRITICAL" in alert.subject and "DETACHED" in alert.subject
+    assert "CRITICAL" in alert.subject and "REVERTED" in alert.subject
     assert OUT_OF_TIME in alert.email and OUT_OF_TIME in alert.json_body["reasons"][0]
 
 
-def test_out_of_time_in_monitor_mode_is_alerted_as_would_detach(release: threading.Event) -> None:
+def test_out_of_time_in_monitor_mode_is_alerted_as_would_revert(release: threading.Event) -> None:
     iam = FakeIam(users={"mallory": attached(ADMIN)})
     publisher = FakePublisher()
     responder = Responder(
@@ -262,8 +262,8 @@ def test_the_retry_after_a_failed_publish_reports_grantguards_own_detach() -> No
     outcome = Responder(ENFORCE, iam, publisher, journal=journal).handle(event)
     assert outcome.reverted and outcome.reverted_earlier and not outcome.already_reverted
     [alert] = publisher.alerts
-    assert "DETACHED" in alert.subject
-    assert "GrantGuard DETACHED it on an earlier attempt" in alert.email
+    assert "REVERTED" in alert.subject
+    assert "GrantGuard REVERTED it on an earlier attempt" in alert.email
     assert "nothing left to do" not in alert.email
     assert alert.json_body["reverted"] is True and alert.json_body["reverted_earlier"] is True
     assert iam.names().count("detach") == 1  # the retry did not detach again
@@ -277,7 +277,7 @@ def test_when_the_journal_is_unreadable_the_alert_says_it_cannot_tell() -> None:
     outcome = Responder(ENFORCE, iam, publisher, journal=journal).handle(event)
     assert outcome.already_reverted and outcome.revert_unknown
     [alert] = publisher.alerts
-    assert "cannot tell whether it detached it itself" in alert.email
+    assert "cannot tell whether it reverted it itself" in alert.email
     assert "nothing left to do" not in alert.email
     assert alert.json_body["revert_unknown"]
 
@@ -289,7 +289,7 @@ def test_someone_elses_detach_is_still_already_detached() -> None:
         event_for("mallory", ADMIN)
     )
     assert outcome.already_reverted and not outcome.reverted and not outcome.revert_unknown
-    assert "already detached" in render_alert(outcome, ENFORCE).subject
+    assert "already reverted" in render_alert(outcome, ENFORCE).subject
 
 
 def test_the_scorer_runs_under_the_assessment_deadline_and_stops_there() -> None:

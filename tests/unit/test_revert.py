@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 
-from grantguard.adapters.ports import NotFoundError
 from grantguard.context.state import Prior
 from grantguard.grants.model import (
     Actor,
@@ -21,6 +20,7 @@ from grantguard.grants.model import (
     PrincipalKind,
     PutInline,
 )
+from grantguard.ports import NotFoundError
 from grantguard.revert import RevertImpossible, RevertNotConfirmed, revert
 
 ADMIN = {

@@ -7,7 +7,6 @@ from typing import Any
 
 import pytest
 
-from grantguard.adapters.ports import AccessDeniedError, NotFoundError, PolicyDocument
 from grantguard.alert_text import Alert
 from grantguard.context import TargetSnapshot
 from grantguard.context.model import UserContext
@@ -15,6 +14,7 @@ from grantguard.decision import Action
 from grantguard.demo import events
 from grantguard.grants.cloudtrail import parse_event
 from grantguard.outcome import summary
+from grantguard.ports import AccessDeniedError, NotFoundError, PolicyDocument
 from grantguard.reads import NO_TARGET_READER
 from grantguard.service import Responder
 from grantguard.settings import Mode, Settings
@@ -131,7 +131,7 @@ def test_enforce_detaches_a_critical_grant_after_re_reading_and_alerts() -> None
     assert names.index("attached_policy_arns") == names.index("detach") - 1
     assert ("detach", "mallory", ADMIN) in iam.calls
     assert len(publisher.alerts) == 1
-    assert "DETACHED" in publisher.alerts[0].subject
+    assert "REVERTED" in publisher.alerts[0].subject
 
 
 def test_monitor_alerts_without_detaching() -> None:

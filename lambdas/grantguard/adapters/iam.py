@@ -11,13 +11,13 @@ from urllib.parse import unquote
 from botocore.exceptions import ClientError
 
 from grantguard.adapters import session
-from grantguard.adapters.ports import (
+from grantguard.context.model import UserContext
+from grantguard.ports import (
     AccessDeniedError,
     NotFoundError,
     PermanentAwsError,
     PolicyDocument,
 )
-from grantguard.context.model import UserContext
 
 NOT_FOUND_CODES = frozenset({"NoSuchEntity", "NoSuchEntityException"})
 DENIED_CODES = frozenset({"AccessDenied", "AccessDeniedException", "UnauthorizedOperation"})

@@ -15,8 +15,8 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from grantguard.adapters import session
-from grantguard.adapters.ports import JournalError
 from grantguard.budget import DeadlineExceeded
+from grantguard.ports import JournalError
 
 KEY_PREFIX = "grantguard-revert#"
 TTL_SECONDS = 24 * 60 * 60

@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from grantguard.adapters.iam import Boto3Iam
-from grantguard.adapters.ports import NotFoundError, PermanentAwsError
 from grantguard.adapters.remedy import APIS, document_of, failure
 from grantguard.adapters.responses import as_utc, fan_out
 from grantguard.context.principals import (
@@ -32,6 +31,7 @@ from grantguard.context.principals import (
     VersionFacts,
 )
 from grantguard.grants.model import PrincipalKind
+from grantguard.ports import NotFoundError, PermanentAwsError
 
 # method -> the IAM actions it may call (the reader role's statement; a unit test holds it).
 ACTIONS: dict[str, tuple[str, ...]] = {

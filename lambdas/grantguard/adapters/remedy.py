@@ -24,8 +24,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from grantguard.adapters import session
 from grantguard.adapters.iam import decode_document, translate
-from grantguard.adapters.ports import NotFoundError, PermanentAwsError, TransientAwsError
 from grantguard.grants.model import PrincipalKind
+from grantguard.ports import NotFoundError, PermanentAwsError, TransientAwsError
 
 if TYPE_CHECKING:
     from grantguard.context.principals import Remedy

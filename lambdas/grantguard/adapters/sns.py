@@ -21,10 +21,10 @@ from botocore.exceptions import (
 )
 
 from grantguard.adapters import session
-from grantguard.adapters.ports import AlertNotSentError, DeliveryUnknownError
 from grantguard.alert import sns_message
 from grantguard.alert_text import Alert
 from grantguard.budget import DeadlineExceeded
+from grantguard.ports import AlertNotSentError, DeliveryUnknownError
 
 # Sent, but the answer was lost: delivery unknown. (A connect failure is never "sent".)
 ANSWER_LOST = (ReadTimeoutError, ConnectionClosedError)

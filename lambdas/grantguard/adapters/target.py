@@ -27,7 +27,6 @@ from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError
 
 from grantguard.adapters.iam import Boto3Iam, decode_document, translate
-from grantguard.adapters.ports import NotFoundError, PermanentAwsError, TransientAwsError
 from grantguard.adapters.responses import WORKERS, as_utc, fan_out
 from grantguard.context.model import (
     PolicyKind,
@@ -36,6 +35,7 @@ from grantguard.context.model import (
     UserContext,
     UserPermissions,
 )
+from grantguard.ports import NotFoundError, PermanentAwsError, TransientAwsError
 from grantguard.posture.model import AccessKey, UserCredentials
 
 logger = Logger(child=True)

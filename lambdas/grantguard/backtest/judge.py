@@ -18,13 +18,13 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from grantguard.adapters.ports import IamGateway, PolicyDocument, TargetReader
 from grantguard.alert_text import Alert
 from grantguard.backtest.records import SUPPORTED_EVENT_NAMES
 from grantguard.context.model import TargetSnapshot, UserContext
 from grantguard.decision import Action, Decision, decide
 from grantguard.grants.model import Grant
 from grantguard.outcome import Outcome, summary
+from grantguard.ports import IamGateway, PolicyDocument, TargetReader
 from grantguard.service import Responder
 from grantguard.settings import Mode, Settings
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -76,7 +77,9 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         event = read_event(args.event)
-        runtime = config.with_overrides(config.load(), mode=args.mode, topic_arn=args.topic_arn)
+        runtime = config.with_overrides(
+            config.load(os.environ), mode=args.mode, topic_arn=args.topic_arn
+        )
     except ValueError as error:  # ConfigError is a ValueError
         print(f"grantguard respond: {error}", file=sys.stderr)
         return 2

@@ -6,10 +6,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from grantguard.adapters.ports import NotFoundError, PolicyDocument
 from grantguard.context import TargetSnapshot
 from grantguard.context.model import UserContext
 from grantguard.demo.trail import GrantSpec, grant_record
+from grantguard.ports import NotFoundError, PolicyDocument
 
 ACCOUNT = "123456789012"
 ADMIN = "arn:aws:iam::aws:policy/AdministratorAccess"

@@ -66,7 +66,7 @@ def test_compare_lists_only_what_changes_and_for_whom() -> None:
     changes = compare(ROUTINE + ESCALATIONS, after + ESCALATIONS)
     assert len(changes) == 20
     assert changes[0].before == "revert (CRITICAL)"
-    assert changes[0].after == "would_detach (LOW)"
+    assert changes[0].after == "would_revert (LOW)"
     assert {c.actor for c in changes} == {DEPLOY}
 
 
