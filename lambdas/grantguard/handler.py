@@ -30,6 +30,9 @@ from grantguard import settings as config
 from grantguard.adapters import session
 from grantguard.adapters.iam import Boto3Iam
 from grantguard.adapters.journal import DynamoDbJournal
+from grantguard.adapters.principals import Boto3Principals
+from grantguard.adapters.remedy import Boto3Remedy
+from grantguard.adapters.snapshot import DynamoSnapshotStore
 from grantguard.adapters.sns import SnsPublisher
 from grantguard.adapters.target import Boto3Target
 from grantguard.budget import Budget, Phase
@@ -51,6 +54,8 @@ RESULT_ESSENTIALS = (
     "event_name",
     "account_id",
     "actor",
+    "principal",
+    "change",
     "target_user",
     "policy_arn",
     "severity",
@@ -140,6 +145,7 @@ class Runtime:
         # Each phase's clients refuse HTTP attempts that would end past its deadline.
         self.budget = Budget()
         iam = Boto3Iam(session.budgeted("iam", self.budget, Phase.ASSESS))
+        act_iam = session.budgeted("iam", self.budget, Phase.ACT)
         self.responder = Responder(
             settings=runtime_config.settings,
             iam=iam,
@@ -147,7 +153,17 @@ class Runtime:
                 runtime_config.topic_arn, session.budgeted("sns", self.budget, Phase.ALERT)
             ),
             target=Boto3Target(iam),  # shares the client and the policy document cache
-            remedy=Boto3Iam(session.budgeted("iam", self.budget, Phase.ACT)),
+            remedy=Boto3Iam(act_iam),
+            principals=Boto3Principals(iam.client),
+            undo=Boto3Remedy(act_iam),
+            snapshots=(
+                DynamoSnapshotStore(
+                    runtime_config.snapshot_table,
+                    session.budgeted("dynamodb", self.budget, Phase.ACT),
+                )
+                if runtime_config.snapshot_table
+                else None
+            ),
             journal=DynamoDbJournal(
                 runtime_config.idempotency_table,
                 session.budgeted("dynamodb", self.budget, Phase.ACT),

@@ -61,6 +61,7 @@ from grantguard.ports import (
     PermanentAwsError,
     RevertJournal,
     TargetReader,
+    TransientAwsError,
 )
 from grantguard.reads import Reads
 from grantguard.revert import NothingChanged, RevertImpossible, RevertResult, revert
@@ -423,7 +424,7 @@ class Responder:
                 self.snapshots.save_policy(record)
             elif record is not None:
                 self.snapshots.save_principal(record)
-        except (SnapshotError, PermanentAwsError) as error:
+        except (SnapshotError, PermanentAwsError, TransientAwsError, DeadlineExceeded) as error:
             logger.warning(
                 "snapshot not updated", extra={"subject": grant.subject, "problem": str(error)}
             )

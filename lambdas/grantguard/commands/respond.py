@@ -70,6 +70,9 @@ def run(args: argparse.Namespace) -> int:
     # Imported here so that `grantguard score` never loads boto3.
     from grantguard.adapters import session  # noqa: PLC0415
     from grantguard.adapters.iam import Boto3Iam  # noqa: PLC0415
+    from grantguard.adapters.principals import Boto3Principals  # noqa: PLC0415
+    from grantguard.adapters.remedy import Boto3Remedy  # noqa: PLC0415
+    from grantguard.adapters.snapshot import DynamoSnapshotStore  # noqa: PLC0415
     from grantguard.adapters.sns import SnsPublisher  # noqa: PLC0415
     from grantguard.adapters.target import Boto3Target  # noqa: PLC0415
     from grantguard.outcome import summary  # noqa: PLC0415
@@ -94,8 +97,15 @@ def run(args: argparse.Namespace) -> int:
     else:
         publisher = SnsPublisher(runtime.topic_arn)
     iam = Boto3Iam()
+    snapshots = DynamoSnapshotStore(runtime.snapshot_table) if runtime.snapshot_table else None
     responder = Responder(
-        settings=runtime.settings, iam=iam, publisher=publisher, target=Boto3Target(iam)
+        settings=runtime.settings,
+        iam=iam,
+        publisher=publisher,
+        target=Boto3Target(iam),
+        principals=Boto3Principals(),
+        undo=Boto3Remedy(),
+        snapshots=snapshots,
     )
     session.CALLS.reset()
     try:
