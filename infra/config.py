@@ -3,10 +3,11 @@
 Every key has a default in cdk.json; override one at deploy time with `-c key=value`
 (lists as JSON, e.g. `-c 'alertEmails=["oncall@example.com"]'`, or comma-separated).
 
-mode                monitor (default): alert only. enforce: detach the policy when the verdict
-                    reaches detachAt and nothing exempts the grant.
-detachAt            lowest severity that is detached in enforce mode: LOW, MEDIUM, HIGH or
-                    CRITICAL (default CRITICAL).
+mode                monitor (default): alert only. enforce: revert the grant when the verdict
+                    reaches revertAt and nothing exempts the grant.
+revertAt            lowest severity that is reverted in enforce mode: LOW, MEDIUM, HIGH or
+                    CRITICAL (default CRITICAL). `detachAt`, its name before every grant kind
+                    could be reverted, is still accepted (both set: they must agree).
 alertEmails         email addresses subscribed to the alert and operations topics (default []).
                     Each recipient must confirm the subscription email AWS sends.
 alertMinSeverity    lowest severity emailed: NONE, LOW, MEDIUM, HIGH or CRITICAL (default
@@ -17,6 +18,12 @@ allowActors         ARN patterns (* and ?) of callers whose grants are reported 
 protectedPolicies   ARN patterns of policies never detached (default []). AWS's
                     AWSCompromisedKeyQuarantine* policies are always protected, and the function's
                     role is denied detaching any of them.
+protectedPrincipals ARN patterns of users, groups and roles never reverted (default []). The
+                    function's role is also denied changing them.
+revertAtFor         per principal kind ("user", "group", "role", "policy"), the lowest severity
+                    reverted there; each must be equal to or stricter than revertAt (default
+                    {"group": "CRITICAL", "role": "CRITICAL", "policy": "CRITICAL"}); a kind
+                    absent from it uses revertAt.
 exemptTag           IAM user tag key that exempts a user from detachment (default
                     "grantguard:exempt").
 logRetentionDays    retention of the function's log group in days; one of CloudWatch Logs'
@@ -42,7 +49,7 @@ import difflib
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 # IAM's CloudTrail events are delivered to EventBridge only in us-east-1.
@@ -71,18 +78,20 @@ _ARN_PATTERN = re.compile(r"^arn:[\w*?.\-]+:[\w*?\-]+:[\w*?\-]*:[\w*?\-]*:[^\s\[
 
 DEFAULTS: dict[str, Any] = {
     "mode": "monitor",
-    "detachAt": "CRITICAL",
+    "revertAt": "CRITICAL",
     "alertEmails": [],
     "alertMinSeverity": "MEDIUM",
     "allowActors": [],
     "protectedPolicies": [],
+    "protectedPrincipals": [],
+    "revertAtFor": {"group": "CRITICAL", "role": "CRITICAL", "policy": "CRITICAL"},
     "exemptTag": "grantguard:exempt",
     "logRetentionDays": 90,
     "reservedConcurrency": 5,
     "postureHourUtc": 6,
     "deactivateUnusedKeys": False,
 }
-KEYS = (*DEFAULTS, "region")
+KEYS = (*DEFAULTS, "region", "detachAt")
 
 
 class ConfigError(ValueError):
@@ -102,6 +111,8 @@ class GrantGuardConfig:
     reserved_concurrency: int
     posture_hour_utc: int = 6
     deactivate_unused_keys: bool = False
+    protected_principals: tuple[str, ...] = ()
+    revert_at_for: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def deactivates_keys(self) -> bool:
@@ -159,6 +170,51 @@ def _arn_patterns(key: str, value: Any) -> tuple[str, ...]:
     return patterns
 
 
+PRINCIPAL_KINDS = ("user", "group", "role", "policy")
+_PRINCIPAL_ARN = re.compile(r"^arn:[^:]+:iam::[^:]*:(user|group|role)/")
+
+
+def _principal_patterns(key: str, value: Any) -> tuple[str, ...]:
+    patterns = _arn_patterns(key, value)
+    for pattern in patterns:
+        if not _PRINCIPAL_ARN.match(pattern):
+            raise ConfigError(
+                f"context {key} has {pattern!r}, which is not an IAM user, group or role ARN "
+                "pattern; use e.g. arn:aws:iam::123456789012:role/break-glass-*"
+            )
+    return patterns
+
+
+def _revert_at_for(value: Any, threshold: str) -> dict[str, str]:
+    """Per principal kind, a severity equal to or stricter than `threshold`."""
+    items = value
+    if isinstance(value, str):
+        try:
+            items = json.loads(value)
+        except json.JSONDecodeError:
+            items = None
+    if not isinstance(items, dict):
+        raise ConfigError(
+            f"context revertAtFor={_show(value)} is not a JSON object; use e.g. "
+            '{"role": "CRITICAL"}'
+        )
+    result: dict[str, str] = {}
+    for kind, severity in items.items():
+        if kind not in PRINCIPAL_KINDS:
+            raise ConfigError(
+                f"context revertAtFor has {kind!r}, which is not a principal kind; use "
+                f"{', '.join(PRINCIPAL_KINDS)}"
+            )
+        level = _choice(f"revertAtFor.{kind}", severity, SEVERITIES[1:], upper=True)
+        if SEVERITIES.index(level) < SEVERITIES.index(threshold):
+            raise ConfigError(
+                f"context revertAtFor.{kind}={_show(severity)} is less strict than revertAt="
+                f"{threshold}; use {threshold} or a higher severity"
+            )
+        result[kind] = level
+    return result
+
+
 def _integer(key: str, value: Any, allowed: str, lowest: int, highest: int) -> int:
     number: int | None = None
     if isinstance(value, int) and not isinstance(value, bool):
@@ -213,6 +269,21 @@ def check_region(context: Mapping[str, Any], environ: Mapping[str, str]) -> str:
     return REGION
 
 
+def _revert_at(context: Mapping[str, Any]) -> str:
+    """revertAt, or its old name detachAt; both set and different fails synth."""
+    new, old = context.get("revertAt"), context.get("detachAt")
+    if new is not None and old is not None and str(new).upper() != str(old).upper():
+        raise ConfigError(
+            f"context revertAt={_show(new)} and its old name detachAt={_show(old)} disagree; "
+            "set only revertAt"
+        )
+    if new is None and old is not None:
+        return _choice("detachAt", old, SEVERITIES[1:], upper=True)
+    return _choice(
+        "revertAt", DEFAULTS["revertAt"] if new is None else new, SEVERITIES[1:], upper=True
+    )
+
+
 def load_config(context: Mapping[str, Any]) -> GrantGuardConfig:
     """The validated settings from CDK context (keys absent from `context` take DEFAULTS)."""
     _unknown_keys(context)
@@ -224,7 +295,7 @@ def load_config(context: Mapping[str, Any]) -> GrantGuardConfig:
                 f"context alertEmails has {email!r}, which is not an email address; "
                 "use addresses like oncall@example.com"
             )
-    revert_at = _choice("detachAt", raw["detachAt"], SEVERITIES[1:], upper=True)
+    revert_at = _revert_at(context)
     exempt_tag = str(raw["exemptTag"]).strip()
     if not _TAG_KEY.match(exempt_tag) or exempt_tag.lower().startswith("aws:"):
         raise ConfigError(
@@ -234,11 +305,13 @@ def load_config(context: Mapping[str, Any]) -> GrantGuardConfig:
     allow_actors = _arn_patterns("allowActors", raw["allowActors"])
     configured = _arn_patterns("protectedPolicies", raw["protectedPolicies"])
     protected = configured + tuple(p for p in ALWAYS_PROTECTED if p not in configured)
-    env_bytes = len(json.dumps(list(allow_actors))) + len(json.dumps(list(protected)))
+    principals = _principal_patterns("protectedPrincipals", raw["protectedPrincipals"])
+    env_bytes = sum(len(json.dumps(list(p))) for p in (allow_actors, protected, principals))
     if env_bytes > MAX_PATTERN_ENV_BYTES:
         raise ConfigError(
-            f"context allowActors and protectedPolicies take {env_bytes} bytes together; "
-            f"Lambda environment variables allow at most {MAX_PATTERN_ENV_BYTES}, so use wildcards"
+            "context allowActors, protectedPolicies and protectedPrincipals take "
+            f"{env_bytes} bytes together; Lambda environment variables allow at most "
+            f"{MAX_PATTERN_ENV_BYTES}, so use wildcards"
         )
     retention = _integer(
         "logRetentionDays",
@@ -274,4 +347,6 @@ def load_config(context: Mapping[str, Any]) -> GrantGuardConfig:
             "postureHourUtc", raw["postureHourUtc"], "a whole hour from 0 to 23 (UTC)", 0, 23
         ),
         deactivate_unused_keys=_boolean("deactivateUnusedKeys", raw["deactivateUnusedKeys"]),
+        protected_principals=principals,
+        revert_at_for=_revert_at_for(raw["revertAtFor"], revert_at),
     )

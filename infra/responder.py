@@ -8,7 +8,6 @@ that still fail after Lambda's retries.
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Stack, Validations
 from aws_cdk import aws_dynamodb as dynamodb
@@ -17,64 +16,60 @@ from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
-from infra import runtime
+from grantguard.grants import kinds
+from infra import permissions, runtime
 from infra.alerting import Alerting
 from infra.config import GrantGuardConfig
 
 HANDLER = "grantguard.handler.lambda_handler"
 
-# CloudTrail's record of a user policy attachment, as EventBridge delivers it on the default bus.
-# `source` is pinned to aws.iam: anyone can PutEvents with any other source. Failed attempts
+# The rule's pattern is grants.kinds.event_pattern(): every grant kind's event name, `source`
+# pinned to aws.iam (anyone can PutEvents with any other source). Failed attempts
 # (detail.errorCode present, e.g. AccessDenied) are deliberately NOT excluded: the responder
 # sends an "attempted grant" alert for them and takes no action, because someone trying to
 # grant themselves admin is worth knowing about even when IAM refused.
-EVENT_PATTERN: dict[str, Any] = {
-    "source": ["aws.iam"],
-    "detail-type": ["AWS API Call via CloudTrail"],
-    "detail": {"eventSource": ["iam.amazonaws.com"], "eventName": ["AttachUserPolicy"]},
+#
+# The role's IAM actions come from infra.permissions (the grant-kind rows' reads and remedies):
+# one Read statement and one Revert statement per resource kind.
+READ_SIDS = {
+    "user": "ReadUsers",
+    "group": "ReadGroups",
+    "role": "ReadRoles",
+    "policy": "ReadPolicies",
 }
-
-# What the handler needs from IAM, and nothing else: read the policy documents, read the user
-# (existence, tags, boundary, current attachments, inline policies, groups) and its posture
-# (console password, MFA, access keys) to judge the grant in context, read the groups' policies,
-# and detach.
-IAM_READ_USER_ACTIONS = (
-    "iam:GetUser",  # returns tags and the permissions boundary too
-    "iam:ListAttachedUserPolicies",
-    "iam:ListUserPolicies",
-    "iam:GetUserPolicy",
-    "iam:ListGroupsForUser",
-    "iam:GetLoginProfile",
-    "iam:ListMFADevices",
-    "iam:ListAccessKeys",
-    "iam:GetAccessKeyLastUsed",
-)
-IAM_READ_GROUP_ACTIONS = (
-    "iam:ListAttachedGroupPolicies",
-    "iam:ListGroupPolicies",
-    "iam:GetGroupPolicy",
-)
-IAM_READ_POLICY_ACTIONS = ("iam:GetPolicy", "iam:GetPolicyVersion")
-IAM_DETACH_ACTIONS = ("iam:DetachUserPolicy",)
+REVERT_SIDS = {
+    "user": "RevertUsers",
+    "group": "RevertGroups",
+    "role": "RevertRoles",
+    "policy": "RevertPolicies",
+}
 
 # Each wildcard in the role's policy, with why a reviewer can accept it.
 ROLE_WILDCARDS = {
     "Resource::arn:<AWS::Partition>:iam::<AWS::AccountId>:user/*": (
         "Any IAM user in the account can be the target of a grant; reads (its policies, groups, "
-        "MFA, password and keys) and detaches are limited to users of this account, and "
-        "detaching protected policies is denied."
+        "MFA, password and keys) and reverts are limited to users of this account, and "
+        "the never-touch statements deny reverting protected policies and principals."
     ),
     "Resource::arn:<AWS::Partition>:iam::<AWS::AccountId>:group/*": (
-        "The target user may belong to any group of the account; only the read-only "
-        "ListAttachedGroupPolicies, ListGroupPolicies and GetGroupPolicy apply to groups."
+        "Any group of the account can receive a grant or hold the target user; reads and "
+        "reverts (detach, delete or put back an inline policy, remove a member) are limited "
+        "to groups of this account, protected ones denied."
+    ),
+    "Resource::arn:<AWS::Partition>:iam::<AWS::AccountId>:role/*": (
+        "Any role of the account can receive a grant; reads and reverts are limited to roles "
+        "of this account, and service-linked, IAM Identity Center, GrantGuard's own and "
+        "protected roles are denied."
     ),
     "Resource::arn:<AWS::Partition>:iam::<AWS::AccountId>:policy/*": (
-        "Any customer-managed policy of this account can be attached; only GetPolicy and "
-        "GetPolicyVersion (read-only) apply to it."
+        "Any customer-managed policy of this account can be attached or get a new default "
+        "version; reads, and setting the previous default version back, are limited to this "
+        "account's policies, protected ones denied."
     ),
     "Resource::arn:<AWS::Partition>:iam::aws:policy/*": (
         "AWS managed policies (e.g. AdministratorAccess) are the most common risky grants; "
-        "only GetPolicy and GetPolicyVersion (read-only) apply to them."
+        "only reads (GetPolicy, GetPolicyVersion, ListEntitiesForPolicy, ListPolicyVersions) "
+        "apply to them."
     ),
     "Action::kms:GenerateDataKey*": (
         "Publishing to the KMS-encrypted alert topic needs GenerateDataKey; the statement is "
@@ -85,6 +80,31 @@ ROLE_WILDCARDS = {
         "it is the only statement on '*'."
     ),
 }
+
+
+def iam_statements(stack: Stack) -> list[iam.PolicyStatement]:
+    """Read statements (the rows' reads and the remedies' re-reads), then Revert statements (the
+    remedies' changes), one per resource kind; each action once."""
+    partition, account = stack.partition, stack.account
+    changes = permissions.changes()
+    reads = permissions.reads() | (permissions.remedies() - changes)
+    statements = [
+        iam.PolicyStatement(
+            sid=READ_SIDS[kind],
+            actions=list(actions),
+            resources=permissions.resources(kind, partition, account, read=True),
+        )
+        for kind, actions in permissions.by_resource(reads).items()
+    ]
+    statements += [
+        iam.PolicyStatement(
+            sid=REVERT_SIDS[kind],
+            actions=list(actions),
+            resources=permissions.resources(kind, partition, account, read=False),
+        )
+        for kind, actions in permissions.by_resource(changes).items()
+    ]
+    return statements
 
 
 class Responder(Construct):
@@ -124,13 +144,13 @@ class Responder(Construct):
             self,
             "FunctionRole",
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            description="GrantGuard responder: read IAM users, groups and policies; detach user "
-            "policies.",
+            description="GrantGuard responder: read IAM users, groups, roles and policies; revert "
+            "grants.",
             inline_policies={"Responder": self.policy},
         )
         self.function = runtime.function(
             self,
-            description="GrantGuard: scores IAM user policy attachments, alerts and detaches.",
+            description="GrantGuard: scores IAM grants, alerts and reverts.",
             handler=HANDLER,
             role=self.role,
             timeout=Duration.seconds(30),
@@ -144,6 +164,8 @@ class Responder(Construct):
                 "GG_ALERT_TOPIC_ARN": alerting.alert_topic.topic_arn,
                 "GG_ALLOW_ACTORS": json.dumps(list(config.allow_actors)),
                 "GG_PROTECTED_POLICIES": json.dumps(list(config.protected_policies)),
+                "GG_PROTECTED_PRINCIPALS": json.dumps(list(config.protected_principals)),
+                "GG_REVERT_AT_FOR": json.dumps(dict(config.revert_at_for), sort_keys=True),
                 "GG_EXEMPT_TAG": config.exempt_tag,
                 "GG_IDEMPOTENCY_TABLE": self.table.table_name,
                 "GG_OWN_ROLE_ARN": self.role.role_arn,
@@ -152,14 +174,16 @@ class Responder(Construct):
                 "POWERTOOLS_LOG_LEVEL": "INFO",
             },
         )
+        pattern = kinds.event_pattern()
         self.rule = events.Rule(
             self,
-            "AttachUserPolicyRule",
-            description="CloudTrail AttachUserPolicy calls, to the GrantGuard responder.",
+            "GrantRule",
+            description="CloudTrail " + ", ".join(kinds.EVENT_NAMES) + " calls, to the "
+            "GrantGuard responder.",
             event_pattern=events.EventPattern(
-                source=EVENT_PATTERN["source"],
-                detail_type=EVENT_PATTERN["detail-type"],
-                detail=EVENT_PATTERN["detail"],
+                source=pattern["source"],
+                detail_type=pattern["detail-type"],
+                detail=pattern["detail"],
             ),
             targets=[
                 targets.LambdaFunction(
@@ -175,32 +199,9 @@ class Responder(Construct):
     def _policy(
         self, stack: Stack, config: GrantGuardConfig, alerting: Alerting
     ) -> iam.PolicyDocument:
-        users = f"arn:{stack.partition}:iam::{stack.account}:user/*"
         return iam.PolicyDocument(
             statements=[
-                iam.PolicyStatement(
-                    sid="ReadUsers", actions=list(IAM_READ_USER_ACTIONS), resources=[users]
-                ),
-                iam.PolicyStatement(
-                    sid="ReadGroups",
-                    actions=list(IAM_READ_GROUP_ACTIONS),
-                    resources=[f"arn:{stack.partition}:iam::{stack.account}:group/*"],
-                ),
-                iam.PolicyStatement(
-                    sid="ReadPolicies",
-                    actions=list(IAM_READ_POLICY_ACTIONS),
-                    resources=[
-                        f"arn:{stack.partition}:iam::{stack.account}:policy/*",
-                        f"arn:{stack.partition}:iam::aws:policy/*",
-                    ],
-                ),
-                # IAM itself refuses to detach a protected policy, whatever the code decides.
-                iam.PolicyStatement(
-                    sid="DetachUnprotectedUserPolicies",
-                    actions=list(IAM_DETACH_ACTIONS),
-                    resources=[users],
-                    conditions={"ArnNotLike": {"iam:PolicyARN": list(config.protected_policies)}},
-                ),
+                *iam_statements(stack),
                 iam.PolicyStatement(
                     sid="PublishAlerts",
                     actions=["sns:Publish"],
@@ -238,6 +239,61 @@ class Responder(Construct):
                 ),
             ]
         )
+
+    def never_touch(self, config: GrantGuardConfig, others: list[iam.IRole]) -> iam.Policy:
+        """Deny statements on the role: IAM refuses what the code must never revert, whatever
+        the code decides. A separate policy, as it names the role's own ARN (in the role's
+        inline policy that would be a circular reference); `others`: GrantGuard's other roles.
+
+        Not expressible in IAM, so guarded by the Lambda code: deleting an inline policy named
+        AWSCompromisedKeyQuarantine* (AWS puts it on a user whose keys leaked; IAM has no
+        condition key for an inline policy's name), and removing a protected user from a group
+        (IAM's resource for RemoveUserFromGroup is the group).
+        """
+        stack = Stack.of(self)
+        partition, account = stack.partition, stack.account
+        changes = sorted(permissions.changes())
+        roles = f"arn:{partition}:iam::{account}:role"
+        untouchable = [
+            f"{roles}/aws-service-role/*",  # service-linked roles
+            f"{roles}/aws-reserved/sso.amazonaws.com/*",  # IAM Identity Center's roles
+            f"{roles}/*AWSReservedSSO_*",  # ... and their names at any path
+            self.role.role_arn,
+            *(role.role_arn for role in others),
+        ]
+        statements = [
+            iam.PolicyStatement(
+                sid="NeverRevertServiceSsoOrOwnRoles",
+                effect=iam.Effect.DENY,
+                actions=changes,
+                resources=untouchable,
+            ),
+            # Detach (and attach) name the policy in iam:PolicyARN.
+            iam.PolicyStatement(
+                sid="NeverDetachProtectedPolicies",
+                effect=iam.Effect.DENY,
+                actions=[a for a in changes if a.startswith(("iam:Detach", "iam:Attach"))],
+                resources=["*"],
+                conditions={"ArnLike": {"iam:PolicyARN": list(config.protected_policies)}},
+            ),
+            # A version change acts on the policy itself: it is the resource.
+            iam.PolicyStatement(
+                sid="NeverChangeProtectedPolicies",
+                effect=iam.Effect.DENY,
+                actions=[a for a in changes if permissions.resource_kind(a) == "policy"],
+                resources=list(config.protected_policies),
+            ),
+        ]
+        if config.protected_principals:
+            statements.append(
+                iam.PolicyStatement(
+                    sid="NeverRevertProtectedPrincipals",
+                    effect=iam.Effect.DENY,
+                    actions=[a for a in changes if permissions.resource_kind(a) != "policy"],
+                    resources=list(config.protected_principals),
+                )
+            )
+        return iam.Policy(self, "NeverTouch", statements=statements, roles=[self.role])
 
     def _acknowledge(self) -> None:
         for finding, reason in ROLE_WILDCARDS.items():

@@ -35,6 +35,8 @@ class GrantGuardStack(Stack):
         self.posture = Posture(
             self, "Posture", config=config, alerting=self.alerting, responder=self.responder
         )
+        # Built once both roles exist: the responder may never change either.
+        self.never_touch = self.responder.never_touch(config, others=[self.posture.role])
         # Both read and write the authorization snapshot: the posture run refreshes it daily,
         # the responder after each event it handles and when it reverts an overwrite.
         self.snapshot = Snapshot(self, "Snapshot")

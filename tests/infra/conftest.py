@@ -30,6 +30,7 @@ OVERRIDES: dict[str, Any] = {
     "alertMinSeverity": "HIGH",
     "allowActors": ["arn:aws:iam::123456789012:role/deploy-*"],
     "protectedPolicies": ["arn:aws:iam::123456789012:policy/break-glass"],
+    "protectedPrincipals": ["arn:aws:iam::123456789012:role/break-glass-*"],
     "postureHourUtc": 3,
     "deactivateUnusedKeys": True,
 }

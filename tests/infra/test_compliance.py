@@ -74,6 +74,7 @@ def test_every_acknowledgement_is_scoped_to_a_resource_and_gives_a_reason(synth:
         "AwsSolutions-SQS3",
         "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iam::<AWS::AccountId>:user/*]",
         "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iam::<AWS::AccountId>:group/*]",
+        "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iam::<AWS::AccountId>:role/*]",
         "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iam::<AWS::AccountId>:policy/*]",
         "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:cloudtrail:*:*:trail/*]",
         "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iam::aws:policy/*]",

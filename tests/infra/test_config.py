@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -48,7 +49,7 @@ def test_cli_strings_are_accepted_for_lists_and_numbers() -> None:
     config = load_config(
         {
             "mode": "ENFORCE",
-            "detachAt": "high",
+            "revertAt": "high",
             "alertEmails": "a@example.com, b@example.org",
             "allowActors": '["arn:aws:iam::123456789012:role/ci-*"]',
             "logRetentionDays": "365",
@@ -153,7 +154,9 @@ def test_a_wrong_value_names_the_key_the_value_and_what_is_allowed(
 
 def test_too_many_patterns_for_the_lambda_environment_fail_with_the_size() -> None:
     patterns = [f"arn:aws:iam::123456789012:role/team-{i:04d}-deploy" for i in range(100)]
-    with pytest.raises(ConfigError, match=r"allowActors and protectedPolicies take \d+ bytes"):
+    with pytest.raises(
+        ConfigError, match=r"allowActors, protectedPolicies and protectedPrincipals take \d+ bytes"
+    ):
         load_config({"allowActors": patterns})
 
 
@@ -196,3 +199,45 @@ def test_another_region_fails_with_a_one_line_reason(
 def test_us_east_1_is_the_default_and_explicit_context_wins_over_the_profile() -> None:
     assert check_region({}, {}) == REGION
     assert check_region({"region": "us-east-1"}, {"CDK_DEFAULT_REGION": "eu-west-1"}) == REGION
+
+
+def test_protected_principals_are_user_group_or_role_arn_patterns() -> None:
+    patterns = ["arn:aws:iam::123456789012:role/break-glass-*", "arn:aws:iam::*:user/root-?"]
+    assert load_config({"protectedPrincipals": patterns}).protected_principals == tuple(patterns)
+    assert load_config({}).protected_principals == ()
+    with pytest.raises(ConfigError, match="not an ARN pattern"):
+        load_config({"protectedPrincipals": ["break-glass"]})
+    with pytest.raises(ConfigError, match="not an IAM user, group or role ARN pattern"):
+        load_config({"protectedPrincipals": ["arn:aws:iam::123456789012:policy/p"]})
+
+
+def test_revert_at_for_defaults_to_critical_beyond_users() -> None:
+    assert dict(load_config({}).revert_at_for) == {
+        "group": "CRITICAL",
+        "role": "CRITICAL",
+        "policy": "CRITICAL",
+    }
+    config = load_config(
+        {"detachAt": "MEDIUM", "revertAtFor": '{"user": "high", "role": "MEDIUM"}'}
+    )
+    assert dict(config.revert_at_for) == {"user": "HIGH", "role": "MEDIUM"}
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ('{"role": "SOMETIMES"}', "revertAtFor.role='SOMETIMES' is not allowed"),
+        ({"account": "HIGH"}, "not a principal kind"),
+        (["role"], "not a JSON object"),
+        ("role=HIGH", "not a JSON object"),
+    ],
+)
+def test_a_wrong_revert_at_for_fails_synth(value: object, message: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        load_config({"revertAtFor": value})
+
+
+def test_revert_at_for_may_not_be_less_strict_than_the_global_threshold() -> None:
+    with pytest.raises(ConfigError, match="less strict than detachAt=HIGH"):
+        load_config({"detachAt": "HIGH", "revertAtFor": {"role": "MEDIUM"}})
+    assert dict(load_config({"detachAt": "HIGH", "revertAtFor": {"role": "HIGH"}}).revert_at_for)

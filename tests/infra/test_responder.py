@@ -6,41 +6,19 @@ import json
 import re
 from typing import Any
 
+import pytest
 from aws_cdk import aws_lambda as lambda_
 
-from infra import runtime
+from grantguard.adapters import iam as iam_adapter
+from grantguard.adapters import principals, remedy, target
+from grantguard.grants import kinds
+from infra import permissions, runtime
 from infra.config import ALWAYS_PROTECTED
 from tests.infra.conftest import OVERRIDES, Synth
 
-EXPECTED_PATTERN = {
-    "source": ["aws.iam"],
-    "detail-type": ["AWS API Call via CloudTrail"],
-    "detail": {"eventSource": ["iam.amazonaws.com"], "eventName": ["AttachUserPolicy"]},
-}
-
-# IAM reads on users of the account, on groups of the account, and on policies.
-USER_ACTIONS = {
-    "iam:GetUser",
-    "iam:ListAttachedUserPolicies",
-    "iam:ListUserPolicies",
-    "iam:GetUserPolicy",
-    "iam:ListGroupsForUser",
-    "iam:GetLoginProfile",
-    "iam:ListMFADevices",
-    "iam:ListAccessKeys",
-    "iam:GetAccessKeyLastUsed",
-    "iam:DetachUserPolicy",
-}
-GROUP_ACTIONS = {
-    "iam:ListAttachedGroupPolicies",
-    "iam:ListGroupPolicies",
-    "iam:GetGroupPolicy",
-}
-POLICY_ACTIONS = {"iam:GetPolicy", "iam:GetPolicyVersion"}
+IAM_ACTIONS = permissions.reads() | permissions.remedies()
 EXPECTED_ACTIONS = {
-    *USER_ACTIONS,
-    *GROUP_ACTIONS,
-    *POLICY_ACTIONS,
+    *IAM_ACTIONS,
     "sns:Publish",
     "kms:Decrypt",
     "kms:GenerateDataKey*",
@@ -55,6 +33,7 @@ EXPECTED_ACTIONS = {
     "xray:PutTraceSegments",
     "xray:PutTelemetryRecords",
 }
+ACCOUNT = '{"Ref": "AWS::AccountId"}'
 
 
 def _ref(logical_id: str) -> dict[str, Any]:
@@ -86,9 +65,12 @@ def _rule(synth: Synth) -> tuple[str, dict[str, Any]]:
     return logical_id, synth.resources[logical_id]
 
 
-def test_the_rule_matches_exactly_cloudtrail_attach_user_policy_from_aws_iam(synth: Synth) -> None:
+def test_the_rule_matches_exactly_the_grant_kinds_event_pattern(synth: Synth) -> None:
     _, rule = _rule(synth)
-    assert rule["Properties"]["EventPattern"] == EXPECTED_PATTERN
+    assert rule["Properties"]["EventPattern"] == kinds.event_pattern()
+    assert rule["Properties"]["EventPattern"]["source"] == ["aws.iam"]
+    assert set(rule["Properties"]["EventPattern"]["detail"]["eventName"]) == set(kinds.KINDS)
+    assert all(name in rule["Properties"]["Description"] for name in kinds.EVENT_NAMES)
     assert "EventBusName" not in rule["Properties"]  # the default bus
     assert rule["Properties"]["State"] == "ENABLED"
 
@@ -153,7 +135,8 @@ def test_the_role_has_exactly_the_actions_the_responder_needs(synth: Synth) -> N
     assert actions == EXPECTED_ACTIONS
     assert all(s["Effect"] == "Allow" for s in _statements(role))
     assert "ManagedPolicyArns" not in role["Properties"]
-    assert synth.of_type("AWS::IAM::Policy") == {}  # CDK added nothing behind our back
+    # CDK added nothing behind our back: the one separate policy is the never-touch Deny.
+    assert list(synth.of_type("AWS::IAM::Policy")) == [synth.logical_id(synth.stack.never_touch)]
     # No repeats: an action is granted once on each resource (GetItem and PutItem on two tables).
     grants = [
         (action, json.dumps(resource, sort_keys=True))
@@ -171,23 +154,71 @@ def test_the_role_has_exactly_the_actions_the_responder_needs(synth: Synth) -> N
     ]
 
 
-def test_iam_reads_are_scoped_to_users_groups_or_policies_of_the_account(synth: Synth) -> None:
-    """User actions on user/*, group actions on group/* (never the other way round)."""
-    resources: dict[str, list[str]] = {}
+def _allowed(synth: Synth) -> dict[str, set[str]]:
+    """IAM action -> the resources the role's Allow statements grant it on (as JSON)."""
+    allowed: dict[str, set[str]] = {}
     for statement in _statements(_role(synth)):
+        assert statement["Effect"] == "Allow"
         for action in _as_list(statement["Action"]):
-            resources[action] = [json.dumps(r) for r in _as_list(statement["Resource"])]
-    account = '{"Ref": "AWS::AccountId"}'
-    for action in USER_ACTIONS:
-        (resource,) = resources[action]
-        assert resource.endswith(f'":iam::", {account}, ":user/*"]]}}'), action
-    for action in GROUP_ACTIONS:
-        (resource,) = resources[action]
-        assert resource.endswith(f'":iam::", {account}, ":group/*"]]}}'), action
-    for action in POLICY_ACTIONS:
-        assert len(resources[action]) == 2
-        assert resources[action][0].endswith(f'":iam::", {account}, ":policy/*"]]}}')
-        assert resources[action][1].endswith('":iam::aws:policy/*"]]}')
+            resources = {json.dumps(r) for r in _as_list(statement["Resource"])}
+            allowed.setdefault(action, set()).update(resources)
+    return allowed
+
+
+def _on(kind: str) -> str:
+    return json.dumps(
+        {
+            "Fn::Join": [
+                "",
+                [
+                    "arn:",
+                    {"Ref": "AWS::Partition"},
+                    ":iam::",
+                    {"Ref": "AWS::AccountId"},
+                    f":{kind}/*",
+                ],
+            ]
+        }
+    )
+
+
+def test_iam_actions_are_scoped_to_their_resource_kind_of_the_account(synth: Synth) -> None:
+    """User actions on user/*, role actions on role/*, ... (never another kind)."""
+    allowed = _allowed(synth)
+    managed = json.dumps(
+        {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":iam::aws:policy/*"]]}
+    )
+    for action in IAM_ACTIONS:
+        kind = permissions.resource_kind(action)
+        expected = {_on(kind)}
+        if kind == "policy" and not permissions.is_change(action):
+            expected.add(managed)  # AWS managed policies are read, never changed
+        assert allowed[action] == expected, action
+
+
+@pytest.mark.parametrize("event_name", sorted(kinds.KINDS))
+def test_every_rows_remedy_actions_are_allowed_on_its_resource_kind(
+    synth: Synth, event_name: str
+) -> None:
+    row = kinds.KINDS[event_name]
+    allowed = _allowed(synth)
+    for method in row.remedies:
+        for action in remedy.ACTIONS[method][row.remedy_on]:
+            assert _on(permissions.resource_kind(action)) in allowed.get(action, set()), action
+
+
+READERS = {**iam_adapter.ACTIONS, **target.ACTIONS, **principals.ACTIONS}
+
+
+@pytest.mark.parametrize("event_name", sorted(kinds.KINDS))
+def test_every_action_the_adapters_name_for_a_rows_reads_is_allowed(
+    synth: Synth, event_name: str
+) -> None:
+    allowed = _allowed(synth)
+    for method in kinds.KINDS[event_name].reads:
+        actions = READERS.get(method) or remedy.ACTIONS[method]["policy"]
+        for action in actions:
+            assert _on(permissions.resource_kind(action)) in allowed.get(action, set()), action
 
 
 def test_each_permission_is_scoped_to_its_own_resource(synth: Synth) -> None:
@@ -195,7 +226,8 @@ def test_each_permission_is_scoped_to_its_own_resource(synth: Synth) -> None:
     by_sid = {s["Sid"]: s for s in _statements(_role(synth))}
     users = json.dumps(by_sid["ReadUsers"]["Resource"])
     assert users.endswith('":user/*"]]}')
-    assert by_sid["DetachUnprotectedUserPolicies"]["Resource"] == by_sid["ReadUsers"]["Resource"]
+    assert by_sid["RevertUsers"]["Resource"] == by_sid["ReadUsers"]["Resource"]
+    assert by_sid["RevertRoles"]["Resource"] == by_sid["ReadRoles"]["Resource"]
     assert by_sid["PublishAlerts"]["Resource"] == _ref(synth.logical_id(stack.alerting.alert_topic))
     assert by_sid["EncryptAlerts"]["Resource"] == _arn(synth.logical_id(stack.alerting.key))
     assert by_sid["Idempotency"]["Resource"] == _arn(synth.logical_id(stack.responder.table))
@@ -207,11 +239,46 @@ def test_each_permission_is_scoped_to_its_own_resource(synth: Synth) -> None:
     assert wildcard == ["WriteTraces"]
 
 
-def test_iam_itself_refuses_to_detach_protected_policies(synth: Synth) -> None:
-    detach = {s["Sid"]: s for s in _statements(_role(synth))}["DetachUnprotectedUserPolicies"]
-    assert detach["Condition"] == {
-        "ArnNotLike": {"iam:PolicyARN": [*OVERRIDES["protectedPolicies"], *ALWAYS_PROTECTED]}
+def _denies(synth: Synth) -> dict[str, dict[str, Any]]:
+    policy = synth.resources[synth.logical_id(synth.stack.never_touch)]
+    assert policy["Properties"]["Roles"] == [_ref(synth.logical_id(synth.stack.responder.role))]
+    statements = policy["Properties"]["PolicyDocument"]["Statement"]
+    assert {s["Effect"] for s in statements} == {"Deny"}
+    return {s["Sid"]: s for s in statements}
+
+
+def test_iam_itself_refuses_to_change_service_linked_sso_and_grantguards_own_roles(
+    synth: Synth,
+) -> None:
+    deny = _denies(synth)["NeverRevertServiceSsoOrOwnRoles"]
+    assert set(deny["Action"]) == permissions.changes()
+    resources = [json.dumps(r) for r in deny["Resource"]]
+    for path in ("role/aws-service-role/*", "role/aws-reserved/sso.amazonaws.com/*"):
+        assert any(r.endswith(f'":{path}"]]}}') for r in resources), path
+    assert any(r.endswith('":role/*AWSReservedSSO_*"]]}') for r in resources)
+    for role in (synth.stack.responder.role, synth.stack.posture.role):
+        assert _arn(synth.logical_id(role)) in deny["Resource"]
+
+
+def test_iam_itself_refuses_to_detach_or_change_protected_policies(synth: Synth) -> None:
+    protected = [*OVERRIDES["protectedPolicies"], *ALWAYS_PROTECTED]
+    denies = _denies(synth)
+    detach = denies["NeverDetachProtectedPolicies"]
+    assert set(detach["Action"]) == {
+        "iam:DetachUserPolicy",
+        "iam:DetachGroupPolicy",
+        "iam:DetachRolePolicy",
     }
+    assert detach["Condition"] == {"ArnLike": {"iam:PolicyARN": protected}}
+    version = denies["NeverChangeProtectedPolicies"]
+    assert _as_list(version["Action"]) == ["iam:SetDefaultPolicyVersion"]
+    assert _as_list(version["Resource"]) == protected
+
+
+def test_iam_itself_refuses_to_change_protected_principals(synth: Synth) -> None:
+    deny = _denies(synth)["NeverRevertProtectedPrincipals"]
+    assert set(_as_list(deny["Action"])) == permissions.changes() - {"iam:SetDefaultPolicyVersion"}
+    assert _as_list(deny["Resource"]) == OVERRIDES["protectedPrincipals"]
 
 
 def test_the_function_gets_every_setting_the_handler_reads(synth: Synth) -> None:
@@ -223,6 +290,10 @@ def test_the_function_gets_every_setting_the_handler_reads(synth: Synth) -> None
         "GG_ALERT_TOPIC_ARN": _ref(synth.logical_id(stack.alerting.alert_topic)),
         "GG_ALLOW_ACTORS": json.dumps(OVERRIDES["allowActors"]),
         "GG_PROTECTED_POLICIES": json.dumps([*OVERRIDES["protectedPolicies"], *ALWAYS_PROTECTED]),
+        "GG_PROTECTED_PRINCIPALS": json.dumps(OVERRIDES["protectedPrincipals"]),
+        "GG_REVERT_AT_FOR": json.dumps(
+            {"group": "CRITICAL", "policy": "CRITICAL", "role": "CRITICAL"}, sort_keys=True
+        ),
         "GG_EXEMPT_TAG": "grantguard:exempt",
         "GG_IDEMPOTENCY_TABLE": _ref(synth.logical_id(stack.responder.table)),
         "GG_OWN_ROLE_ARN": _arn(synth.logical_id(stack.responder.role)),

@@ -73,7 +73,9 @@ def test_both_roles_may_get_put_and_batch_write_only_on_the_table(synth: Synth, 
     assert granted["Resource"] == {"Fn::GetAtt": [_table_id(synth), "Arn"]}
     table_arn = {"Fn::GetAtt": [_table_id(synth), "Arn"]}
     assert [s["Sid"] for s in statements if s["Resource"] == table_arn] == [snapshot.SID]
-    assert synth.of_type("AWS::IAM::Policy") == {}  # in the role's inline policy, nothing beside
+    # In the role's inline policy; the only separate policy is the responder's Deny statements.
+    (separate,) = synth.of_type("AWS::IAM::Policy").values()
+    assert {s["Effect"] for s in separate["Properties"]["PolicyDocument"]["Statement"]} == {"Deny"}
 
 
 def test_the_grant_is_exactly_what_the_adapter_calls() -> None:

@@ -5,17 +5,21 @@ becomes the port's error."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import botocore.session
 import pytest
+from botocore import xform_name
 from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeoutError
 
 from grantguard.adapters import iam as iam_adapter
-from grantguard.adapters import principals, remedy
+from grantguard.adapters import principals, remedy, target
 from grantguard.adapters.principals import Boto3Principals
 from grantguard.adapters.remedy import ACTIONS, Boto3Remedy, failure, remedy_actions
+from grantguard.adapters.target import Boto3Target
 from grantguard.context import principals as ports
 from grantguard.grants.model import PrincipalKind
 from grantguard.ports import (
@@ -44,11 +48,23 @@ ANSWER: dict[str, Any] = {
         "AssumeRolePolicyDocument": DOCUMENT,
     },
     "PolicyUsers": [{"UserName": "u"}],
+    "User": {"UserName": "u", "Arn": "arn:aws:iam::123456789012:user/u"},
+    "MFADevices": [{"SerialNumber": "mfa"}],
+    "AccessKeyMetadata": [{"AccessKeyId": "AKIAEXAMPLE", "Status": "Active"}],
+    "AccessKeyLastUsed": {"ServiceName": "s3"},
 }
 
 
+@functools.cache
+def _operations() -> dict[str, str]:
+    """boto3 method name -> IAM operation name, from botocore's model (list_mfa_devices ->
+    ListMFADevices)."""
+    model = botocore.session.get_session().get_service_model("iam")
+    return {xform_name(name): name for name in model.operation_names}
+
+
 def pascal(method: str) -> str:
-    return "".join(part.capitalize() for part in method.split("_"))
+    return _operations()[method]
 
 
 def no_such_entity(operation: str) -> ClientError:
@@ -147,6 +163,24 @@ def test_each_reader_method_calls_exactly_its_row_of_actions(method: str) -> Non
     READER_CALLS[method](Boto3Principals(client))
     assert set(client.calls) == set(principals.ACTIONS[method])
     assert set(principals.ACTIONS) == {n for n in vars(ports.PrincipalReader) if n[0] != "_"}
+
+
+def test_the_snapshot_calls_exactly_its_row_of_actions() -> None:
+    """Every part of the user's context, its groups' policies and the managed documents."""
+    iam_adapter.clear_cache()
+    client = RecordingClient()
+    snapshot = Boto3Target(iam_adapter.Boto3Iam(client)).snapshot("u", "arn:aws:iam::aws:policy/n")
+    assert snapshot.problems == ()  # every part was read, so every call was made
+    assert set(client.calls) == set(target.ACTIONS["snapshot"])
+    assert set(target.ACTIONS) == {"snapshot"}
+
+
+def test_a_policy_document_read_calls_exactly_its_row_of_actions() -> None:
+    iam_adapter.clear_cache()
+    client = RecordingClient()
+    iam_adapter.Boto3Iam(client).policy_document(ARN)
+    assert set(client.calls) == set(iam_adapter.ACTIONS["policy_document"])
+    assert set(iam_adapter.ACTIONS) == {"policy_document"}
 
 
 def client_error(code: str, status: int) -> ClientError:

@@ -30,6 +30,11 @@ CACHE_LIMIT = 256
 _DOCUMENTS: OrderedDict[tuple[str, str], dict[str, Any]] = OrderedDict()
 _DOCUMENTS_LOCK = threading.Lock()
 
+# method -> the IAM actions it may call (the responder role's reads; a unit test holds it).
+ACTIONS: dict[str, tuple[str, ...]] = {
+    "policy_document": ("iam:GetPolicy", "iam:GetPolicyVersion"),
+}
+
 
 def translate(error: ClientError, operation: str) -> ClientError | PermanentAwsError:
     """A permanent error for codes retrying cannot fix; the original error otherwise."""

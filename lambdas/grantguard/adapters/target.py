@@ -40,6 +40,27 @@ from grantguard.posture.model import AccessKey, UserCredentials
 
 logger = Logger(child=True)
 
+# method -> the IAM actions it may call (the responder role's reads; a unit test holds it). The
+# managed documents go through Boto3Iam.policy_document: GetPolicy and GetPolicyVersion.
+ACTIONS: dict[str, tuple[str, ...]] = {
+    "snapshot": (
+        "iam:GetUser",  # tags, boundary, creation
+        "iam:ListAttachedUserPolicies",
+        "iam:ListUserPolicies",
+        "iam:GetUserPolicy",
+        "iam:ListGroupsForUser",
+        "iam:ListAttachedGroupPolicies",
+        "iam:ListGroupPolicies",
+        "iam:GetGroupPolicy",
+        "iam:GetLoginProfile",
+        "iam:ListMFADevices",
+        "iam:ListAccessKeys",
+        "iam:GetAccessKeyLastUsed",
+        "iam:GetPolicy",
+        "iam:GetPolicyVersion",
+    ),
+}
+
 
 class ContextReadError(Exception):
     """One read of the target's context failed; the message names the call and the error."""

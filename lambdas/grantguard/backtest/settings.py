@@ -18,7 +18,16 @@ from typing import Any
 from grantguard import settings as config
 from grantguard.settings import Settings
 
-RUNTIME_KEYS = ("mode", "detachAt", "allowActors", "protectedPolicies", "exemptTag")
+RUNTIME_KEYS = (
+    "mode",
+    "revertAt",
+    "detachAt",
+    "allowActors",
+    "protectedPolicies",
+    "protectedPrincipals",
+    "revertAtFor",
+    "exemptTag",
+)
 _LISTS = ("allowActors", "protectedPolicies")
 
 
@@ -81,9 +90,11 @@ def _validate_with_stack(context: Mapping[str, Any], cdk_json: Path | None) -> M
         raise SettingsError(str(error)) from None
     return {
         "mode": loaded.mode,
-        "detachAt": loaded.revert_at,
+        "revertAt": loaded.revert_at,
         "allowActors": list(loaded.allow_actors),
         "protectedPolicies": list(loaded.protected_policies),
+        "protectedPrincipals": list(loaded.protected_principals),
+        "revertAtFor": dict(loaded.revert_at_for),
         "exemptTag": loaded.exempt_tag,
     }
 
@@ -93,10 +104,13 @@ def settings_from_context(
 ) -> Settings:
     checked = _validate_with_stack(context, cdk_json)
     env = {"GG_MODE": str(checked.get("mode", "monitor"))}
-    env["GG_REVERT_AT"] = str(checked.get("detachAt", "CRITICAL"))
+    env["GG_REVERT_AT"] = str(checked.get("revertAt", checked.get("detachAt", "CRITICAL")))
+    if "revertAtFor" in checked:
+        env["GG_REVERT_AT_FOR"] = json.dumps(dict(checked["revertAtFor"]))
     for key, name in (
         ("allowActors", "GG_ALLOW_ACTORS"),
         ("protectedPolicies", "GG_PROTECTED_POLICIES"),
+        ("protectedPrincipals", "GG_PROTECTED_PRINCIPALS"),
     ):
         value = checked.get(key, [])
         if isinstance(value, str):
