@@ -238,6 +238,15 @@ def test_a_wrong_revert_at_for_fails_synth(value: object, message: str) -> None:
 
 
 def test_revert_at_for_may_not_be_less_strict_than_the_global_threshold() -> None:
-    with pytest.raises(ConfigError, match="less strict than detachAt=HIGH"):
+    with pytest.raises(ConfigError, match="less strict than revertAt=HIGH"):
         load_config({"detachAt": "HIGH", "revertAtFor": {"role": "MEDIUM"}})
     assert dict(load_config({"detachAt": "HIGH", "revertAtFor": {"role": "HIGH"}}).revert_at_for)
+
+
+def test_revert_at_is_the_key_and_detach_at_its_old_name() -> None:
+    assert load_config({"revertAt": "HIGH"}).revert_at == "HIGH"
+    assert load_config({"detachAt": "HIGH"}).revert_at == "HIGH"
+    assert load_config({"revertAt": "high", "detachAt": "HIGH"}).revert_at == "HIGH"
+    assert load_config({}).revert_at == "CRITICAL"
+    with pytest.raises(ConfigError, match="disagree; set only revertAt"):
+        load_config({"revertAt": "HIGH", "detachAt": "LOW"})
