@@ -19,7 +19,7 @@ pytestmark = pytest.mark.integration
 
 EMAIL = "oncall@example.com"
 FILTER = {"severity": ["HIGH", "CRITICAL"]}
-RULE = "GrantGuard-AttachUserPolicyRule"
+RULE = "GrantGuard-GrantRule"
 TAMPER_RULE = "GrantGuard-tamper-key"
 FUNCTION = "GrantGuard-ResponderFunction"
 POSTURE_FUNCTION = "GrantGuard-PostureFunction"

@@ -136,7 +136,7 @@ def calls(deployed: Deployed) -> list[tuple[str, str, dict[str, Any], str]]:
     responder = deployed.ref(deployed.one("AWS::Lambda::Function", "Responder"))
     posture = deployed.ref(deployed.one("AWS::Lambda::Function", "Posture"))
     responder_arn = deployed.arn(deployed.one("AWS::Lambda::Function", "Responder"))
-    rule = deployed.ref(deployed.one("AWS::Events::Rule", "AttachUserPolicy"))
+    rule = deployed.ref(deployed.one("AWS::Events::Rule", "GrantRule"))
     schedule = deployed.ref(deployed.one("AWS::Events::Rule", "DailySchedule"))
     ops = deployed.ref(deployed.one("AWS::SNS::Topic", "OpsTopic"))
     alerts = deployed.ref(deployed.one("AWS::SNS::Topic", "AlertTopic"))
@@ -229,7 +229,7 @@ def test_the_same_calls_on_other_resources_and_forged_sources_are_not_delivered(
     aws: boto3.session.Session, deployed: Deployed, ops_inbox: str
 ) -> None:
     responder = deployed.ref(deployed.one("AWS::Lambda::Function", "Responder"))
-    rule = deployed.ref(deployed.one("AWS::Events::Rule", "AttachUserPolicy"))
+    rule = deployed.ref(deployed.one("AWS::Events::Rule", "GrantRule"))
     other_key = str(uuid.uuid4())
     keeps_management = [{"readWriteType": "All", "includeManagementEvents": True}]
     quiet = [
