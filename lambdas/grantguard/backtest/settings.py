@@ -52,13 +52,17 @@ def parse_overrides(pairs: Sequence[str]) -> dict[str, Any]:
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
-            raise SettingsError(f"{pair!r} is not KEY=VALUE, e.g. detachAt=HIGH")
-        overrides[key.strip()] = value.strip()
+            raise SettingsError(f"{pair!r} is not KEY=VALUE, e.g. revertAt=HIGH")
+        name = key.strip()
+        # detachAt is revertAt's old name: an override of either replaces the threshold.
+        overrides["revertAt" if name == "detachAt" else name] = value.strip()
     return overrides
 
 
 def apply_overrides(context: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
     merged = dict(context)
+    if "revertAt" in overrides:
+        merged.pop("detachAt", None)
     for key, value in overrides.items():
         if key.endswith("+"):
             base = key[:-1]
