@@ -51,6 +51,27 @@ def _first(read: Callable[[], T]) -> T:
         raise NothingChanged(str(error)) from error
 
 
+class ReadBackFailed(Exception):
+    """IAM accepted the revert, then reading it back failed (the cause is chained): the retry
+    re-reads and finds the grant gone, and the revert journal says GrantGuard did it."""
+
+
+def _back(read: Callable[[], T]) -> T:
+    try:
+        return read()
+    except NotFoundError:
+        raise
+    except Exception as error:
+        raise ReadBackFailed(str(error)) from error
+
+
+Done = Callable[[], None]
+
+
+def _nothing() -> None:
+    return None
+
+
 class RevertImpossible(Exception):
     """A revert GrantGuard must not attempt (what it would restore is unknown or gone)."""
 
@@ -63,33 +84,39 @@ class RevertResult:
 
 
 def revert(
-    grant: Grant, granted: Mapping[str, Any] | None, prior: Prior, remedy: Remedy
+    grant: Grant,
+    granted: Mapping[str, Any] | None,
+    prior: Prior,
+    remedy: Remedy,
+    done: Done = _nothing,
 ) -> RevertResult:
     """Undo `grant`. `granted`: the document it granted (inline and version kinds), to tell the
     grant from a later change. NotFoundError from a remedy call after the re-read means the
-    principal went away in between: counted as already undone."""
+    principal went away in between: counted as already undone. `done` is called as soon as IAM
+    accepted the change, before it is read back (the responder notes it in its journal)."""
     change, principal = grant.change, grant.principal
     try:
         if isinstance(change, AttachPolicy) and principal is not None:
-            return _detach(principal, change, remedy)
+            return _detach(principal, change, remedy, done)
         if isinstance(change, PutInline) and principal is not None:
-            return _inline(principal, change, granted, prior, remedy)
+            return _inline(principal, change, granted, prior, remedy, done=done)
         if isinstance(change, NewDefaultVersion):
-            return _version(change, prior, remedy)
+            return _version(change, prior, remedy, done)
         if isinstance(change, JoinGroup) and principal is not None:
-            return _leave(principal, change, remedy)
+            return _leave(principal, change, remedy, done)
     except NotFoundError as error:
         return RevertResult(False, already=True, note=f"Already gone ({error}).")
     raise RevertImpossible(f"{grant.event_name} has no revert")
 
 
-def _detach(principal: Principal, change: AttachPolicy, remedy: Remedy) -> RevertResult:
+def _detach(principal: Principal, change: AttachPolicy, remedy: Remedy, done: Done) -> RevertResult:
     who = principal.label
     if change.policy_arn not in _first(lambda: remedy.attached(principal.kind, principal.name)):
         return RevertResult(False, True, f"{change.policy_name} was no longer attached to {who}.")
     if not remedy.detach(principal.kind, principal.name, change.policy_arn):
         return RevertResult(False, True, f"{change.policy_name} was no longer attached to {who}.")
-    if change.policy_arn in remedy.attached(principal.kind, principal.name):
+    done()
+    if change.policy_arn in _back(lambda: remedy.attached(principal.kind, principal.name)):
         raise RevertNotConfirmed(f"{change.policy_name} is still attached to {who} after detach")
     return RevertResult(True, note=f"Detached {change.policy_name} from {who}.")
 
@@ -100,6 +127,8 @@ def _inline(
     granted: Mapping[str, Any] | None,
     prior: Prior,
     remedy: Remedy,
+    *,
+    done: Done,
 ) -> RevertResult:
     who, name = principal.label, change.policy_name
     if not prior.known:
@@ -118,11 +147,13 @@ def _inline(
         )
     if prior.document is None:
         remedy.delete_inline(principal.kind, principal.name, name)
-        if remedy.inline_document(principal.kind, principal.name, name) is not None:
+        done()
+        if _back(lambda: remedy.inline_document(principal.kind, principal.name, name)) is not None:
             raise RevertNotConfirmed(f"inline policy {name} of {who} still exists after delete")
         return RevertResult(True, note=f"Deleted inline policy {name} from {who} (it was new).")
     remedy.put_inline(principal.kind, principal.name, name, prior.document)
-    back = remedy.inline_document(principal.kind, principal.name, name)
+    done()
+    back = _back(lambda: remedy.inline_document(principal.kind, principal.name, name))
     if back is None or dict(back) != dict(prior.document):
         raise RevertNotConfirmed(f"inline policy {name} of {who} does not read back as before")
     return RevertResult(
@@ -130,7 +161,7 @@ def _inline(
     )
 
 
-def _version(change: NewDefaultVersion, prior: Prior, remedy: Remedy) -> RevertResult:
+def _version(change: NewDefaultVersion, prior: Prior, remedy: Remedy, done: Done) -> RevertResult:
     name = change.policy_name
     if not prior.known or prior.version_id is None:
         raise RevertImpossible(
@@ -149,19 +180,21 @@ def _version(change: NewDefaultVersion, prior: Prior, remedy: Remedy) -> RevertR
     if remedy.version_document(change.policy_arn, prior.version_id) is None:
         raise RevertImpossible(f"version {prior.version_id} of {name} no longer exists")
     remedy.set_default_version(change.policy_arn, prior.version_id)
-    if remedy.default_version(change.policy_arn) != prior.version_id:
+    done()
+    if _back(lambda: remedy.default_version(change.policy_arn)) != prior.version_id:
         raise RevertNotConfirmed(f"{name} does not read back with default {prior.version_id}")
     return RevertResult(
         True, note=f"Set the default version of {name} back to {prior.version_id} from {current}."
     )
 
 
-def _leave(principal: Principal, change: JoinGroup, remedy: Remedy) -> RevertResult:
+def _leave(principal: Principal, change: JoinGroup, remedy: Remedy, done: Done) -> RevertResult:
     user, group = principal.name, change.group_name
     if group not in _first(lambda: remedy.groups_of(user)):
         return RevertResult(False, True, f"User {user} was no longer in group {group}.")
     if not remedy.remove_from_group(user, group):
         return RevertResult(False, True, f"User {user} was no longer in group {group}.")
-    if group in remedy.groups_of(user):
+    done()
+    if group in _back(lambda: remedy.groups_of(user)):
         raise RevertNotConfirmed(f"user {user} is still in group {group} after removal")
     return RevertResult(True, note=f"Removed user {user} from group {group}.")

@@ -64,7 +64,13 @@ from grantguard.ports import (
     TransientAwsError,
 )
 from grantguard.reads import Reads
-from grantguard.revert import NothingChanged, RevertImpossible, RevertResult, revert
+from grantguard.revert import (
+    NothingChanged,
+    ReadBackFailed,
+    RevertImpossible,
+    RevertResult,
+    revert,
+)
 from grantguard.scoring import (
     Assessment,
     AssessmentBudgetExceeded,
@@ -358,7 +364,13 @@ class Responder:
         try:
             if prior is None:
                 prior = Prior(known=not isinstance(grant.change, PutInline | NewDefaultVersion))
-            result = revert(grant, granted, prior, self._undo)
+            result = revert(
+                grant, granted, prior, self._undo, done=lambda: self._note_revert(grant, log)
+            )
+        except ReadBackFailed as error:
+            # IAM accepted the revert (noted in the journal); the retry reads it back.
+            logger.warning("revert not read back yet", extra={**log, "problem": str(error)})
+            raise error.__cause__ or error from None
         except NothingChanged as error:
             # Nothing was changed: the retry decides again (no alert yet, nothing to report).
             logger.warning("re-read before reverting failed", extra={**log, "problem": str(error)})
@@ -378,7 +390,6 @@ class Responder:
         if not result.reverted:
             return self._not_reverted(outcome, grant, result, log)
         logger.info("grant reverted", extra={**log, "note": result.note})
-        self._note_revert(grant, log)
         return replace(outcome, reverted=True, revert_note=result.note)
 
     def _note_revert(self, grant: Grant, log: Mapping[str, str]) -> None:
