@@ -24,6 +24,7 @@ from grantguard.adapters import session
 from grantguard.adapters.account import AccountReadError, Boto3Account
 from grantguard.adapters.ports import AlertPublisher
 from grantguard.adapters.selfcheck import Boto3GuardReader
+from grantguard.alerts.digest import render_digest
 from grantguard.config import ConfigError
 from grantguard.domain import Alert, Mode
 from grantguard.logs import json_line
@@ -33,7 +34,6 @@ from grantguard.posture import (
     KeyRef,
     PostureFinding,
     keys_to_deactivate,
-    render_digest,
     run_checks,
     self_check,
 )

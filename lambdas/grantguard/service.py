@@ -42,7 +42,7 @@ from grantguard.adapters.ports import (
     RevertJournal,
     TargetReader,
 )
-from grantguard.alert import render_alert
+from grantguard.alerts import render_alert
 from grantguard.budget import Budget, DeadlineExceeded, Phase, run_within
 from grantguard.context import GrantContext, TargetSnapshot, judge_grant
 from grantguard.decision import decide, first_match

@@ -10,13 +10,9 @@ from typing import Any
 
 import pytest
 
-from grantguard.alert import (
-    MESSAGE_BUDGET,
-    SUBJECT_MAX,
-    TRUNCATED,
-    render_alert,
-    sns_message,
-)
+from grantguard.alerts import render_alert
+from grantguard.alerts.sns import MESSAGE_BUDGET, TRUNCATED, sns_message
+from grantguard.alerts.text import SUBJECT_MAX
 from grantguard.decision import decide
 from grantguard.domain import Action, Alert, Decision, Grant, Mode, Outcome, Settings, UserContext
 from grantguard.events import parse_event

@@ -2,7 +2,7 @@
 
 - Only `grantguard.adapters` talks to AWS (boto3/botocore). `grantguard.demo` is the local
   harness that builds the emulator's resources; nothing on the Lambda's path imports it.
-- The pure core (scoring, domain, events, decision, alert and its modules, context) imports
+- The pure core (scoring, domain, events, decision, alerts, context) imports
   no AWS SDK, no Powertools, no `os` (so it cannot read the environment) and no runtime layer.
 - Data flows one way: adapters know no service, the service knows no handler, the handler knows
   no CLI, and no package module imports moto (the demo runs it as a separate process).
@@ -24,10 +24,7 @@ PURE_CORE = (
     "grantguard.domain",
     "grantguard.events",
     "grantguard.decision",
-    "grantguard.alert",
-    "grantguard.alert_sections",
-    "grantguard.alert_sns",
-    "grantguard.alert_text",
+    "grantguard.alerts",
     "grantguard.context",
 )
 RUNTIME_LAYERS = (

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from grantguard.alerts.digest import render_digest
 from grantguard.config import ConfigError
 from grantguard.domain import Mode
 from grantguard.posture import (
@@ -26,7 +27,6 @@ from grantguard.posture import (
     keys_to_deactivate,
     logs_iam_writes,
     parse_credential_report,
-    render_digest,
     run_checks,
     target_posture,
 )

@@ -21,7 +21,7 @@ from grantguard.adapters.ports import (
     PolicyDocument,
 )
 from grantguard.adapters.target import ContextReadError
-from grantguard.alert import render_alert
+from grantguard.alerts import render_alert
 from grantguard.budget import (
     ACT_RESERVE_S,
     ALERT_RESERVE_S,

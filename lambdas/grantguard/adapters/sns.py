@@ -22,7 +22,7 @@ from botocore.exceptions import (
 
 from grantguard.adapters import session
 from grantguard.adapters.ports import AlertNotSentError, DeliveryUnknownError
-from grantguard.alert import sns_message
+from grantguard.alerts.sns import sns_message
 from grantguard.budget import DeadlineExceeded
 from grantguard.domain import Alert
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from grantguard.alert_text import clip
+from grantguard.alerts.text import clip
 from grantguard.domain import Alert
 
 SNS_MESSAGE_MAX_BYTES = 262_144  # 256 KB, message attributes included

@@ -1,0 +1,12 @@
+"""Everything on-call reads: grant alerts, the posture digest, SNS packing and text safety.
+
+Pure: no AWS imports, no environment reads. `text` is the one text-safety module (and holds the
+one subject limit); `alert` renders a grant's outcome, `digest` the daily posture check, `sns`
+packs either into one SNS Publish message.
+"""
+
+from __future__ import annotations
+
+from grantguard.alerts.alert import render_alert
+
+__all__ = ["render_alert"]
