@@ -556,6 +556,7 @@ def test_digest_has_one_line_per_finding_and_the_worst_severity() -> None:
         "action": "posture_digest",
         "event_name": "PostureCheck",
     }
+    assert alert.json_body["schema_version"] == 1
     assert alert.json_body["severity"] == "CRITICAL"
     assert [f["check"] for f in alert.json_body["findings"]] == [f.check for f in findings]
     assert alert.subject.startswith("[CRITICAL] GrantGuard posture 123456789012:")

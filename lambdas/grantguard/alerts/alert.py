@@ -17,7 +17,15 @@ from typing import Any
 from urllib.parse import quote
 
 from grantguard.alerts.sections import actor_dict, actor_label, context_sections, why_risky
-from grantguard.alerts.text import SUBJECT_MAX, ascii_only, clean, clip, fit_pair, shorten
+from grantguard.alerts.text import (
+    SCHEMA_VERSION,
+    SUBJECT_MAX,
+    ascii_only,
+    clean,
+    clip,
+    fit_pair,
+    shorten,
+)
 from grantguard.domain import Action, Alert, Grant, Outcome, Settings
 from grantguard.scoring.assessment import Assessment, Severity
 
@@ -357,6 +365,7 @@ def _json_body(
     grant, assessment, decision = outcome.grant, outcome.assessment, outcome.decision
     severity = decision.severity if decision and kind is not COULD_NOT_PROCESS else None
     body: dict[str, Any] = {
+        "schema_version": SCHEMA_VERSION,
         "event_id": facts.event_id,
         "event_time": facts.event_time,
         "account": facts.account,

@@ -6,7 +6,7 @@ from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime
 
-from grantguard.alerts.text import SUBJECT_MAX, ascii_only, clean, shorten
+from grantguard.alerts.text import SCHEMA_VERSION, SUBJECT_MAX, ascii_only, clean, shorten
 from grantguard.domain import Alert
 from grantguard.posture.model import KEY_MAX_IDLE, KeyRef, PostureFinding
 from grantguard.scoring.assessment import Severity
@@ -28,6 +28,7 @@ def render_digest(
         subject=_subject(worst, len(ordered), account_id, len(deactivated_keys)),
         email=_email(ordered, worst, account_id, now, deactivated_keys),
         json_body={
+            "schema_version": SCHEMA_VERSION,
             "kind": ACTION,
             "account_id": account_id,
             "checked_at": now.isoformat(),

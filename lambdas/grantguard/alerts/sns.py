@@ -57,7 +57,15 @@ def _compact(alert: Alert, level: int) -> dict[str, Any]:
     if level == 0:
         return body
     if level == 3:
-        keep = ("event_id", "account", "event_name", "target_user", "policy_arn", "severity")
+        keep = (
+            "schema_version",
+            "event_id",
+            "account",
+            "event_name",
+            "target_user",
+            "policy_arn",
+            "severity",
+        )
         essentials = {k: body.get(k) for k in keep} | {"action": alert.attributes.get("action")}
         clipped: dict[str, Any] = clip(essentials | {"subject": alert.subject})
         return clipped | {"truncated": True}

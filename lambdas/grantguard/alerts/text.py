@@ -12,6 +12,9 @@ from typing import Any
 
 FIELD_MAX = 1_000  # any one caller-controlled value in the email or JSON
 SUBJECT_MAX = 99  # SNS: "less than 100 characters"; every alert subject, grant or digest
+# The top-level "schema_version" of every JSON body the alerts publish (grant, could-not-process,
+# digest): bump it when a field is removed or changes meaning; adding a field does not.
+SCHEMA_VERSION = 1
 
 
 def clean(value: object, limit: int = FIELD_MAX) -> str:
