@@ -645,7 +645,7 @@ UNUSED = account(users=(user(access_keys=(key(200, 120, key_id="AKIAIDLE"),)),))
 
 @pytest.mark.parametrize("deactivate", [False, True])
 def test_run_posture_deactivates_only_when_asked(deactivate: bool) -> None:
-    from grantguard.posture_handler import run_posture
+    from grantguard.posture_service import run_posture
 
     fake, publisher = FakeAccount(UNUSED), FakePublisher()
     run = run_posture(fake, publisher, NOW, deactivate=deactivate)
@@ -656,7 +656,7 @@ def test_run_posture_deactivates_only_when_asked(deactivate: bool) -> None:
 
 
 def test_a_key_used_since_the_report_is_kept() -> None:
-    from grantguard.posture_handler import run_posture
+    from grantguard.posture_service import run_posture
 
     fake = FakeAccount(UNUSED, used_since={"AKIAIDLE": NOW - timedelta(hours=2)})
     run = run_posture(fake, None, NOW, deactivate=True)
@@ -664,7 +664,7 @@ def test_a_key_used_since_the_report_is_kept() -> None:
 
 
 def test_a_deactivated_key_is_listed_with_its_fresh_last_use() -> None:
-    from grantguard.posture_handler import run_posture
+    from grantguard.posture_service import run_posture
 
     fresh = NOW - timedelta(days=95)
     run = run_posture(FakeAccount(UNUSED, used_since={"AKIAIDLE": fresh}), None, NOW, True)
@@ -672,7 +672,7 @@ def test_a_deactivated_key_is_listed_with_its_fresh_last_use() -> None:
 
 
 def test_a_failed_deactivation_becomes_a_high_finding() -> None:
-    from grantguard.posture_handler import DEACTIVATION_FAILED, run_posture
+    from grantguard.posture_service import DEACTIVATION_FAILED, run_posture
 
     run = run_posture(FakeAccount(UNUSED, refuse=True), None, NOW, deactivate=True)
     assert run.deactivated == ()

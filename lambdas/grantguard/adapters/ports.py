@@ -103,6 +103,10 @@ class RevertJournal(Protocol):
         ...
 
 
+class AccountReadError(Exception):
+    """AWS could not be read for the posture check; the message names the call and the error."""
+
+
 class AlertPublisher(Protocol):
     def publish(self, alert: Alert) -> str | None:
         """Deliver the alert; returns the message id, or None when it was only printed.
