@@ -9,7 +9,9 @@ real Lambda handler on AttachUserPolicy events for each, in monitor mode so noth
 
 The first event of each case is the cold one (empty document cache); the next --runs events are
 warm, like a warm Lambda container. It prints the calls per event by operation, the median and
-p90 handler time of the warm runs, and the ratio b/a.
+p90 handler time of the warm runs, and the ratio b/a. First it times a cold start's import:
+`import grantguard.handler` in fresh processes, beside the figure from before the handlers
+dropped Powertools' Tracer (and with it the X-Ray SDK).
 
     python benchmarks/bench_context.py [--runs 20]
 """
@@ -19,11 +21,15 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import os
 import statistics
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from contextlib import redirect_stdout
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -34,6 +40,30 @@ from grantguard.demo.run import TABLE, handler_environment, patched_environ
 
 GRANTED = "bench-grant"
 ACTOR = events.assumed_role("ops", "oncall-bench")
+PACKAGE_ROOT = Path(__file__).resolve().parents[1] / "lambdas"
+IMPORT_RUNS = 7
+# `import grantguard.handler` before Tracer was removed: measured on this machine on 2026-12-03
+# as below (median of 7 fresh `python -c` processes, the venv's python, PYTHONPATH at the
+# commit's lambdas/). The machine was shared: six such medians that morning ran 685-1036 ms.
+IMPORT_BEFORE_SECONDS = 0.859
+
+
+def handler_import_seconds(runs: int = IMPORT_RUNS) -> float:
+    """Median wall time of `import grantguard.handler` in `runs` fresh interpreters."""
+    env = {**os.environ, "PYTHONPATH": str(PACKAGE_ROOT)}
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        subprocess.run([sys.executable, "-c", "import grantguard.handler"], check=True, env=env)
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def report_import(seconds: float) -> None:
+    print(
+        f"handler import (fresh process, median of {IMPORT_RUNS}): {seconds * 1000:.0f} ms now, "
+        f"{IMPORT_BEFORE_SECONDS * 1000:.0f} ms before Tracer was removed (2026-12-03)"
+    )
 
 
 def doc(*actions: str, effect: str = "Allow") -> str:
@@ -138,6 +168,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--runs", type=int, default=20, help="warm events per case (default 20)")
     args = parser.parse_args()
+    report_import(handler_import_seconds())  # before the emulator starts: a quiet machine
     with moto_server() as endpoint:
         with patched_environ({"AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "testing"}):
             session = boto3.session.Session(

@@ -25,7 +25,6 @@ path that also catches a re-grant in between.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from fnmatch import fnmatchcase
@@ -39,6 +38,7 @@ from grantguard.settings import (
     QUARANTINE_POLICY_PATTERN,
     Mode,
     Settings,
+    first_match,
 )
 
 ATTEMPT_SEVERITY_CAP = Severity.MEDIUM
@@ -277,13 +277,4 @@ def exempt_tag(user: UserContext, tag_key: str | None) -> tuple[str, str] | None
     for key, value in user.tags.items():
         if key.casefold() == wanted and value.strip().lower() != "false":
             return key, value
-    return None
-
-
-def first_match(candidates: Iterable[str], patterns: Iterable[str]) -> str | None:
-    """The first pattern (fnmatch, case-sensitive like ARNs) that matches any candidate."""
-    names = tuple(candidates)
-    for pattern in patterns:
-        if any(fnmatchcase(name, pattern) for name in names):
-            return pattern
     return None

@@ -1,7 +1,9 @@
 """The Lambda entry point: Powertools around one call to the service.
 
 Importing this module needs no environment and no network: configuration, AWS clients and the
-idempotency store are built on the first invocation and kept for the warm container.
+idempotency store are built on the first invocation and kept for the warm container. No SDK
+tracing (Powertools Tracer, the X-Ray SDK): Lambda's active tracing records the invocation
+segment without it, and the import stays lighter on a cold start.
 
 Idempotency is keyed on `events.idempotency_key`: the event id the parser uses (else a hash of the
 event). Only that key goes through the idempotency layer, which deep-copies what it hashes; the
@@ -18,7 +20,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.idempotency import (
     DynamoDBPersistenceLayer,
@@ -70,7 +72,6 @@ RESULT_ESSENTIALS = (
 
 logger = Logger(json_serializer=json_line)  # ASCII-escaped: no line is lost to a surrogate
 metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "GrantGuard"))
-tracer = Tracer()
 
 
 @dataclass
@@ -194,7 +195,6 @@ class Runtime:
         result: dict[str, Any] = self.process(key=key, event=event)
         return result
 
-    @tracer.capture_method
     def _process(self, key: str | None, event: Any) -> dict[str, Any]:
         session.CALLS.reset()
         try:
@@ -228,7 +228,6 @@ def reset_runtime() -> None:
 
 
 @logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
 @metrics.log_metrics(capture_cold_start_metric=True)
 def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
     current = runtime()

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from grantguard.alert_text import Alert
+from grantguard.alerts.text import Alert
 from grantguard.context.model import TargetSnapshot, UserContext
 
 
@@ -101,6 +101,10 @@ class RevertJournal(Protocol):
         JournalError when the journal cannot be read: then nobody knows who detached it.
         """
         ...
+
+
+class AccountReadError(Exception):
+    """AWS could not be read for the posture check; the message names the call and the error."""
 
 
 class AlertPublisher(Protocol):

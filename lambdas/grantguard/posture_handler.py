@@ -1,4 +1,5 @@
-"""The scheduled posture check: observe the account, run the checks, publish one digest.
+"""The scheduled posture check's Lambda shell: settings from the environment, the boto3 adapters,
+one call to `posture_service.run_posture`, its metrics and its summary.
 
 Daily from an EventBridge schedule in the stack. The digest also carries the self-check
 (grantguard.posture.guard): GG_GUARD names the rules, functions, topics and key GrantGuard
@@ -10,39 +11,26 @@ digest lists each with the command that reactivates it.
 from __future__ import annotations
 
 import os
-from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
-from typing import Any, Protocol
+from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
 from grantguard.adapters import session
-from grantguard.adapters.account import AccountReadError, Boto3Account
+from grantguard.adapters.account import Boto3Account
 from grantguard.adapters.selfcheck import Boto3GuardReader
-from grantguard.alert_text import Alert
 from grantguard.logs import json_line
-from grantguard.ports import AlertPublisher
-from grantguard.posture import (
-    KEY_MAX_IDLE,
-    AccountObservation,
-    KeyRef,
-    PostureFinding,
-    keys_to_deactivate,
-    render_digest,
-    run_checks,
-    self_check,
-)
-from grantguard.scoring.assessment import Severity
+from grantguard.ports import AccountReadError, AlertPublisher
+from grantguard.posture import self_check
+from grantguard.posture_service import PostureRun, run_posture
 from grantguard.settings import ConfigError, Mode
 
 logger = Logger(json_serializer=json_line)  # ASCII-escaped: no line is lost to a surrogate
 metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "GrantGuard"))
-
-DEACTIVATION_FAILED = "key-deactivation-failed"
 
 
 def utc_now() -> datetime:
@@ -51,14 +39,6 @@ def utc_now() -> datetime:
 
 # The handler's only clock; tests replace it to see an account months later (moto cannot backdate).
 clock: Callable[[], datetime] = utc_now
-
-
-class AccountPort(Protocol):
-    def observe(self, account_id: str | None = None) -> AccountObservation: ...
-
-    def key_last_used(self, key_id: str) -> datetime | None: ...
-
-    def deactivate_key(self, user_name: str, key_id: str) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -91,81 +71,9 @@ def load_config(env: Mapping[str, str]) -> PostureConfig:
     return PostureConfig(topic_arn=topic_arn, mode=mode, deactivate_unused_keys=raw_flag == "true")
 
 
-@dataclass(frozen=True)
-class PostureRun:
-    account_id: str
-    findings: tuple[PostureFinding, ...]
-    deactivated: tuple[KeyRef, ...]
-    alert: Alert
-    message_id: str | None
-
-    def summary(self) -> dict[str, Any]:
-        return {
-            "account_id": self.account_id,
-            "severity": self.alert.attributes["severity"],
-            "findings": len(self.findings),
-            "by_check": dict(Counter(f.check for f in self.findings)),
-            "deactivated_keys": [k.key_id for k in self.deactivated],
-            "message_id": self.message_id,
-        }
-
-
-def run_posture(
-    account: AccountPort,
-    publisher: AlertPublisher | None,
-    now: datetime,
-    deactivate: bool = False,
-    guard: Callable[[], Sequence[PostureFinding]] | None = None,
-) -> PostureRun:
-    """One posture pass; `deactivate` is the caller's enforce-mode-and-flag decision, `guard`
-    the self-check (its findings join the digest)."""
-    observation = account.observe()
-    findings = list(run_checks(observation, now))
-    if guard is not None:
-        findings += guard()
-    deactivated: list[KeyRef] = []
-    if deactivate:
-        for candidate in keys_to_deactivate(observation.users, now):
-            result = _deactivate(account, candidate, now)
-            if isinstance(result, KeyRef):
-                deactivated.append(result)
-            elif result is not None:
-                findings.append(result)
-    alert = render_digest(findings, observation.account_id, now, deactivated)
-    message_id = publisher.publish(alert) if publisher is not None else None
-    return PostureRun(
-        observation.account_id, tuple(findings), tuple(deactivated), alert, message_id
-    )
-
-
-def _deactivate(
-    account: AccountPort, candidate: KeyRef, now: datetime
-) -> KeyRef | PostureFinding | None:
-    """The key as deactivated, a finding saying why it could not be, or None when it was used
-    since the credential report was made (the report can be hours old, so re-read first)."""
-    try:
-        key = replace(candidate, last_used=account.key_last_used(candidate.key_id))
-        if key.last_used is not None and now - key.last_used <= KEY_MAX_IDLE:
-            logger.info("key used since the report; kept", extra={"key_id": key.key_id})
-            return None
-        account.deactivate_key(key.user_name, key.key_id)
-    except AccountReadError as error:
-        logger.warning("key deactivation failed", extra={"key_id": candidate.key_id})
-        return _deactivation_failed(candidate, str(error))
-    return key
-
-
-def _deactivation_failed(key: KeyRef, problem: str) -> PostureFinding:
-    return PostureFinding(
-        check=DEACTIVATION_FAILED,
-        severity=Severity.HIGH,
-        resource=f"access key {key.key_id} of {key.user_name}",
-        message=f"GrantGuard could not deactivate unused key {key.key_id}: {problem}.",
-        remediation=(
-            f"aws iam update-access-key --user-name {key.user_name} --access-key-id {key.key_id} "
-            "--status Inactive"
-        ),
-    )
+def record_metrics(run: PostureRun) -> None:
+    metrics.add_metric(name="PostureFindings", unit=MetricUnit.Count, value=len(run.findings))
+    metrics.add_metric(name="KeysDeactivated", unit=MetricUnit.Count, value=len(run.deactivated))
 
 
 def _publisher(topic_arn: str) -> AlertPublisher:
@@ -194,8 +102,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         logger.exception("posture check could not read the account")
         metrics.add_metric(name="PostureCheckFailed", unit=MetricUnit.Count, value=1)
         raise
-    metrics.add_metric(name="PostureFindings", unit=MetricUnit.Count, value=len(run.findings))
-    metrics.add_metric(name="KeysDeactivated", unit=MetricUnit.Count, value=len(run.deactivated))
+    record_metrics(run)
     result = run.summary()
     result["mode"] = config.mode.value
     result["aws_calls"] = session.CALLS.snapshot()

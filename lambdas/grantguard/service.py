@@ -32,12 +32,12 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from grantguard.alert import render_alert
+from grantguard.alerts.alert import render_alert
 from grantguard.budget import Budget, DeadlineExceeded, Phase, run_within
 from grantguard.context.model import PolicyKind, UserContext
 from grantguard.context.principals import PrincipalReader, Remedy
 from grantguard.context.state import PrincipalState, Prior
-from grantguard.decision import Action, Decision, decide, first_match
+from grantguard.decision import Action, Decision, decide
 from grantguard.evaluate import Evaluation, Granted, evaluate
 from grantguard.grants.cloudtrail import parse_event, replay_name
 from grantguard.grants.fields import bounded_raw_event
@@ -80,7 +80,7 @@ from grantguard.scoring import (
 )
 from grantguard.scoring.assessment import Finding
 from grantguard.scoring.budget import limited as scoring_budget
-from grantguard.settings import Settings
+from grantguard.settings import Settings, first_match
 from grantguard.snapshot import (
     PolicyRecord,
     PrincipalRecord,

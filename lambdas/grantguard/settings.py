@@ -8,9 +8,10 @@ patterns are defined here once.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
+from fnmatch import fnmatchcase
 
 from grantguard.scoring.assessment import Severity
 
@@ -189,3 +190,12 @@ def with_overrides(
     if topic_arn is not None:
         config = replace(config, topic_arn=topic_arn)
     return config
+
+
+def first_match(candidates: Iterable[str], patterns: Iterable[str]) -> str | None:
+    """The first pattern (fnmatch, case-sensitive like ARNs) that matches any candidate."""
+    names = tuple(candidates)
+    for pattern in patterns:
+        if any(fnmatchcase(name, pattern) for name in names):
+            return pattern
+    return None

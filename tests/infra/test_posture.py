@@ -29,7 +29,7 @@ from tests.conftest import REPO_ROOT
 from tests.infra.conftest import OVERRIDES, Synth
 
 ACCOUNT_ADAPTER = REPO_ROOT / "lambdas" / "grantguard" / "adapters" / "account.py"
-POSTURE_HANDLER = REPO_ROOT / "lambdas" / "grantguard" / "posture_handler.py"
+POSTURE_SERVICE = REPO_ROOT / "lambdas" / "grantguard" / "posture_service.py"
 # AWS documents that GetCallerIdentity needs no permission and cannot be denied.
 PERMISSION_FREE = {"sts:GetCallerIdentity"}
 SERVICES = ("iam", "cloudtrail", "sts")
@@ -87,8 +87,8 @@ def _operations() -> dict[str, str]:
 
 
 def _port_methods() -> set[str]:
-    """The Boto3Account methods the posture handler uses: its AccountPort protocol."""
-    tree = ast.parse(POSTURE_HANDLER.read_text())
+    """The Boto3Account methods the posture service uses: its AccountPort protocol."""
+    tree = ast.parse(POSTURE_SERVICE.read_text())
     (port,) = [n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "AccountPort"]
     return {n.name for n in port.body if isinstance(n, ast.FunctionDef)}
 
@@ -98,7 +98,7 @@ def _reachable_calls(entry_points: set[str]) -> set[str]:
     tree = ast.parse(ACCOUNT_ADAPTER.read_text())
     (cls,) = [n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "Boto3Account"]
     methods = {n.name: n for n in cls.body if isinstance(n, ast.FunctionDef)}
-    assert entry_points <= set(methods), "the posture handler uses a method the adapter lacks"
+    assert entry_points <= set(methods), "the posture service uses a method the adapter lacks"
     seen: set[str] = set()
     calls: set[str] = set()
     pending = list(entry_points)

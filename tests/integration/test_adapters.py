@@ -13,7 +13,7 @@ from grantguard.adapters import iam as iam_adapter
 from grantguard.adapters import session
 from grantguard.adapters.iam import Boto3Iam, decode_document, translate
 from grantguard.adapters.sns import SnsPublisher
-from grantguard.alert_text import Alert
+from grantguard.alerts.text import Alert
 from grantguard.demo import resources
 from grantguard.ports import AccessDeniedError, NotFoundError, PermanentAwsError
 

@@ -10,14 +10,9 @@ from typing import Any
 
 import pytest
 
-from grantguard.alert import (
-    MESSAGE_BUDGET,
-    SUBJECT_MAX,
-    TRUNCATED,
-    Alert,
-    render_alert,
-    sns_message,
-)
+from grantguard.alerts import SCHEMA_VERSION, render_alert
+from grantguard.alerts.sns import MESSAGE_BUDGET, TRUNCATED, sns_message
+from grantguard.alerts.text import SUBJECT_MAX, Alert
 from grantguard.context.model import UserContext
 from grantguard.decision import Action, Decision, decide
 from grantguard.grants.cloudtrail import parse_event
@@ -424,6 +419,7 @@ def test_links_encode_hostile_values_and_ignore_bad_regions() -> None:
 def test_json_body_for_machines() -> None:
     alert = render_alert(detached(sample_grant("attach_user_policy_assumed_role")), ENFORCE)
     body = json.loads(json.dumps(alert.json_body))
+    assert body["schema_version"] == SCHEMA_VERSION == 1
     assert body["event_id"] == "f4b2c3d5-e6f7-4081-92a3-b4c5d6e7f809"
     assert body["account"] == ACCOUNT and body["region"] == "us-east-1"
     assert body["event_name"] == "AttachUserPolicy"
@@ -442,10 +438,18 @@ def test_json_body_for_machines() -> None:
     assert "raw_event" not in body
 
 
+@pytest.mark.parametrize("case", list(all_outcomes()))
+def test_every_json_body_opens_with_its_schema_version(case: str) -> None:
+    outcome, settings = all_outcomes()[case]
+    body = json.loads(json.dumps(render_alert(outcome, settings).json_body))
+    assert next(iter(body)) == "schema_version" and body["schema_version"] == 1
+
+
 def test_could_not_process_json_keeps_the_raw_event() -> None:
     raw = load_event("attach_user_policy_iam_user")
     del raw["detail"]["requestParameters"]
     alert = render_alert(could_not_process(raw, "detail.requestParameters is missing"), ENFORCE)
+    assert alert.json_body["schema_version"] == 1
     assert alert.json_body["raw_event"] == raw
     assert alert.json_body["problem"] == "detail.requestParameters is missing"
     assert alert.json_body["severity"] == "HIGH" and alert.json_body["score"] is None
@@ -545,7 +549,7 @@ def test_essentials_survive_when_json_alone_is_too_big() -> None:
     size, parsed = _message_bytes(bloated)
     assert size <= 256 * 1024
     body = json.loads(parsed["lambda"])
-    assert body["truncated"] is True
+    assert body["truncated"] is True and body["schema_version"] == 1
     assert body["action"] == "reverted" and body["policy_arn"] == ADMIN
 
 

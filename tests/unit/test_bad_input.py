@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from grantguard import handler
-from grantguard.alert_sns import sns_message
+from grantguard.alerts.sns import sns_message
 from grantguard.grants.fields import CUT_MARKER, MAX_EVENT_DEPTH, nesting_depth
 from grantguard.outcome import summary
 from tests.unit.test_service import ENFORCE, FakeIam, FakePublisher, responder

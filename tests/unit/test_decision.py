@@ -7,10 +7,10 @@ from dataclasses import replace
 import pytest
 
 from grantguard.context.model import UserContext
-from grantguard.decision import Action, decide, exempt_tag, first_match
+from grantguard.decision import Action, decide, exempt_tag
 from grantguard.grants.model import Actor, AttachPolicy, Grant, Principal, PrincipalKind
 from grantguard.scoring.assessment import Assessment, Finding, Severity
-from grantguard.settings import Mode, Settings
+from grantguard.settings import Mode, Settings, first_match
 
 ACCOUNT = "123456789012"
 ADMIN = "arn:aws:iam::aws:policy/AdministratorAccess"

@@ -2,8 +2,9 @@
 
 - Only `grantguard.adapters` talks to AWS (boto3/botocore). `grantguard.demo` is the local
   harness that builds the emulator's resources; nothing on the Lambda's path imports it.
-- The pure core (scoring, domain, events, decision, alert and its modules, context) imports
-  no AWS SDK, no Powertools, no `os` (so it cannot read the environment) and no runtime layer.
+- The pure core (scoring, grants, domain, events, context, decision, evaluate, outcome, alerts)
+  imports no AWS SDK, no Powertools, no `os` (so it cannot read the environment) and no
+  runtime layer.
 - Data flows one way: adapters know no service, the service knows no handler, the handler knows
   no CLI, and no package module imports moto (the demo runs it as a separate process).
 """
@@ -19,7 +20,7 @@ import pytest
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[2] / "lambdas" / "grantguard"
 AWS_SDKS = {"boto3", "botocore", "aioboto3", "aiobotocore", "s3transfer"}
-PURE_CORE = (
+PURE_CORE = (  # every stage of test_architecture.STAGES, and the modules they share
     "grantguard.scoring",
     "grantguard.grants",
     "grantguard.settings",
@@ -27,11 +28,15 @@ PURE_CORE = (
     "grantguard.outcome",
     "grantguard.revert",
     "grantguard.decision",
-    "grantguard.alert",
-    "grantguard.alert_sections",
-    "grantguard.alert_sns",
-    "grantguard.alert_text",
+    "grantguard.alerts.alert",
+    "grantguard.alerts.sections",
+    "grantguard.alerts.sns",
+    "grantguard.alerts.text",
     "grantguard.context",
+    "grantguard.decision",
+    "grantguard.evaluate",
+    "grantguard.outcome",
+    "grantguard.alerts",
 )
 RUNTIME_LAYERS = (
     "grantguard.adapters",

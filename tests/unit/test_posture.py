@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from grantguard.alerts.digest import render_digest
 from grantguard.posture import (
     CHECKS,
     AccessKey,
@@ -24,7 +25,6 @@ from grantguard.posture import (
     keys_to_deactivate,
     logs_iam_writes,
     parse_credential_report,
-    render_digest,
     run_checks,
     target_posture,
 )
@@ -555,6 +555,7 @@ def test_digest_has_one_line_per_finding_and_the_worst_severity() -> None:
         "action": "posture_digest",
         "event_name": "PostureCheck",
     }
+    assert alert.json_body["schema_version"] == 1
     assert alert.json_body["severity"] == "CRITICAL"
     assert [f["check"] for f in alert.json_body["findings"]] == [f.check for f in findings]
     assert alert.subject.startswith("[CRITICAL] GrantGuard posture 123456789012:")
@@ -643,7 +644,7 @@ UNUSED = account(users=(user(access_keys=(key(200, 120, key_id="AKIAIDLE"),)),))
 
 @pytest.mark.parametrize("deactivate", [False, True])
 def test_run_posture_deactivates_only_when_asked(deactivate: bool) -> None:
-    from grantguard.posture_handler import run_posture
+    from grantguard.posture_service import run_posture
 
     fake, publisher = FakeAccount(UNUSED), FakePublisher()
     run = run_posture(fake, publisher, NOW, deactivate=deactivate)
@@ -654,7 +655,7 @@ def test_run_posture_deactivates_only_when_asked(deactivate: bool) -> None:
 
 
 def test_a_key_used_since_the_report_is_kept() -> None:
-    from grantguard.posture_handler import run_posture
+    from grantguard.posture_service import run_posture
 
     fake = FakeAccount(UNUSED, used_since={"AKIAIDLE": NOW - timedelta(hours=2)})
     run = run_posture(fake, None, NOW, deactivate=True)
@@ -662,7 +663,7 @@ def test_a_key_used_since_the_report_is_kept() -> None:
 
 
 def test_a_deactivated_key_is_listed_with_its_fresh_last_use() -> None:
-    from grantguard.posture_handler import run_posture
+    from grantguard.posture_service import run_posture
 
     fresh = NOW - timedelta(days=95)
     run = run_posture(FakeAccount(UNUSED, used_since={"AKIAIDLE": fresh}), None, NOW, True)
@@ -670,7 +671,7 @@ def test_a_deactivated_key_is_listed_with_its_fresh_last_use() -> None:
 
 
 def test_a_failed_deactivation_becomes_a_high_finding() -> None:
-    from grantguard.posture_handler import DEACTIVATION_FAILED, run_posture
+    from grantguard.posture_service import DEACTIVATION_FAILED, run_posture
 
     run = run_posture(FakeAccount(UNUSED, refuse=True), None, NOW, deactivate=True)
     assert run.deactivated == ()

@@ -124,7 +124,7 @@ def test_a_refused_read_is_a_finding_not_a_crash() -> None:
 
 
 def test_the_guard_findings_join_the_digest_of_the_posture_run() -> None:
-    from grantguard.posture_handler import run_posture
+    from grantguard.posture_service import run_posture
 
     publisher = FakePublisher()
     run = run_posture(
@@ -141,7 +141,7 @@ def test_the_guard_findings_join_the_digest_of_the_posture_run() -> None:
 
 
 def test_without_a_guard_the_run_is_unchanged() -> None:
-    from grantguard.posture_handler import run_posture
+    from grantguard.posture_service import run_posture
 
     run = run_posture(FakeAccount(UNUSED), None, NOW)
     assert not [f for f in run.findings if f.check.startswith(guard.PREFIX)]

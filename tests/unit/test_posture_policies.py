@@ -10,6 +10,7 @@ from urllib.parse import quote
 
 import pytest
 
+from grantguard.alerts.digest import render_digest
 from grantguard.posture import (
     AccessKey,
     AccountAuthorization,
@@ -19,7 +20,6 @@ from grantguard.posture import (
     PostureFinding,
     UserCredentials,
     parse_authorization_details,
-    render_digest,
     run_checks,
 )
 from grantguard.posture import principals as scored

@@ -14,8 +14,8 @@ from botocore.exceptions import ClientError, EndpointConnectionError
 
 from grantguard.adapters import session
 from grantguard.adapters.target import ContextReadError
-from grantguard.alert import render_alert
-from grantguard.alert_text import Alert
+from grantguard.alerts.alert import render_alert
+from grantguard.alerts.text import Alert
 from grantguard.budget import (
     ACT_RESERVE_S,
     ALERT_RESERVE_S,

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from grantguard.alert_text import Alert
+from grantguard.alerts.text import Alert
 from grantguard.context import TargetSnapshot
 from grantguard.context.model import UserContext
 from grantguard.decision import Action

@@ -27,6 +27,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from grantguard.adapters import session
 from grantguard.adapters.responses import as_utc, fan_out
+from grantguard.ports import AccountReadError
 from grantguard.posture import (
     AccessKey,
     AccountAuthorization,
@@ -44,6 +45,8 @@ from grantguard.posture import (
 )
 from grantguard.posture.authorization import parse_document
 
+__all__ = ["AccountReadError", "Boto3Account"]  # the error lives in ports (no boto3 there)
+
 logger = Logger(child=True)
 
 REPORT_RETRY_CODES = frozenset({"ReportNotPresent", "ReportExpired", "ReportInProgress"})
@@ -51,10 +54,6 @@ REPORT_TIMEOUT_SECONDS = 60.0
 # AWS managed policies are read separately: the AWSManagedPolicy filter returns every one of them
 # (some 1,500 documents), not only the few attached in the account.
 AUTHORIZATION_FILTER = ["User", "Group", "Role", "LocalManagedPolicy"]
-
-
-class AccountReadError(Exception):
-    """AWS could not be read for the posture check; the message names the call and the error."""
 
 
 def _describe(error: ClientError | BotoCoreError, operation: str) -> AccountReadError:

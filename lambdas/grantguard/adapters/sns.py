@@ -21,8 +21,8 @@ from botocore.exceptions import (
 )
 
 from grantguard.adapters import session
-from grantguard.alert import sns_message
-from grantguard.alert_text import Alert
+from grantguard.alerts.sns import sns_message
+from grantguard.alerts.text import Alert
 from grantguard.budget import DeadlineExceeded
 from grantguard.ports import AlertNotSentError, DeliveryUnknownError
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from grantguard.alert_text import Alert
+from grantguard.alerts.text import Alert
 from grantguard.backtest.records import SUPPORTED_EVENT_NAMES
 from grantguard.context.model import TargetSnapshot, UserContext
 from grantguard.decision import Action, Decision, decide

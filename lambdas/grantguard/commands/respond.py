@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from grantguard import settings as config
-from grantguard.alert_text import Alert
+from grantguard.alerts.text import Alert
 from grantguard.settings import Mode
 
 

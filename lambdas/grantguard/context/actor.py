@@ -18,9 +18,8 @@ import ipaddress
 
 from grantguard.context.model import ContextFinding
 from grantguard.context.verdict import ALLOW_LISTED, ROOT, SELF_GRANT, finding
-from grantguard.decision import first_match
 from grantguard.grants.model import Actor, Grant
-from grantguard.settings import Settings
+from grantguard.settings import Settings, first_match
 
 IDENTITY_CENTER_PREFIX = "AWSReservedSSO_"
 CONSOLE_AGENTS = ("console.amazonaws.com", "signin.amazonaws.com", "aws internal")

@@ -22,7 +22,6 @@ from grantguard.posture.credential_report import (
     CredentialReportError,
     parse_credential_report,
 )
-from grantguard.posture.digest import render_digest
 from grantguard.posture.guard import guard_finding, self_check
 from grantguard.posture.model import (
     KEY_MAX_AGE,
@@ -68,7 +67,6 @@ __all__ = [
     "logs_iam_writes",
     "parse_authorization_details",
     "parse_credential_report",
-    "render_digest",
     "run_checks",
     "self_check",
     "target_posture",

@@ -10,7 +10,7 @@ import shlex
 from typing import Any
 from urllib.parse import quote
 
-from grantguard.alert_facts import (
+from grantguard.alerts.facts import (
     ALREADY_REVERTED,
     ATTEMPTED,
     COULD_NOT_PROCESS,
@@ -18,7 +18,7 @@ from grantguard.alert_facts import (
     Facts,
     Kind,
 )
-from grantguard.alert_text import clean
+from grantguard.alerts.text import clean
 from grantguard.grants.kinds import console_links, remove_command, undo_command
 from grantguard.grants.model import Grant, NewDefaultVersion, PutInline
 from grantguard.outcome import Outcome

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from grantguard.alert_text import clean
+from grantguard.alerts.text import clean
 from grantguard.context.model import ContextFinding, Effect, GrantContext, TargetAnalysis
 from grantguard.grants.model import Actor
 from grantguard.scoring.assessment import Assessment, Finding

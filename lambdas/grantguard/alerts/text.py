@@ -2,7 +2,7 @@
 
 Pure. Names, user agents, error messages and finding text come from whoever made the call, so
 they are treated as hostile: control and format characters are escaped, subjects are printable
-ASCII, and every JSON string is cut to FIELD_MAX.
+ASCII under SUBJECT_MAX, and every JSON string is cut to FIELD_MAX.
 """
 
 from __future__ import annotations
@@ -12,6 +12,10 @@ from dataclasses import dataclass
 from typing import Any
 
 FIELD_MAX = 1_000  # any one caller-controlled value in the email or JSON
+SUBJECT_MAX = 99  # SNS: "less than 100 characters"; every alert subject, grant or digest
+# The top-level "schema_version" of every JSON body the alerts publish (grant, could-not-process,
+# digest): bump it when a field is removed or changes meaning; adding a field does not.
+SCHEMA_VERSION = 1
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,9 @@
 """Outcome -> Alert: the subject, the on-call email, the JSON for machines, the filter attributes.
 
 Pure: no AWS imports, no environment reads. Everything a caller controls (user and policy names,
-user agents, error messages, finding text) is treated as hostile: the subject is printable ASCII
-under 100 characters, the email shows control and format characters escaped, copy-paste commands
-are shell-quoted, and `sns_message` keeps the published message under SNS's 256 KB limit.
+user agents, error messages, finding text) is treated as hostile (see `alerts.text`): the subject
+is printable ASCII under SUBJECT_MAX characters, the email shows control and format characters
+escaped, copy-paste commands are shell-quoted. `alerts.sns` packs the alert under SNS's 256 KB.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import json
 import re
 from typing import Any
 
-from grantguard.alert_facts import (
+from grantguard.alerts.facts import (
     AFTER_RETRY,
     ALERT_ONLY,
     ALREADY_REVERTED,
@@ -27,10 +27,18 @@ from grantguard.alert_facts import (
     kind_of,
     who_of,
 )
-from grantguard.alert_sections import actor_dict, actor_label, context_sections, why_risky
-from grantguard.alert_sns import MESSAGE_BUDGET, TRUNCATED, sns_message
-from grantguard.alert_text import FIELD_MAX, Alert, ascii_only, clean, clip, fit_pair, shorten
-from grantguard.alert_undo import cloudtrail_link, links, undo
+from grantguard.alerts.sections import actor_dict, actor_label, context_sections, why_risky
+from grantguard.alerts.text import (
+    SCHEMA_VERSION,
+    SUBJECT_MAX,
+    Alert,
+    ascii_only,
+    clean,
+    clip,
+    fit_pair,
+    shorten,
+)
+from grantguard.alerts.undo import cloudtrail_link, links, undo
 from grantguard.grants.kinds import headline
 from grantguard.grants.model import (
     Grant,
@@ -42,19 +50,8 @@ from grantguard.outcome import Outcome
 from grantguard.scoring.assessment import Assessment, Severity
 from grantguard.settings import Settings
 
-__all__ = [
-    "FIELD_MAX",
-    "MESSAGE_BUDGET",
-    "SUBJECT_MAX",
-    "TRUNCATED",
-    "clean",
-    "cloudtrail_link",
-    "render_alert",
-    "sns_message",
-]
+__all__ = ["cloudtrail_link", "render_alert"]
 
-SUBJECT_MAX = 99  # SNS: "less than 100 characters"
-SCHEMA_VERSION = 1  # of the JSON body: bumped when a field is removed or changes meaning
 RAW_EVENT_MAX = 20_000  # characters of the raw event kept in a could-not-process alert
 IAM_CONSOLE = "https://us-east-1.console.aws.amazon.com/iam/home#"
 _REGION = re.compile(r"[a-z]{2}(?:-[a-z]+)+-\d{1,2}")

@@ -6,13 +6,12 @@ from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime
 
-from grantguard.alert_text import Alert
+from grantguard.alerts.text import SCHEMA_VERSION, SUBJECT_MAX, Alert, ascii_only, clean, shorten
 from grantguard.posture.model import KEY_MAX_IDLE, KeyRef, PostureFinding
 from grantguard.scoring.assessment import Severity
 
 ACTION = "posture_digest"
 EVENT_NAME = "PostureCheck"
-SUBJECT_LIMIT = 99  # SNS subjects must stay under 100 characters
 EMAIL_FINDINGS_MAX = 10  # the worst few, one line each; every finding is in the JSON message
 
 
@@ -28,6 +27,7 @@ def render_digest(
         subject=_subject(worst, len(ordered), account_id, len(deactivated_keys)),
         email=_email(ordered, worst, account_id, now, deactivated_keys),
         json_body={
+            "schema_version": SCHEMA_VERSION,
             "kind": ACTION,
             "account_id": account_id,
             "checked_at": now.isoformat(),
@@ -54,18 +54,12 @@ def _counts(findings: Sequence[PostureFinding]) -> dict[str, int]:
     return {s.name: counted[s] for s in sorted(counted, reverse=True)}
 
 
-def _clean(text: str) -> str:
-    return "".join(ch if ch.isprintable() else " " for ch in text)
-
-
 def _subject(worst: Severity, total: int, account_id: str, deactivated: int) -> str:
     said = f"{total} finding{'s' if total != 1 else ''}" if total else "no findings"
-    subject = f"[{worst.name}] GrantGuard posture {_clean(account_id)}: {said}"
+    subject = f"[{worst.name}] GrantGuard posture {ascii_only(account_id)}: {said}"
     if deactivated:
         subject += f", {deactivated} key{'s' if deactivated != 1 else ''} deactivated"
-    if len(subject) > SUBJECT_LIMIT:
-        subject = subject[: SUBJECT_LIMIT - 1] + "…"
-    return subject
+    return shorten(subject, SUBJECT_MAX)
 
 
 def _email(
@@ -75,12 +69,14 @@ def _email(
     now: datetime,
     deactivated_keys: Sequence[KeyRef],
 ) -> str:
-    lines = [f"GrantGuard daily posture check of account {account_id}, {now:%Y-%m-%d %H:%M} UTC."]
+    lines = [
+        f"GrantGuard daily posture check of account {clean(account_id)}, {now:%Y-%m-%d %H:%M} UTC."
+    ]
     if findings:
         counts = ", ".join(f"{n} {name}" for name, n in _counts(findings).items())
         lines += ["", f"{len(findings)} findings ({counts}); worst: {worst.name}.", ""]
         lines += [
-            f"- {f.severity.name} {f.check}: {_clean(f.message)} Fix: {_clean(f.remediation)}"
+            f"- {f.severity.name} {f.check}: {clean(f.message)} Fix: {clean(f.remediation)}"
             for f in findings[:EMAIL_FINDINGS_MAX]
         ]
         if len(findings) > EMAIL_FINDINGS_MAX:

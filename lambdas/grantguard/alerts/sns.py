@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from grantguard.alert_text import Alert, clip
+from grantguard.alerts.text import Alert, clip
 
 SNS_MESSAGE_MAX_BYTES = 262_144  # 256 KB, message attributes included
 MESSAGE_BUDGET = SNS_MESSAGE_MAX_BYTES - 8_192  # room for the subject and the attributes
@@ -56,7 +56,15 @@ def _compact(alert: Alert, level: int) -> dict[str, Any]:
     if level == 0:
         return body
     if level == 3:
-        keep = ("event_id", "account", "event_name", "target_user", "policy_arn", "severity")
+        keep = (
+            "schema_version",
+            "event_id",
+            "account",
+            "event_name",
+            "target_user",
+            "policy_arn",
+            "severity",
+        )
         essentials = {k: body.get(k) for k in keep} | {"action": alert.attributes.get("action")}
         clipped: dict[str, Any] = clip(essentials | {"subject": alert.subject})
         return clipped | {"truncated": True}

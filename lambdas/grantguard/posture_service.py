@@ -1,0 +1,123 @@
+"""The posture check's orchestration: observe the account, run the checks, publish one digest.
+
+Built like the responder's service: the adapters come in as parameters (an `AccountPort`, an
+`AlertPublisher`, the self-check as a callable), so nothing here imports boto3 and the same run
+works on fakes. `posture_handler` is the Lambda shell around it.
+
+In enforce mode, and only when the caller asks (`deactivate`), keys unused for more than 90 days
+are deactivated; each key is re-read first, and the digest lists each with the command that
+reactivates it. A key that cannot be deactivated becomes a HIGH finding, not a failed run.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any, Protocol
+
+from aws_lambda_powertools import Logger
+
+from grantguard.alerts.digest import render_digest
+from grantguard.alerts.text import Alert
+from grantguard.ports import AccountReadError, AlertPublisher
+from grantguard.posture import (
+    KEY_MAX_IDLE,
+    AccountObservation,
+    KeyRef,
+    PostureFinding,
+    keys_to_deactivate,
+    run_checks,
+)
+from grantguard.scoring.assessment import Severity
+
+logger = Logger(child=True)
+
+DEACTIVATION_FAILED = "key-deactivation-failed"
+
+
+class AccountPort(Protocol):
+    def observe(self, account_id: str | None = None) -> AccountObservation: ...
+
+    def key_last_used(self, key_id: str) -> datetime | None: ...
+
+    def deactivate_key(self, user_name: str, key_id: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class PostureRun:
+    account_id: str
+    findings: tuple[PostureFinding, ...]
+    deactivated: tuple[KeyRef, ...]
+    alert: Alert
+    message_id: str | None
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "account_id": self.account_id,
+            "severity": self.alert.attributes["severity"],
+            "findings": len(self.findings),
+            "by_check": dict(Counter(f.check for f in self.findings)),
+            "deactivated_keys": [k.key_id for k in self.deactivated],
+            "message_id": self.message_id,
+        }
+
+
+def run_posture(
+    account: AccountPort,
+    publisher: AlertPublisher | None,
+    now: datetime,
+    deactivate: bool = False,
+    guard: Callable[[], Sequence[PostureFinding]] | None = None,
+) -> PostureRun:
+    """One posture pass; `deactivate` is the caller's enforce-mode-and-flag decision, `guard`
+    the self-check (its findings join the digest). AccountReadError when the account cannot be
+    observed."""
+    observation = account.observe()
+    findings = list(run_checks(observation, now))
+    if guard is not None:
+        findings += guard()
+    deactivated: list[KeyRef] = []
+    if deactivate:
+        for candidate in keys_to_deactivate(observation.users, now):
+            result = _deactivate(account, candidate, now)
+            if isinstance(result, KeyRef):
+                deactivated.append(result)
+            elif result is not None:
+                findings.append(result)
+    alert = render_digest(findings, observation.account_id, now, deactivated)
+    message_id = publisher.publish(alert) if publisher is not None else None
+    return PostureRun(
+        observation.account_id, tuple(findings), tuple(deactivated), alert, message_id
+    )
+
+
+def _deactivate(
+    account: AccountPort, candidate: KeyRef, now: datetime
+) -> KeyRef | PostureFinding | None:
+    """The key as deactivated, a finding saying why it could not be, or None when it was used
+    since the credential report was made (the report can be hours old, so re-read first)."""
+    try:
+        key = replace(candidate, last_used=account.key_last_used(candidate.key_id))
+        if key.last_used is not None and now - key.last_used <= KEY_MAX_IDLE:
+            logger.info("key used since the report; kept", extra={"key_id": key.key_id})
+            return None
+        account.deactivate_key(key.user_name, key.key_id)
+    except AccountReadError as error:
+        logger.warning("key deactivation failed", extra={"key_id": candidate.key_id})
+        return _deactivation_failed(candidate, str(error))
+    return key
+
+
+def _deactivation_failed(key: KeyRef, problem: str) -> PostureFinding:
+    return PostureFinding(
+        check=DEACTIVATION_FAILED,
+        severity=Severity.HIGH,
+        resource=f"access key {key.key_id} of {key.user_name}",
+        message=f"GrantGuard could not deactivate unused key {key.key_id}: {problem}.",
+        remediation=(
+            f"aws iam update-access-key --user-name {key.user_name} --access-key-id {key.key_id} "
+            "--status Inactive"
+        ),
+    )
