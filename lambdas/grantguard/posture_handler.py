@@ -23,12 +23,14 @@ from aws_lambda_powertools.metrics import MetricUnit
 from grantguard.adapters import session
 from grantguard.adapters.account import Boto3Account
 from grantguard.adapters.selfcheck import Boto3GuardReader
+from grantguard.adapters.snapshot import DynamoSnapshotStore
 from grantguard.logs import json_line
 from grantguard.ports import AccountReadError, AlertPublisher
 from grantguard.posture import self_check
 from grantguard.posture_service import PostureRun, run_posture
 from grantguard.settings import ConfigError, Mode
 
+SNAPSHOT_ENV = "GG_SNAPSHOT_TABLE"  # the stack's snapshot table, refreshed on every run
 logger = Logger(json_serializer=json_line)  # ASCII-escaped: no line is lost to a surrogate
 metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "GrantGuard"))
 
@@ -97,6 +99,9 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             guard=partial(
                 self_check, os.environ.get("GG_GUARD"), Boto3GuardReader(), context.function_name
             ),
+            snapshots=DynamoSnapshotStore(table)
+            if (table := os.environ.get(SNAPSHOT_ENV))
+            else None,
         )
     except AccountReadError:
         logger.exception("posture check could not read the account")
@@ -108,3 +113,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     result["aws_calls"] = session.CALLS.snapshot()
     logger.info("posture digest published", extra=result)
     return result
+
+
+def _snapshots(table: str | None) -> DynamoSnapshotStore | None:
+    return DynamoSnapshotStore(table) if table else None

@@ -30,7 +30,9 @@ from grantguard.posture import (
     keys_to_deactivate,
     run_checks,
 )
+from grantguard.posture.authorization import AccountAuthorization
 from grantguard.scoring.assessment import Severity
+from grantguard.snapshot import RecordTooLargeError, SnapshotError, SnapshotStore, iso_utc
 
 logger = Logger(child=True)
 
@@ -52,6 +54,8 @@ class PostureRun:
     deactivated: tuple[KeyRef, ...]
     alert: Alert
     message_id: str | None
+    snapshot_records: int | None = None  # records written to the snapshot (None: not taken)
+    snapshot_problem: str | None = None  # why the snapshot is missing or incomplete
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -61,6 +65,8 @@ class PostureRun:
             "by_check": dict(Counter(f.check for f in self.findings)),
             "deactivated_keys": [k.key_id for k in self.deactivated],
             "message_id": self.message_id,
+            "snapshot_records": self.snapshot_records,
+            "snapshot_problem": self.snapshot_problem,
         }
 
 
@@ -70,11 +76,16 @@ def run_posture(
     now: datetime,
     deactivate: bool = False,
     guard: Callable[[], Sequence[PostureFinding]] | None = None,
+    *,
+    snapshots: SnapshotStore | None = None,
 ) -> PostureRun:
     """One posture pass; `deactivate` is the caller's enforce-mode-and-flag decision, `guard`
     the self-check (its findings join the digest). AccountReadError when the account cannot be
     observed."""
     observation = account.observe()
+    written, problem = refresh_snapshot(snapshots, observation.authorization, now)
+    if problem is None and snapshots is not None and observation.authorization is None:
+        problem = observation.authorization_problem or "the authorization details were not read"
     findings = list(run_checks(observation, now))
     if guard is not None:
         findings += guard()
@@ -89,8 +100,31 @@ def run_posture(
     alert = render_digest(findings, observation.account_id, now, deactivated)
     message_id = publisher.publish(alert) if publisher is not None else None
     return PostureRun(
-        observation.account_id, tuple(findings), tuple(deactivated), alert, message_id
+        observation.account_id,
+        tuple(findings),
+        tuple(deactivated),
+        alert,
+        message_id,
+        written,
+        problem,
     )
+
+
+def refresh_snapshot(
+    snapshots: SnapshotStore | None, authorization: AccountAuthorization | None, now: datetime
+) -> tuple[int | None, str | None]:
+    """Write the day's snapshot (what the responder reverts an overwrite or a version change
+    to); the records written and, when some could not be, why. Never fatal to the posture run."""
+    if snapshots is None or authorization is None:
+        return None, None
+    try:
+        return snapshots.refresh(authorization, iso_utc(now)), None
+    except RecordTooLargeError as error:
+        logger.warning("snapshot incomplete", extra={"problem": str(error)})
+        return error.written, str(error)
+    except SnapshotError as error:
+        logger.warning("snapshot not written", extra={"problem": str(error)})
+        return None, str(error)
 
 
 def _deactivate(

@@ -23,12 +23,7 @@ STAGES = (
 )
 # Known exceptions, each (importing module, imported module), kept out of the check so the rest
 # of the order holds; remove an entry when the code is fixed.
-KNOWN_EXCEPTIONS = {
-    # context/actor.py matches the actor against GG_ALLOW_ACTORS with decision.first_match (a
-    # generic fnmatch helper that lives in decision.py): context reaches forward into decision.
-    ("grantguard.context.actor", "grantguard.decision"),
-    ("grantguard.context.actor", "grantguard.decision.first_match"),
-}
+KNOWN_EXCEPTIONS: set[tuple[str, str]] = set()
 
 
 def stage_of(module: str) -> int | None:

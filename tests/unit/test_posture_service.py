@@ -56,3 +56,43 @@ def test_importing_the_posture_service_loads_no_boto3() -> None:
         [sys.executable, "-c", probe], check=False, capture_output=True, text=True, timeout=60
     )
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_each_run_refreshes_the_snapshot_the_responder_reverts_to() -> None:
+    from dataclasses import replace
+
+    from grantguard.grants.model import PrincipalKind
+    from grantguard.posture.authorization import parse_authorization_details
+    from grantguard.snapshot import MemorySnapshotStore
+
+    read = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:Get*"}]}
+    page = {
+        "UserDetailList": [
+            {
+                "UserName": "alice",
+                "UserId": "AIDAALICE",
+                "Arn": "arn:aws:iam::123456789012:user/alice",
+                "Path": "/",
+                "UserPolicyList": [{"PolicyName": "read", "PolicyDocument": read}],
+                "AttachedManagedPolicies": [],
+                "GroupList": [],
+            }
+        ],
+        "GroupDetailList": [],
+        "RoleDetailList": [],
+        "Policies": [],
+    }
+    observed = replace(UNUSED, authorization=parse_authorization_details([page]))
+    store = MemorySnapshotStore()
+    run = run_posture(FakeAccount(observed), None, NOW, snapshots=store)
+    record = store.principal(PrincipalKind.USER, "alice")
+    assert record is not None and record.inline == {"read": read}
+    assert record.taken_at == NOW.strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert run.summary()["snapshot_records"] == 1 and run.snapshot_problem is None
+
+
+def test_a_run_without_authorization_details_says_the_snapshot_is_missing() -> None:
+    from grantguard.snapshot import MemorySnapshotStore
+
+    run = run_posture(FakeAccount(UNUSED), None, NOW, snapshots=MemorySnapshotStore())
+    assert run.snapshot_records is None and run.snapshot_problem is not None

@@ -100,6 +100,20 @@ def attach_user_policy_detail(
     return detail
 
 
+def grant_detail(
+    identity: dict[str, Any],
+    event_name: str,
+    params: dict[str, Any],
+    response: dict[str, Any] | None = None,
+    **kw: Any,
+) -> dict[str, Any]:
+    """CloudTrail's record of any grant call (a row of grants.kinds.KINDS): the same record as
+    AttachUserPolicy's with this event name, request and response."""
+    detail = attach_user_policy_detail(identity, "-", "-", **kw)
+    detail.update(eventName=event_name, requestParameters=params, responseElements=response)
+    return detail
+
+
 def envelope(detail: dict[str, Any], source: str = SOURCE) -> dict[str, Any]:
     """The event as EventBridge hands it to a target."""
     return {
