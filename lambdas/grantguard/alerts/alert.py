@@ -167,7 +167,7 @@ def _headline(kind: Kind, facts: Facts, outcome: Outcome, severity: Severity | N
     if state is not None and grant is not None and grant.target_user is None:
         count = state.reach.count
         many = f" A revert changes access for {count}." if count and count > 1 else ""
-        lines.append(f"Who it reaches: {clean(state.reach.describe())}{many}")
+        lines.append(f"{clean(state.reach.describe())}{many}")
     if outcome.context is not None and outcome.context.missing:
         lines.append("Part of the context could not be read: see CONTEXT MISSING.")
     return lines
