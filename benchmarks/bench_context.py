@@ -146,6 +146,86 @@ def run_case(case: Case, policy_arn: str, runs: int, invoke: Callable[..., Any])
             case.calls.append(calls)
 
 
+def build_kinds(session: boto3.session.Session, policy_arn: str) -> dict[str, dict[str, Any]]:
+    """One representative request per grant kind (grants/kinds.py), made in the emulator first."""
+    iam = session.client("iam")
+    trust = json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Service": "ec2.amazonaws.com"},
+                    "Action": "sts:AssumeRole",
+                }
+            ],
+        }
+    )
+    iam.create_role(RoleName="bench-role", AssumeRolePolicyDocument=trust)
+    iam.attach_role_policy(RoleName="bench-role", PolicyArn=policy_arn)
+    iam.attach_group_policy(GroupName="bench-group-0", PolicyArn=policy_arn)
+    inline = doc("lambda:CreateFunction")
+    iam.put_user_policy(UserName="member", PolicyName="bench-inline", PolicyDocument=inline)
+    iam.put_group_policy(
+        GroupName="bench-group-1", PolicyName="bench-inline", PolicyDocument=inline
+    )
+    iam.put_role_policy(RoleName="bench-role", PolicyName="bench-inline", PolicyDocument=inline)
+    iam.create_policy_version(PolicyArn=policy_arn, PolicyDocument=inline, SetAsDefault=False)
+    iam.add_user_to_group(GroupName="bench-group-2", UserName="solo")
+    put = {"policyName": "bench-inline", "policyDocument": inline}
+    return {
+        "AttachUserPolicy": {"userName": "member", "policyArn": policy_arn},
+        "AttachGroupPolicy": {"groupName": "bench-group-0", "policyArn": policy_arn},
+        "AttachRolePolicy": {"roleName": "bench-role", "policyArn": policy_arn},
+        "PutUserPolicy": {"userName": "member", **put},
+        "PutGroupPolicy": {"groupName": "bench-group-1", **put},
+        "PutRolePolicy": {"roleName": "bench-role", **put},
+        "CreatePolicyVersion": {
+            "policyArn": policy_arn,
+            "policyDocument": inline,
+            "setAsDefault": True,
+        },
+        "SetDefaultPolicyVersion": {"policyArn": policy_arn, "versionId": "v2"},
+        "AddUserToGroup": {"userName": "solo", "groupName": "bench-group-2"},
+    }
+
+
+def run_kinds(
+    requests: dict[str, dict[str, Any]], runs: int, invoke: Callable[..., Any]
+) -> list[Case]:
+    """Each kind's event through the handler (monitor mode: the emulator is left as it is)."""
+    cases = []
+    for name, params in requests.items():
+        case = Case(name, "-")
+        response = {"policyVersion": {"versionId": "v2"}} if name == "CreatePolicyVersion" else None
+        for run in range(runs + 1):
+            event = events.envelope(events.grant_detail(ACTOR, name, params, response))
+            started = time.perf_counter()
+            with redirect_stdout(io.StringIO()):
+                result = invoke(event)
+            elapsed = time.perf_counter() - started
+            calls = {k: v for k, v in result["aws_calls"].items() if not k.startswith("dynamodb:")}
+            if run == 0:
+                case.cold_calls = calls
+            else:
+                case.seconds.append(elapsed)
+                case.calls.append(calls)
+        cases.append(case)
+    return cases
+
+
+def report_kinds(cases: list[Case]) -> None:
+    print()
+    print(f"{'grant kind':<26} {'AWS calls':>9} {'median ms':>10} {'p90 ms':>8}  calls (warm)")
+    for case in cases:
+        warm = ", ".join(f"{k.split(':', 1)[1]} {v}" for k, v in sorted(case.warm_calls.items()))
+        print(
+            f"{case.name:<26} {sum(case.warm_calls.values()):>9} {case.median_ms:>10.1f} "
+            f"{case.p90_ms:>8.1f}  {warm}"
+        )
+    print("(monitor mode; calls exclude DynamoDB; times include the SNS publish)")
+
+
 def report(cases: list[Case]) -> None:
     a, b = cases
     print(f"{'case':<44} {'calls cold':>10} {'calls warm':>10} {'median ms':>10} {'p90 ms':>8}")
@@ -179,6 +259,7 @@ def main() -> int:
             inbox = resources.create_inbox(session)
             resources.create_idempotency_table(session, TABLE)
             policy_arn = build_users(session)
+            requests = build_kinds(session, policy_arn)
         with patched_environ(
             {**handler_environment(endpoint, inbox.topic_arn), "GG_MODE": "monitor"}
         ):
@@ -195,8 +276,10 @@ def main() -> int:
             ]
             for case in cases:
                 run_case(case, policy_arn, args.runs, invoke)
+            kinds = run_kinds(requests, args.runs, invoke)
             handler.reset_runtime()
     report(cases)
+    report_kinds(kinds)
     return 0
 
 
