@@ -20,9 +20,10 @@ from typing import Any, TextIO
 import boto3
 import botocore.handlers
 
-from grantguard.demo import events, resources
+from grantguard.demo import events, kinds_scene, resources
 from grantguard.demo.backtest_scene import run_backtest_scene
 from grantguard.demo.emulator import aws_environment, moto_server
+from grantguard.demo.kinds_scene import SNAPSHOT_TABLE, KindsScene
 
 ADMIN = "arn:aws:iam::aws:policy/AdministratorAccess"
 VIEW_ONLY = "arn:aws:iam::aws:policy/job-function/ViewOnlyAccess"
@@ -41,6 +42,7 @@ class DemoResult:
     outcomes: list[dict[str, Any]] = field(default_factory=list)
     forged_delivered: int = 0
     backtest_exit: int = 0
+    scene2: KindsScene = field(default_factory=KindsScene)
 
     def failures(self) -> list[str]:
         """The demo's expectations that did not hold, one sentence each."""
@@ -55,6 +57,7 @@ class DemoResult:
             problems.append("the rule delivered an event with a forged source")
         if self.backtest_exit:
             problems.append(f"the backtest scene exited with {self.backtest_exit}")
+        problems += self.scene2.failures()
         return problems
 
 
@@ -92,6 +95,7 @@ def handler_environment(endpoint: str, topic_arn: str) -> dict[str, str]:
         "GG_PROTECTED_POLICIES": "[]",
         "GG_EXEMPT_TAG": "grantguard:exempt",
         "GG_IDEMPOTENCY_TABLE": TABLE,
+        "GG_SNAPSHOT_TABLE": SNAPSHOT_TABLE,
         "GG_OWN_ROLE_ARN": f"arn:aws:iam::{events.ACCOUNT}:role/grantguard-responder",
         "POWERTOOLS_SERVICE_NAME": "grantguard",
         "POWERTOOLS_METRICS_NAMESPACE": "GrantGuard",
@@ -184,8 +188,34 @@ def run_demo(template: Path, out: TextIO) -> DemoResult:
         result.reverted = sum(1 for o in result.outcomes if o.get("reverted"))
         result.after = {u: resources.attachments(session, u) for u in users}
         _print(result, out)
+        result.scene2 = second_scene(session, endpoint, inbox, events_queue, out)
         result.backtest_exit = run_backtest_scene(session, out, BACKTEST_REPORT)
     return result
+
+
+def second_scene(
+    session: boto3.session.Session,
+    endpoint: str,
+    inbox: resources.Inbox,
+    events_queue: str,
+    out: TextIO,
+) -> KindsScene:
+    """A role's inline admin and a customer policy's admin version, reverted from the snapshot."""
+    scene = KindsScene()
+    policy_arn, scene.snapshot_records = kinds_scene.prepare(session)
+    details = kinds_scene.attack(session, policy_arn)
+    session.client("events").put_events(Entries=[events.put_events_entry(d) for d in details])
+    delivered = resources.receive(session, events_queue, expected=len(details), timeout=3.0)
+    with email_tap() as emails:
+        scene.outcomes = run_handler(endpoint, inbox.topic_arn, delivered)
+    notifications = resources.receive(session, inbox.queue_url, expected=len(delivered))
+    for alert in (alert_as_read(n, emails) for n in notifications):
+        out.write("\n" + "=" * 78 + "\n")
+        out.write(f"Subject: {alert['subject']}\n\n")
+        out.write(alert["email"].rstrip() + "\n")
+    kinds_scene.state(session, policy_arn, scene)
+    kinds_scene.report(scene, out)
+    return scene
 
 
 def alert_as_read(notification: dict[str, Any], emails: list[dict[str, str]]) -> dict[str, Any]:
