@@ -52,14 +52,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+# The quarantine patterns live once, in the Lambda's settings; the stack reuses them.
+from grantguard.settings import ALWAYS_PROTECTED
+
 # IAM's CloudTrail events are delivered to EventBridge only in us-east-1.
 REGION = "us-east-1"
 
 SEVERITIES = ("NONE", "LOW", "MEDIUM", "HIGH", "CRITICAL")
 MODES = ("monitor", "enforce")
-
-# AWS attaches these to users whose keys leaked; detaching one would reopen the incident.
-ALWAYS_PROTECTED = ("arn:aws:iam::aws:policy/AWSCompromisedKeyQuarantine*",)
 
 # The values CloudWatch Logs accepts for RetentionInDays (aws_logs.RetentionDays, in order).
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096,
