@@ -44,8 +44,10 @@ from grantguard.ports import (
     PermanentAwsError,
     TargetReader,
 )
+from grantguard.scoring import PolicyDocumentError
 from grantguard.snapshot import SnapshotError, SnapshotStore
 
+READS_OF_POLICIES = ("GetPolicy", "GetPolicyVersion")
 NO_SNAPSHOT_STORE = "no snapshot store is configured"
 NO_TARGET_READER = "No target-context reader was configured, so only the user's tags were read."
 
@@ -370,3 +372,15 @@ class Reads:
                 why_unknown=(f"the snapshot already shows {change.version_id} as the default"),
             )
         return Prior(known=True, version_id=record.default_version, taken_at=record.taken_at)
+
+
+def read_problem(grant: Grant, error: Exception) -> str:
+    """One sentence for on-call: why the grant could not be judged (the read that failed)."""
+    if isinstance(error, NotFoundError) and error.operation in READS_OF_POLICIES:
+        what = grant.policy_arn or grant.policy_name
+        return f"Policy {what} no longer exists, so it could not be assessed."
+    if isinstance(error, PolicyDocumentError):
+        what = grant.policy_arn or f"inline policy {grant.policy_name}"
+        return f"Policy {what} could not be read as IAM policy grammar: {error}"
+    what = grant.policy_arn or f"{grant.policy_name} for {grant.subject}"
+    return f"GrantGuard could not assess the grant of {what}: {error}"

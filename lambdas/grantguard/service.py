@@ -57,13 +57,12 @@ from grantguard.ports import (
     DeliveryUnknownError,
     IamGateway,
     JournalError,
-    NotFoundError,
     PermanentAwsError,
     RevertJournal,
     TargetReader,
     TransientAwsError,
 )
-from grantguard.reads import Reads
+from grantguard.reads import Reads, read_problem
 from grantguard.revert import (
     NothingChanged,
     ReadBackFailed,
@@ -94,7 +93,6 @@ logger = Logger(child=True)
 Assess = Callable[[Mapping[str, Any]], Assessment]
 OUT_OF_TIME = "could not be assessed in time (possible evasion)"
 OUT_OF_TIME_RULE = "budget.out-of-time"
-READS_OF_POLICIES = ("GetPolicy", "GetPolicyVersion")
 
 
 def _utc_now() -> datetime:
@@ -204,7 +202,7 @@ class Responder:
                 name="gg-assess",
             )
         except (PermanentAwsError, PolicyDocumentError, EventError) as error:
-            problem = self._read_problem(grant, error)
+            problem = read_problem(grant, error)
             logger.warning("grant could not be assessed", extra={**log, "problem": problem})
             return self._alert(Outcome(grant, None, None, problem=problem, state=progress.state))
         except (DeadlineExceeded, AssessmentBudgetExceeded) as error:
@@ -329,17 +327,6 @@ class Responder:
     @property
     def _undo(self) -> Remedy:
         return self.undo if self.undo is not None else UserOnlyRemedy(self._remedy_gateway)
-
-    @staticmethod
-    def _read_problem(grant: Grant, error: Exception) -> str:
-        if isinstance(error, NotFoundError) and error.operation in READS_OF_POLICIES:
-            what = grant.policy_arn or grant.policy_name
-            return f"Policy {what} no longer exists, so it could not be assessed."
-        if isinstance(error, PolicyDocumentError):
-            what = grant.policy_arn or f"inline policy {grant.policy_name}"
-            return f"Policy {what} could not be read as IAM policy grammar: {error}"
-        what = grant.policy_arn or f"{grant.policy_name} for {grant.subject}"
-        return f"GrantGuard could not assess the grant of {what}: {error}"
 
     # ---- act -------------------------------------------------------------------------------
 

@@ -86,6 +86,6 @@ def test_compare_on_s3_shows_the_effect_of_detach_at_high(
 ) -> None:
     upload_trail(aws, tmp_path, "", None)
     make_users(aws)
-    code, out, err = run(["--source", f"s3://{BUCKET}", "--compare", "detachAt=HIGH"])
+    code, out, err = run(["--source", f"s3://{BUCKET}", "--compare", "revertAt=HIGH"])
     assert code == 0, err
     assert "Under the proposed settings" in out

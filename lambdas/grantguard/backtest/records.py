@@ -14,28 +14,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from grantguard.grants.kinds import CLOUDTRAIL_EVENT_SOURCE, DETAIL_TYPE, EVENT_SOURCE
+from grantguard.grants.kinds import CLOUDTRAIL_EVENT_SOURCE, DETAIL_TYPE, EVENT_SOURCE, KINDS
 
-# The grant kinds the backtest judges today (the responder handles every row of
-# grants.kinds.KINDS; the backtest reads through a read-only user gateway, so users only).
-SUPPORTED_EVENT_NAMES = frozenset({"AttachUserPolicy"})
-# IAM calls that grant permissions. Only SUPPORTED_EVENT_NAMES are judged today; the rest are
+# The grant kinds the backtest judges: every row of the grant-kind table, as the responder does.
+SUPPORTED_EVENT_NAMES = frozenset(KINDS)
+# IAM calls that grant access. Those without a row in the table yet (trust, credentials) are
 # counted as "not yet judged (kind unsupported)" so that the summary never hides them.
-GRANT_EVENT_NAMES = frozenset(
-    {
-        "AttachUserPolicy",
-        "PutUserPolicy",
-        "AddUserToGroup",
-        "AttachGroupPolicy",
-        "PutGroupPolicy",
-        "AttachRolePolicy",
-        "PutRolePolicy",
-        "UpdateAssumeRolePolicy",
-        "CreatePolicyVersion",
-        "SetDefaultPolicyVersion",
-        "CreateAccessKey",
-        "CreateLoginProfile",
-    }
+GRANT_EVENT_NAMES = SUPPORTED_EVENT_NAMES | frozenset(
+    {"UpdateAssumeRolePolicy", "CreateAccessKey", "CreateLoginProfile"}
 )
 UNSUPPORTED_GRANT_NAMES = GRANT_EVENT_NAMES - SUPPORTED_EVENT_NAMES
 _NAME_HIT = re.compile(

@@ -113,13 +113,13 @@ def render_html(
         "<h2>Would have reverted</h2>",
         _table(
             "would-revert",
-            ("time", "actor", "user", "policy", "severity", "reasons"),
+            ("time", "actor", "principal", "policy", "severity", "reasons"),
             [
                 (
                     r.event_time,
                     r.actor,
-                    r.target_user,
-                    r.policy_arn,
+                    r.who,
+                    r.what,
                     r.severity,
                     " ".join(r.revert_reasons or r.reasons),
                 )
@@ -138,16 +138,17 @@ def render_html(
             "<h2>Under the proposed settings</h2>",
             _table(
                 "changes",
-                ("time", "actor", "user", "policy", "before", "after"),
+                ("time", "actor", "principal", "policy", "before", "after"),
                 [
-                    (c.event_time, c.actor, c.target_user, c.policy_arn, c.before, c.after)
+                    (c.event_time, c.actor, c.principal, c.policy, c.before, c.after)
                     for c in changes
                 ],
             ),
         ]
     sections.append(
         '<p class="note">Context is as of now: the policies\' current default versions and the '
-        "users' current tags, policies and credentials, not those at the event time.</p>"
+        "principals' current tags, policies, members, trust and credentials, not those at the "
+        "event time; the prior state of an overwrite is assumed known (the daily snapshot).</p>"
     )
     return (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'

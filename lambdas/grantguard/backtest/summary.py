@@ -128,7 +128,7 @@ def suggest_allow_list(
         if any(fnmatchcase(arn, pattern) for pattern in allow_actors):
             continue
         days = sorted({i.day for i in items})
-        policies = tuple(sorted({i.policy_arn for i in items if i.policy_arn}))
+        policies = tuple(sorted({i.what for i in items if i.what}))
         if (
             len(items) < ROUTINE_MIN_GRANTS
             or len(days) < ROUTINE_MIN_DAYS
@@ -143,7 +143,7 @@ def suggest_allow_list(
                 first_day=days[0],
                 last_day=days[-1],
                 policies=policies,
-                targets=len({i.target_user for i in items}),
+                targets=len({i.who for i in items}),
                 would_revert=sum(i.would_revert for i in items),
             )
         )
@@ -157,8 +157,8 @@ class Change:
     event_id: str
     event_time: str
     actor: str | None  # the actor's identity (the session issuer for roles)
-    target_user: str | None
-    policy_arn: str | None
+    principal: str | None  # "user bob", "role app", "policy app-read"
+    policy: str | None  # its name (or ARN)
     before: str
     after: str
 
@@ -178,8 +178,8 @@ def compare(baseline: Sequence[Judged], proposed: Sequence[Judged]) -> tuple[Cha
                     old.event_id,
                     old.event_time,
                     old.actor_arn or old.actor,
-                    old.target_user,
-                    old.policy_arn,
+                    old.who,
+                    old.what,
                     state(old),
                     state(new),
                 )
@@ -191,10 +191,10 @@ def group_changes(changes: Sequence[Change]) -> dict[tuple[str, ...], list[Chang
     """Changes grouped by who, to whom, which policy and how (a routine actor is one line)."""
     groups: dict[tuple[str, ...], list[Change]] = defaultdict(list)
     for change in changes:
-        policy = (change.policy_arn or "").rsplit("/", 1)[-1]
+        policy = (change.policy or "").rsplit("/", 1)[-1]
         key = (
             change.actor or "unknown",
-            change.target_user or "?",
+            change.principal or "?",
             policy,
             change.before,
             change.after,
@@ -230,6 +230,7 @@ def render_text(summary: Summary, changes: Sequence[Change] | None = None) -> st
             )
     lines += [
         "",
-        "Context is as of now: current policy versions and the users' current tags and policies.",
+        "Context is as of now: current policy versions and the principals' current tags, "
+        "policies, members and trust.",
     ]
     return "\n".join(lines) + "\n"

@@ -205,11 +205,19 @@ def judge_all(judge: Any, records: Sequence[dict[str, Any]]) -> list[Any]:
 def make_judge(settings: Any) -> Any:
     """The judge over boto3 (imported here so --athena-ddl and --help never load boto3)."""
     from grantguard.adapters.iam import Boto3Iam  # noqa: PLC0415
+    from grantguard.adapters.principals import Boto3Principals  # noqa: PLC0415
+    from grantguard.adapters.remedy import Boto3Remedy  # noqa: PLC0415
     from grantguard.adapters.target import Boto3Target  # noqa: PLC0415
     from grantguard.backtest.judge import DryRunJudge  # noqa: PLC0415
 
     iam = Boto3Iam()
-    return DryRunJudge(settings, iam, Boto3Target(iam))
+    return DryRunJudge(
+        settings,
+        iam,
+        Boto3Target(iam),
+        principals=Boto3Principals(iam.client),
+        remedy=Boto3Remedy(iam.client),
+    )
 
 
 def run(

@@ -36,7 +36,8 @@ _NOISE = (
 
 @dataclass(frozen=True)
 class GrantSpec:
-    """One AttachUserPolicy to put into the trail."""
+    """One grant to put into the trail: an AttachUserPolicy unless `event_name` and `request`
+    say otherwise (e.g. PutRolePolicy with its roleName, policyName and policyDocument)."""
 
     time: datetime
     actor_arn: str  # a role ARN (the call is made from an assumed-role session) or a user ARN
@@ -44,6 +45,8 @@ class GrantSpec:
     policy_arn: str
     session: str = "session"
     error_code: str | None = None
+    event_name: str = "AttachUserPolicy"
+    request: dict[str, Any] | None = None  # requestParameters; None: userName and policyArn
 
 
 def _identity(actor_arn: str, session: str) -> dict[str, Any]:
@@ -86,11 +89,15 @@ def grant_record(spec: GrantSpec) -> dict[str, Any]:
         "userIdentity": _identity(spec.actor_arn, spec.session),
         "eventTime": spec.time.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "eventSource": "iam.amazonaws.com",
-        "eventName": "AttachUserPolicy",
+        "eventName": spec.event_name,
         "awsRegion": REGION,
         "sourceIPAddress": "203.0.113.10",
         "userAgent": "aws-cli/2.15.0 Python/3.11.6 Linux/6.1 exe/x86_64",
-        "requestParameters": {"userName": spec.user, "policyArn": spec.policy_arn},
+        "requestParameters": (
+            dict(spec.request)
+            if spec.request is not None
+            else {"userName": spec.user, "policyArn": spec.policy_arn}
+        ),
         "responseElements": None,
         "requestID": str(uuid.uuid4()),
         "eventID": str(uuid.uuid4()),
@@ -107,7 +114,7 @@ def grant_record(spec: GrantSpec) -> dict[str, Any]:
     }
     if spec.error_code:
         record["errorCode"] = spec.error_code
-        record["errorMessage"] = "User is not authorized to perform: iam:AttachUserPolicy"
+        record["errorMessage"] = f"User is not authorized to perform: iam:{spec.event_name}"
     return record
 
 
