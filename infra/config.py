@@ -38,6 +38,10 @@ deactivateUnusedKeys
                     the digest with the command that reactivates it. Its role is granted
                     iam:UpdateAccessKey only when this is true and mode is enforce; in monitor
                     mode the flag does nothing.
+archiveDays         days the EventBridge archive keeps every grant event the responder's rule
+                    matches, for `grantguard backtest --source archive` after tuning (default
+                    365; 0: no archive). EventBridge itself reads 0 as "forever"; GrantGuard never
+                    asks for that.
 region              optional; only us-east-1 is accepted (see REGION below).
 
 A wrong value fails synth with one sentence naming the key, the value and what is allowed.
@@ -66,6 +70,7 @@ LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 
                       1827, 2192, 2557, 2922, 3288, 3653)  # fmt: skip
 
 MAX_RESERVED_CONCURRENCY = 1000
+MAX_ARCHIVE_DAYS = 3653
 BOOLEANS = {"true": True, "false": False}
 # Lambda caps all environment variables at 4 KB together; leave room for the fixed ones.
 MAX_PATTERN_ENV_BYTES = 3000
@@ -90,6 +95,7 @@ DEFAULTS: dict[str, Any] = {
     "reservedConcurrency": 5,
     "postureHourUtc": 6,
     "deactivateUnusedKeys": False,
+    "archiveDays": 365,
 }
 KEYS = (*DEFAULTS, "region", "detachAt")
 
@@ -113,6 +119,7 @@ class GrantGuardConfig:
     deactivate_unused_keys: bool = False
     protected_principals: tuple[str, ...] = ()
     revert_at_for: Mapping[str, str] = field(default_factory=dict)
+    archive_days: int = 365  # 0: no archive
 
     @property
     def deactivates_keys(self) -> bool:
@@ -349,4 +356,11 @@ def load_config(context: Mapping[str, Any]) -> GrantGuardConfig:
         deactivate_unused_keys=_boolean("deactivateUnusedKeys", raw["deactivateUnusedKeys"]),
         protected_principals=principals,
         revert_at_for=_revert_at_for(raw["revertAtFor"], revert_at),
+        archive_days=_integer(
+            "archiveDays",
+            raw["archiveDays"],
+            f"a whole number of days from 0 (no archive) to {MAX_ARCHIVE_DAYS}",
+            0,
+            MAX_ARCHIVE_DAYS,
+        ),
     )

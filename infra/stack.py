@@ -10,6 +10,7 @@ from constructs import Construct
 from infra.alarms import Alarms
 from infra.alerting import Alerting
 from infra.config import GrantGuardConfig
+from infra.history import History
 from infra.posture import Posture
 from infra.responder import Responder
 from infra.snapshot import Snapshot
@@ -25,8 +26,9 @@ class GrantGuardStack(Stack):
         super().__init__(
             scope,
             construct_id,
-            description="GrantGuard: detects and undoes dangerous IAM user policy attachments; "
-            "checks account posture daily.",
+            description="GrantGuard: detects and reverts dangerous IAM grants (policies on users, "
+            "groups and roles, inline documents, policy versions, group joins); checks account "
+            "posture daily.",
             **kwargs,
         )
         self.config = config
@@ -35,6 +37,8 @@ class GrantGuardStack(Stack):
         self.posture = Posture(
             self, "Posture", config=config, alerting=self.alerting, responder=self.responder
         )
+        # What the responder's rule sees, archived for backtests after tuning (archiveDays).
+        self.history = History(self, "History", config=config)
         # Built once both roles exist: the responder may never change either.
         self.never_touch = self.responder.never_touch(config, others=[self.posture.role])
         # Both read and write the authorization snapshot: the posture run refreshes it daily,
@@ -69,6 +73,13 @@ class GrantGuardStack(Stack):
             value=self.alerting.ops_topic.topic_arn,
             description="Subscribe on-call here for alarms about GrantGuard itself.",
         )
+        if self.history.archive is not None:
+            CfnOutput(
+                self,
+                "GrantArchiveName",
+                value=self.history.archive.archive_name,
+                description="grantguard backtest --source archive replays this archive.",
+            )
         CfnOutput(self, "FunctionName", value=self.responder.function.function_name)
         CfnOutput(self, "RuleDeadLetterQueueUrl", value=self.responder.rule_dlq.queue_url)
         CfnOutput(self, "FailedInvocationQueueUrl", value=self.responder.failure_queue.queue_url)

@@ -119,6 +119,7 @@ def test_every_queue_is_encrypted_and_refuses_plain_http(synth: Synth) -> None:
         synth.stack.posture.schedule_dlq,
         synth.stack.posture.failure_queue,
         synth.stack.tamper.dead_letter_queue,
+        synth.stack.history.queue,
     )
     assert sorted(queues) == sorted(synth.logical_id(q) for q in constructs)
     for queue in queues.values():

@@ -100,7 +100,8 @@ def test_every_function_rule_topic_and_role_of_the_stack_is_guarded(synth: Synth
     for slug in ("rule", "rule-targets"):
         names = _values(synth, slug)
         for logical_id, rule in synth.of_type("AWS::Events::Rule").items():
-            assert rule["Properties"].get("Name", {"Ref": logical_id}) in names, logical_id
+            named = rule["Properties"].get("Name")
+            assert named in names or {"Ref": logical_id} in names, logical_id
     topics = synth.of_type("AWS::SNS::Topic")
     assert len(topics) == 2
     assert sorted(_values(synth, "topic"), key=str) == sorted(({"Ref": t} for t in topics), key=str)

@@ -262,6 +262,7 @@ class Judged:
                     "would_revert": self.would_revert,
                     "revert_reasons": list(self.revert_reasons),
                     "actor_arn": self.actor_arn,
+                    "subject": self.who,
                     "current_facts": list(self.current_facts),
                 },
             }
@@ -270,7 +271,6 @@ class Judged:
             body.update(
                 {
                     "actor": self.actor,
-                    "principal": self.principal,
                     "target_user": self.target_user,
                     "policy_arn": self.policy_arn,
                     "policy": self.policy,

@@ -2,7 +2,8 @@
 
 Read-only: the policy documents and the users' context are read (as of now), nothing is
 detached and nothing is published. Sources: LookupEvents (default, the last 90 days), trail log
-files in S3 or a local folder, or an Athena query over the trail bucket.
+files in S3 or a local folder, an Athena query over the trail bucket, or a replay of the stack's
+own EventBridge archive of grant events.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any, TextIO
 
 from grantguard.backtest import settings as backtest_settings
 from grantguard.backtest.records import GRANT_EVENT_NAMES, envelope, filter_records
+from grantguard.backtest.replay import ARCHIVE_NAME, ReplayError, read_archive
 from grantguard.backtest.summary import compare, render_text, summarize
 
 EXIT_OK = 0
@@ -42,7 +44,8 @@ def register(commands: Any) -> None:
     parser.add_argument(
         "--source",
         default="lookup",
-        help="lookup (default), s3://bucket/prefix, or a folder of CloudTrail *.json.gz files",
+        help="lookup (default), s3://bucket/prefix, a folder of CloudTrail *.json.gz files, or "
+        "archive[:NAME] (replay the stack's EventBridge archive of grant events)",
     )
     parser.add_argument("--days", type=int, default=90, help="how far back (default 90)")
     parser.add_argument(
@@ -141,6 +144,8 @@ def read_records(
         return rows, len(rows)
     if args.source == "lookup":
         return _read_lookup(args, now, err)
+    if args.source == "archive" or args.source.startswith("archive:"):
+        return _read_archive(args, now, err)
     bar = ProgressBar(err, "reading trail files")
     try:
         if args.source.startswith("s3://"):
@@ -160,6 +165,29 @@ def read_records(
     return [r for r in read.grants if str(r.get("eventTime", ""))[:10] >= since.isoformat()], (
         read.records
     )
+
+
+def _read_archive(
+    args: argparse.Namespace, now: datetime, err: TextIO
+) -> tuple[list[dict[str, Any]], int]:
+    """Replay the stack's archive into its replay queue and drain it (what the rule saw)."""
+    from grantguard.adapters.replay import Boto3Replay  # noqa: PLC0415
+
+    name = args.source.partition(":")[2] or ARCHIVE_NAME
+    start = now - timedelta(days=args.days)
+
+    def progress(state: str, records: int) -> None:
+        err.write(f"\rreplay of {name}: {state}, {records} grant events received   ")
+
+    read = read_archive(
+        Boto3Replay(), name, start, now, now=now, sleep=time.sleep, progress=progress
+    )
+    err.write(
+        f"\nreplay {read.replay}: {len(read.records)} grant events"
+        + (f" ({read.foreign} of another replay left queued)" if read.foreign else "")
+        + "\n"
+    )
+    return filter_records(read.records), len(read.records)
 
 
 def _read_lookup(
@@ -245,7 +273,7 @@ def run(
             )
             proposed = backtest_settings.settings_from_context(changed, cdk_json)
         records, total = read_records(args, now, err)
-    except ValueError as error:
+    except (ValueError, ReplayError) as error:
         err.write(f"grantguard backtest: {error}\n")
         return EXIT_USAGE
     judge = judge_factory(settings)

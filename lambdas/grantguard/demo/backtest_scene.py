@@ -27,7 +27,9 @@ IAM_FULL = "arn:aws:iam::aws:policy/IAMFullAccess"
 DAYS = 30
 ROLE = "app-runner"
 ADMINS = "admins"
-INLINE_ADMIN = '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}'
+INLINE_ADMIN = (
+    '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}'
+)
 TRUST = (
     '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sts:AssumeRole",'
     '"Principal":{"Service":"ec2.amazonaws.com"}}]}'
