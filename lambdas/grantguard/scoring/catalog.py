@@ -207,10 +207,23 @@ class Catalog(Summaries):
     def _union_written(
         self, actions: tuple[str, ...]
     ) -> tuple[int, tuple[int, ...], tuple[str, ...], int]:
-        found = list(map(self._written.get, actions, repeat(-1)))
+        written = self._written
+        if actions[0] not in written:  # e.g. `svc:getThing` throughout: lower-case them all
+            return self._union(tuple(map(str.lower, actions)))
+        found = list(map(written.get, actions, repeat(-1)))
         if -1 not in found:
             return _bits_to_int(found, self.size), (), (), len(found)
-        return self._union(tuple(map(str.lower, actions)))
+        # Only the names not in AWS's spelling (wildcards, other letter cases) are lower-cased
+        # and looked up again: each lookup of a fresh name is a few cache misses.
+        positions = [k for k, index in enumerate(found) if index < 0]
+        lowered = [actions[k].lower() for k in positions]
+        again = list(map(self._exact.get, lowered, repeat(-1)))
+        exact = [index for index in found if index >= 0]
+        if -1 not in again:
+            return _bits_to_int(exact + again, self.size), (), (), len(found)
+        exact += [index for index in again if index >= 0]
+        rest = [k for k, index in enumerate(again) if index < 0]
+        return self._union_rest([positions[k] for k in rest], [lowered[k] for k in rest], exact)
 
     def _union(
         self, patterns: tuple[str, ...]
@@ -221,6 +234,13 @@ class Catalog(Summaries):
         positions = [k for k, index in enumerate(found) if index < 0]
         others = [patterns[k] for k in positions]
         exact = [index for index in found if index >= 0]
+        return self._union_rest(positions, others, exact)
+
+    def _union_rest(
+        self, positions: list[int], others: list[str], exact: list[int]
+    ) -> tuple[int, tuple[int, ...], tuple[str, ...], int]:
+        """`_union` once the exact names are indices: the other patterns (lower-cased, pattern
+        k at `positions[k]` of the statement) are expanded."""
         # Patterns matched over the whole catalog go in one pass; the others one by one.
         batched, mask, count, empty = self._catalog_pass_union(others)
         rest = [k for k in range(len(others)) if k not in batched] if batched else None
