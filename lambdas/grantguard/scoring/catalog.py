@@ -201,7 +201,12 @@ class Catalog(Summaries):
             if index is not None:
                 return 1 << index, [], [], 1
             return self.union_counted((actions[0].lower(),))
-        union, missing, wilds, total = self._written_cached(actions)
+        if len(actions) >= LONG_LIST and actions[0] not in self._written:
+            # A long list in another letter case (`svc:getThing`): the cache key alone would
+            # hash every name, which the lower-cased lookups cannot reuse.
+            union, missing, wilds, total = self._union_written(actions)
+        else:
+            union, missing, wilds, total = self._written_cached(actions)
         return union, list(missing), list(wilds), total
 
     def _union_written(
