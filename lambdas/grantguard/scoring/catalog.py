@@ -159,9 +159,6 @@ class Catalog(Summaries):
         self._prefixes: globs.ServiceText | None = None
         self._prefix_matches: dict[str, list[ServiceRange]] = {}  # service part -> services
         self._names_only: globs.LineBits | None = None
-        self.span_for: Callable[[str], tuple[int, int] | None] = lru_cache(maxsize=PATTERN_CACHE)(
-            self._span_for
-        )
         self._ones = b"\x01" * self.size
         self._union_cached: Callable[
             [tuple[str, ...]], tuple[int, tuple[int, ...], tuple[str, ...], int]
@@ -201,16 +198,34 @@ class Catalog(Summaries):
             if index is not None:
                 return 1 << index, [], [], 1
             return self.union_counted((actions[0].lower(),))
-        union, missing, wilds, total = self._written_cached(actions)
+        if len(actions) >= LONG_LIST and actions[0] not in self._written:
+            # A long list in another letter case (`svc:getThing`): the cache key alone would
+            # hash every name, which the lower-cased lookups cannot reuse.
+            union, missing, wilds, total = self._union_written(actions)
+        else:
+            union, missing, wilds, total = self._written_cached(actions)
         return union, list(missing), list(wilds), total
 
     def _union_written(
         self, actions: tuple[str, ...]
     ) -> tuple[int, tuple[int, ...], tuple[str, ...], int]:
-        found = list(map(self._written.get, actions, repeat(-1)))
+        written = self._written
+        if actions[0] not in written:  # e.g. `svc:getThing` throughout: lower-case them all
+            return self._union(tuple(map(str.lower, actions)))
+        found = list(map(written.get, actions, repeat(-1)))
         if -1 not in found:
             return _bits_to_int(found, self.size), (), (), len(found)
-        return self._union(tuple(map(str.lower, actions)))
+        # Only the names not in AWS's spelling (wildcards, other letter cases) are lower-cased
+        # and looked up again: each lookup of a fresh name is a few cache misses.
+        positions = [k for k, index in enumerate(found) if index < 0]
+        lowered = [actions[k].lower() for k in positions]
+        again = list(map(self._exact.get, lowered, repeat(-1)))
+        exact = [index for index in found if index >= 0]
+        if -1 not in again:
+            return _bits_to_int(exact + again, self.size), (), (), len(found)
+        exact += [index for index in again if index >= 0]
+        rest = [k for k, index in enumerate(again) if index < 0]
+        return self._union_rest([positions[k] for k in rest], [lowered[k] for k in rest], exact)
 
     def _union(
         self, patterns: tuple[str, ...]
@@ -221,8 +236,21 @@ class Catalog(Summaries):
         positions = [k for k, index in enumerate(found) if index < 0]
         others = [patterns[k] for k in positions]
         exact = [index for index in found if index >= 0]
+        return self._union_rest(positions, others, exact)
+
+    def _union_rest(
+        self, positions: list[int], others: list[str], exact: list[int]
+    ) -> tuple[int, tuple[int, ...], tuple[str, ...], int]:
+        """`_union` once the exact names are indices: the other patterns (lower-cased, pattern
+        k at `positions[k]` of the statement) are expanded."""
+        # One C scan tells whether any pattern may have a wildcard in its service part (the
+        # usual statement has none): then neither a batched pass nor a per-pattern check.
+        service_wild = _SERVICE_WILDCARD.search("\n".join(others)) is not None
         # Patterns matched over the whole catalog go in one pass; the others one by one.
-        batched, mask, count, empty = self._catalog_pass_union(others)
+        if service_wild and len(others) > 1:
+            batched, mask, count, empty = self._catalog_pass_union(others)
+        else:
+            batched, mask, count, empty = set(), 0, 0, []
         rest = [k for k in range(len(others)) if k not in batched] if batched else None
         singles = others if rest is None else [others[k] for k in rest]
         if len(singles) >= LARGE_STATEMENT:
@@ -238,16 +266,15 @@ class Catalog(Summaries):
                     missed.append(k)
         mask, count = mask | part if mask else part, count + part_count
         empty.extend(missed if rest is None else [rest[k] for k in missed])
-        wild = tuple(dict.fromkeys(filter(service_wildcard, others)))
+        wild = tuple(dict.fromkeys(filter(service_wildcard, others))) if service_wild else ()
         return mask, tuple(positions[k] for k in sorted(empty)), wild, count
 
     def _catalog_pass_union(self, others: list[str]) -> tuple[set[int], int, int, list[int]]:
         """The positions of the patterns that need a pass over the whole catalog (a wildcard
         in the service part matching many services), matched together when there are several:
         their union, its size (an upper bound no larger than the sum of their counts) and the
-        positions of those that match nothing. One pattern alone goes through `_expand`."""
-        if len(others) < 2 or not _SERVICE_WILDCARD.search("\n".join(others)):
-            return set(), 0, 0, []  # the usual statement: one C scan, no loop over patterns
+        positions of those that match nothing. One pattern alone goes through `_expand`. Called
+        for two or more patterns, one of which may have a wildcard in its service part."""
         batch = [k for k, pattern in enumerate(others) if self._needs_catalog_pass(pattern)]
         if len(batch) < 2:
             return set(), 0, 0, []
@@ -282,29 +309,30 @@ class Catalog(Summaries):
         _scatter(flags, exact)
         extra, count = 0, len(exact)
         empty: list[int] = []
-        for k, (pattern, span) in enumerate(zip(others, map(self.span_for, others), strict=True)):
-            if span is None:
+        # `svc:*` and `svc:Prefix*` of a known service are a contiguous run (bisected inline:
+        # such patterns are seldom seen twice, so a cache lookup per pattern only adds work).
+        services, ones, wildcards = self.services, memoryview(self._ones), globs.WILDCARDS
+        for k, pattern in enumerate(others):
+            prefix, _, name = pattern.partition(":")
+            service = services.get(prefix)
+            head = name[:-1]
+            if service is None or name[-1:] != "*" or not wildcards.isdisjoint(head):
                 part, part_count = self._expand(pattern)
                 extra |= part
                 count += part_count
                 if not part:
                     empty.append(k)
-            elif span[0] == span[1]:
+                continue
+            names = service.lower_names
+            lo = bisect_left(names, head)
+            hi = bisect_left(names, head + "\U0010ffff", lo)
+            if lo == hi:
                 empty.append(k)
             else:
-                flags[span[0] : span[1]] = self._ones[: span[1] - span[0]]
-                count += span[1] - span[0]
+                start = service.start
+                flags[start + lo : start + hi] = ones[: hi - lo]
+                count += hi - lo
         return int(flags[::-1].translate(_BIT_CHARS), 2) | extra, count, empty
-
-    def _span_for(self, pattern: str) -> tuple[int, int] | None:
-        """(lo, hi) indices when a lower-cased pattern is `svc:*` or `svc:Prefix*` of a known
-        service (a contiguous run), else None."""
-        prefix, _, name = pattern.partition(":")
-        service = self.services.get(prefix)
-        if service is None or not name.endswith("*") or has_wildcard(name[:-1]):
-            return None
-        lo, hi = globs.run_of(service.lower_names, name[:-1])
-        return service.start + lo, service.start + hi
 
     # Rows of the reviewed override table that did not apply (see scoring/overrides.py).
     overrides_skipped: tuple[Override, ...] = ()
@@ -446,7 +474,6 @@ class Catalog(Summaries):
         self._expand.cache_clear()  # type: ignore[attr-defined]
         self._union_cached.cache_clear()  # type: ignore[attr-defined]
         self._written_cached.cache_clear()  # type: ignore[attr-defined]
-        self.span_for.cache_clear()  # type: ignore[attr-defined]
         self._texts.clear()
         self._prefix_matches.clear()  # (the catalog-wide indexes stay: they hold no pattern)
         globs.clear_caches()

@@ -28,7 +28,7 @@ from operator import itemgetter
 
 from grantguard.scoring import budget
 
-_WILDCARDS = frozenset("*?")
+WILDCARDS = frozenset("*?")
 SMALL_RUN = 16  # candidate names checked one by one rather than scanned for
 
 # A service's names as one text, each followed by a newline, and where each line starts (plus
@@ -37,7 +37,7 @@ ServiceText = tuple[str, list[int]]
 
 
 def has_wildcard(text: str) -> bool:
-    return not _WILDCARDS.isdisjoint(text)
+    return not WILDCARDS.isdisjoint(text)
 
 
 def service_wildcard(pattern: str) -> bool:
