@@ -32,6 +32,8 @@ RESOURCE_EXCEPTIONS: dict[str, str] = {
     "iam:ListMFADevices": "user",
     "iam:ListAccessKeys": "user",
     "iam:GetAccessKeyLastUsed": "user",
+    "iam:UpdateAccessKey": "user",
+    "iam:DeleteLoginProfile": "user",
 }
 _NOUN = re.compile(r"User|Group|Role|Polic(?:y|ies)")
 # "ListGroupsForUser" acts on the user, "AddUserToGroup" on the group: the noun after the

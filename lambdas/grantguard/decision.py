@@ -7,6 +7,9 @@ match wins:
 1. the responder's own call                      -> IGNORE
 2. a failed attempt (CloudTrail errorCode)       -> ALERT_ONLY, severity capped at MEDIUM
 3. a policy version created without setAsDefault -> ALERT_ONLY (nothing is granted yet)
+   a credential a user made for itself (rotation)  -> ALERT_ONLY, severity capped at LOW
+   a credential made for someone else              -> severity at least MEDIUM (account takeover);
+   a console password is only deleted at CRITICAL (it locks the real user out too)
 4. severity below the threshold for the principal's kind (`revert_at`, or the stricter
    `revert_at_for` of groups, roles and policies, whose revert changes many people's access)
                                                  -> ALERT_ONLY
@@ -31,7 +34,14 @@ from fnmatch import fnmatchcase
 
 from grantguard.context.model import UserContext
 from grantguard.context.state import PrincipalState
-from grantguard.grants.model import AttachPolicy, Grant, NewDefaultVersion, PutInline
+from grantguard.grants.model import (
+    CONSOLE_PASSWORD,
+    AttachPolicy,
+    Grant,
+    NewCredential,
+    NewDefaultVersion,
+    PutInline,
+)
 from grantguard.scoring.assessment import Assessment, Severity
 from grantguard.settings import (
     QUARANTINE_INLINE_PATTERN,
@@ -42,6 +52,8 @@ from grantguard.settings import (
 )
 
 ATTEMPT_SEVERITY_CAP = Severity.MEDIUM
+SELF_SERVICE_CAP = Severity.LOW  # a user's own key or password: rotation, not an attack
+TAKEOVER_FLOOR = Severity.MEDIUM  # someone else's: at least this, whatever the user holds
 
 
 class Action(StrEnum):
@@ -109,8 +121,28 @@ def decide(
             ),
         )
 
+    credential = grant.change if isinstance(grant.change, NewCredential) else None
+    takeover: tuple[str, ...] = ()
+    if credential is not None:
+        if grant.self_service:
+            return Decision(
+                Action.ALERT_ONLY,
+                min(severity, SELF_SERVICE_CAP),
+                (
+                    f"{grant.actor.display} made a {credential.credential} for itself: "
+                    "self-service rotation is normal, so GrantGuard only reports it.",
+                ),
+            )
+        severity = max(severity, TAKEOVER_FLOOR)
+        takeover = (
+            f"A {credential.credential} for {grant.subject} made by {grant.actor.display}, "
+            "not by the user: whoever holds it acts as the user (possible account takeover).",
+        )
+
     kind = reach_kind(grant)
     threshold = settings.threshold(kind)
+    if credential is not None and credential.credential == CONSOLE_PASSWORD:
+        threshold = max(threshold, Severity.CRITICAL)
     if severity < threshold:
         stricter = (
             f" (stricter than {settings.revert_at.name} for {kind} grants, which change access "
@@ -118,16 +150,25 @@ def decide(
             if threshold > settings.revert_at
             else ""
         )
+        if credential is not None and credential.credential == CONSOLE_PASSWORD:
+            stricter = (
+                " (a console password is only deleted at CRITICAL: that locks the real user "
+                "out too)"
+            )
         return Decision(
             Action.ALERT_ONLY,
             severity,
             (
+                *takeover,
                 f"Severity {severity.name} is below the revert threshold "
                 f"{threshold.name}{stricter}, so GrantGuard only reports it.",
             ),
         )
 
-    verdict = (f"Severity {severity.name} reaches the revert threshold {threshold.name}.",)
+    verdict = (
+        *takeover,
+        f"Severity {severity.name} reaches the revert threshold {threshold.name}.",
+    )
     against = reasons_not_to_act(grant, settings, user, state)
     undone = reasons_already_undone(grant, user, state)
     if against:

@@ -16,6 +16,7 @@ Transient failures raise (Lambda retries); a principal or policy that is gone is
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -34,6 +35,7 @@ from grantguard.grants.model import (
     AttachPolicy,
     Grant,
     JoinGroup,
+    NewCredential,
     NewDefaultVersion,
     PrincipalKind,
     PutInline,
@@ -48,6 +50,11 @@ from grantguard.scoring import PolicyDocumentError
 from grantguard.snapshot import SnapshotError, SnapshotStore
 
 READS_OF_POLICIES = ("GetPolicy", "GetPolicyVersion")
+# What a user with no policy can do, as a document the scorer reads: nothing.
+NOTHING_ALLOWED = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Deny", "Action": "*", "Resource": "*"}],
+}
 NO_SNAPSHOT_STORE = "no snapshot store is configured"
 NO_TARGET_READER = "No target-context reader was configured, so only the user's tags were read."
 
@@ -63,6 +70,8 @@ class Reads:
     remedy: Remedy | None = None
     snapshots: SnapshotStore | None = None
     calls: list[str] = field(default_factory=list)  # port methods called, in order (bench)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _snapshots: dict[tuple[str, str], TargetSnapshot] = field(default_factory=dict, repr=False)
 
     def granted(self, grant: Grant) -> Granted:
         """The document to score; NotFoundError/PermanentAwsError when it cannot be read."""
@@ -75,6 +84,8 @@ class Reads:
             return Granted(f"inline policy {change.policy_name}", change.document())
         if isinstance(change, NewDefaultVersion):
             return self._version(change)
+        if isinstance(change, NewCredential):
+            return self._credential(grant, change)
         group = self._principals().group(change.group_name)
         self.calls.append("group")
         documents = {f"inline policy {n} of group {group.name}": d for n, d in group.inline.items()}
@@ -82,6 +93,22 @@ class Reads:
         for arn, document in self._principals().managed_documents(group.attached).items():
             documents[f"managed policy {arn.rsplit('/', 1)[-1]} of group {group.name}"] = document
         return Granted(f"group {group.name}", merged(documents), sources=tuple(documents))
+
+    def _credential(self, grant: Grant, change: NewCredential) -> Granted:
+        """Everything the user holds now (own, inline and groups' policies, inside its
+        boundary): what whoever holds the new credential can do."""
+        principal = grant.principal
+        assert principal is not None  # credentials are always a user's
+        snapshot = self._user_snapshot(principal.name, "")
+        permissions = snapshot.permissions
+        documents: dict[str, Mapping[str, Any]] = {}
+        if permissions is not None:
+            documents = {f"{p.kind.value} {p.name}": p.document for p in permissions.policies}
+        label = f"every permission of user {principal.name} (through the {change.credential})"
+        if not documents:
+            # The user holds no policy (or they could not be read: the state says so).
+            return Granted(f"{label}: none", NOTHING_ALLOWED)
+        return Granted(label, merged(documents), sources=tuple(documents))
 
     def _version(self, change: NewDefaultVersion) -> Granted:
         label = f"policy {change.policy_name} version {change.version_id or '(new)'}"
@@ -129,8 +156,13 @@ class Reads:
 
     def _user_snapshot(self, user: str, new_policy_arn: str) -> TargetSnapshot:
         if self.target is not None:
-            self.calls.append("snapshot")
-            return self.target.snapshot(user, new_policy_arn)
+            # Read once per grant: a credential's granted document and state both need it.
+            with self._lock:
+                key = (user, new_policy_arn)
+                if key not in self._snapshots:
+                    self.calls.append("snapshot")
+                    self._snapshots[key] = self.target.snapshot(user, new_policy_arn)
+                return self._snapshots[key]
         self.calls.append("user_context")
         context = self.iam.user_context(user)
         missing = (NO_TARGET_READER,)
@@ -153,6 +185,9 @@ class Reads:
                         if not (p.kind is PolicyKind.USER_INLINE and p.name == change.policy_name)
                     ),
                 )
+        elif isinstance(change, NewCredential) and permissions is not None:
+            # The holder of the new credential held nothing before: all of it is new to them.
+            permissions = replace(permissions, policies=(), groups=())
         elif isinstance(change, JoinGroup) and permissions is not None:
             permissions = replace(
                 permissions,

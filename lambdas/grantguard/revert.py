@@ -10,6 +10,8 @@ again and raises `RevertNotConfirmed` when IAM does not show the state it was as
 - a new default version   -> set the previous default back (from the snapshot); left alone when
   the default changed since the event
 - join a group            -> remove the user from the group
+- a new access key        -> set it Inactive (never deleted: the undo re-activates it)
+- a console password      -> delete the login profile (only at CRITICAL, by the decision)
 """
 
 from __future__ import annotations
@@ -21,9 +23,11 @@ from typing import Any, TypeVar
 from grantguard.context.principals import Remedy
 from grantguard.context.state import Prior
 from grantguard.grants.model import (
+    ACCESS_KEY,
     AttachPolicy,
     Grant,
     JoinGroup,
+    NewCredential,
     NewDefaultVersion,
     Principal,
     PutInline,
@@ -104,6 +108,10 @@ def revert(
             return _version(change, prior, remedy, done)
         if isinstance(change, JoinGroup) and principal is not None:
             return _leave(principal, change, remedy, done)
+        if isinstance(change, NewCredential) and principal is not None:
+            if change.credential == ACCESS_KEY:
+                return _deactivate(principal, change, remedy, done)
+            return _no_password(principal, remedy, done)
     except NotFoundError as error:
         return RevertResult(False, already=True, note=f"Already gone ({error}).")
     raise RevertImpossible(f"{grant.event_name} has no revert")
@@ -198,3 +206,40 @@ def _leave(principal: Principal, change: JoinGroup, remedy: Remedy, done: Done) 
     if group in _back(lambda: remedy.groups_of(user)):
         raise RevertNotConfirmed(f"user {user} is still in group {group} after removal")
     return RevertResult(True, note=f"Removed user {user} from group {group}.")
+
+
+INACTIVE = "Inactive"
+
+
+def _deactivate(
+    principal: Principal, change: NewCredential, remedy: Remedy, done: Done
+) -> RevertResult:
+    user, key = principal.name, change.access_key_id
+    if key is None:
+        raise RevertImpossible("the event does not record which access key was created")
+    status = _first(lambda: remedy.access_key_status(user, key))
+    if status is None:
+        return RevertResult(False, True, f"Access key {key} of user {user} no longer exists.")
+    if status == INACTIVE:
+        return RevertResult(False, True, f"Access key {key} of user {user} was inactive already.")
+    remedy.set_access_key_status(user, key, INACTIVE)
+    done()
+    if _back(lambda: remedy.access_key_status(user, key)) != INACTIVE:
+        raise RevertNotConfirmed(f"access key {key} of user {user} does not read back inactive")
+    return RevertResult(True, note=f"Deactivated access key {key} of user {user} (not deleted).")
+
+
+def _no_password(principal: Principal, remedy: Remedy, done: Done) -> RevertResult:
+    user = principal.name
+    if not _first(lambda: remedy.has_login_profile(user)):
+        return RevertResult(False, True, f"User {user} has no console password any more.")
+    if not remedy.delete_login_profile(user):
+        return RevertResult(False, True, f"User {user} has no console password any more.")
+    done()
+    if _back(lambda: remedy.has_login_profile(user)):
+        raise RevertNotConfirmed(f"user {user} still has a console password after deletion")
+    return RevertResult(
+        True,
+        note=f"Deleted the console password of user {user}; the real user is locked out of the "
+        "console too until a new one is set.",
+    )

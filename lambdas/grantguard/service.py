@@ -46,6 +46,7 @@ from grantguard.grants.model import (
     EventError,
     Grant,
     JoinGroup,
+    NewCredential,
     NewDefaultVersion,
     PrincipalKind,
     PutInline,
@@ -146,6 +147,8 @@ class UserOnlyRemedy:
 
     inline_document = delete_inline = put_inline = default_version = _refuse
     version_document = groups_of = set_default_version = remove_from_group = _refuse
+    access_key_status = set_access_key_status = has_login_profile = _refuse
+    delete_login_profile = _refuse
 
 
 @dataclass
@@ -413,8 +416,8 @@ class Responder:
     def _remember_state(self, grant: Grant) -> None:
         """Write the principal's (or policy's) snapshot record as it is now. Never fatal: a
         record not written only means the next overwrite of it is alerted, not reverted."""
-        if self.snapshots is None:
-            return
+        if self.snapshots is None or isinstance(grant.change, NewCredential):
+            return  # a credential changes no policy the snapshot holds
         taken_at = iso_utc(self.clock())
         try:
             record = self._record_now(grant, taken_at)

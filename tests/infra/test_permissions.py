@@ -81,7 +81,15 @@ def test_the_changes_are_the_reverts_and_nothing_else() -> None:
         "iam:PutRolePolicy",
         "iam:SetDefaultPolicyVersion",
         "iam:RemoveUserFromGroup",
+        "iam:UpdateAccessKey",  # someone else's new key: set Inactive, never deleted
+        "iam:DeleteLoginProfile",  # someone else's console password, at CRITICAL only
     }
+
+
+def test_the_credential_remedies_act_on_users_only() -> None:
+    for action in ("iam:UpdateAccessKey", "iam:DeleteLoginProfile", "iam:ListAccessKeys"):
+        assert permissions.resource_kind(action) == "user"
+    assert "iam:DeleteAccessKey" not in permissions.remedies()  # a key is never deleted
 
 
 def test_an_action_that_names_no_resource_fails_loudly() -> None:

@@ -112,6 +112,10 @@ REMEDY_CALLS: dict[str, Callable[[Boto3Remedy, str], Any]] = {
     "put_inline": lambda r, k: r.put_inline(k, "n", "inline", DOCUMENT),
     "set_default_version": lambda r, _: r.set_default_version(ARN, "v1"),
     "remove_from_group": lambda r, _: r.remove_from_group("u", "g"),
+    "access_key_status": lambda r, _: r.access_key_status("u", "AKIAEXAMPLE"),
+    "set_access_key_status": lambda r, _: r.set_access_key_status("u", "AKIAEXAMPLE", "Inactive"),
+    "has_login_profile": lambda r, _: r.has_login_profile("u"),
+    "delete_login_profile": lambda r, _: r.delete_login_profile("u"),
 }
 ROWS = [(method, kind) for method, row in ACTIONS.items() for kind in row]
 

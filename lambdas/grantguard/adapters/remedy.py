@@ -110,6 +110,10 @@ ACTIONS: dict[str, dict[str, tuple[str, ...]]] = {
     "put_inline": _per_kind("Put{}Policy"),
     "set_default_version": {"policy": ("iam:SetDefaultPolicyVersion",)},
     "remove_from_group": {"user": ("iam:RemoveUserFromGroup", "iam:GetUser")},
+    "access_key_status": {"user": ("iam:ListAccessKeys",)},
+    "set_access_key_status": {"user": ("iam:UpdateAccessKey",)},
+    "has_login_profile": {"user": ("iam:GetLoginProfile", "iam:GetUser")},
+    "delete_login_profile": {"user": ("iam:DeleteLoginProfile", "iam:GetUser")},
 }
 
 
@@ -203,6 +207,20 @@ class Boto3Remedy:
         groups = self._list("ListGroupsForUser", "list_groups_for_user", "Groups", UserName=user)
         return tuple(str(g["GroupName"]) for g in groups)
 
+    def access_key_status(self, user: str, key_id: str) -> str | None:
+        """The key's status now (Active or Inactive); None when the user has no such key."""
+        keys = self._list("ListAccessKeys", "list_access_keys", "AccessKeyMetadata", UserName=user)
+        return next((str(k["Status"]) for k in keys if k["AccessKeyId"] == key_id), None)
+
+    def has_login_profile(self, user: str) -> bool:
+        """Whether the user has a console password now (NotFoundError: the user is gone)."""
+        try:
+            self._call("GetLoginProfile", "get_login_profile", UserName=user)
+        except NotFoundError as error:
+            self._absent(PrincipalKind.USER, user, error)
+            return False
+        return True
+
     # ---- remedies ---------------------------------------------------------------------------
 
     def detach(self, kind: PrincipalKind | str, name: str, policy_arn: str) -> bool:
@@ -267,6 +285,25 @@ class Boto3Remedy:
             self._call(
                 "RemoveUserFromGroup", "remove_user_from_group", UserName=user, GroupName=group
             )
+        except NotFoundError as error:
+            self._absent(PrincipalKind.USER, user, error)
+            return False
+        return True
+
+    def set_access_key_status(self, user: str, key_id: str, status: str) -> None:
+        """Active or Inactive; GrantGuard only ever sets Inactive (never deletes a key)."""
+        self._call(
+            "UpdateAccessKey",
+            "update_access_key",
+            UserName=user,
+            AccessKeyId=key_id,
+            Status=status,
+        )
+
+    def delete_login_profile(self, user: str) -> bool:
+        """Delete the console password; False when the user had none."""
+        try:
+            self._call("DeleteLoginProfile", "delete_login_profile", UserName=user)
         except NotFoundError as error:
             self._absent(PrincipalKind.USER, user, error)
             return False

@@ -43,6 +43,7 @@ from grantguard.grants.kinds import headline
 from grantguard.grants.model import (
     Grant,
     JoinGroup,
+    NewCredential,
     NewDefaultVersion,
     PutInline,
 )
@@ -186,6 +187,9 @@ def _sentence(grant: Grant | None, policy: str, user: str) -> str:
         made = "was made the default" if change.set_as_default else "was created (not default)"
         version = clean(change.version_id or "a new version")
         return f"version {version} of policy {clean(change.policy_name)} {made}"
+    if isinstance(change, NewCredential):
+        made = "was created" if change.created else "was changed"
+        return f"{clean(change.policy_name)} {made} for {who}"
     return f"{policy} was attached to {who}"
 
 

@@ -195,6 +195,20 @@ class ReadOnlyRemedy:
     def groups_of(self, user: str) -> tuple[str, ...]:
         return self._memo.get(("groups", user), lambda: self.inner.groups_of(user))
 
+    def access_key_status(self, user: str, key_id: str) -> str | None:
+        return self._memo.get(
+            ("key", user, key_id), lambda: self.inner.access_key_status(user, key_id)
+        )
+
+    def has_login_profile(self, user: str) -> bool:
+        return self._memo.get(("login", user), lambda: self.inner.has_login_profile(user))
+
+    def set_access_key_status(self, user: str, key_id: str, status: str) -> None:
+        raise _refuse(f"set access key {key_id} of user {user} {status}")
+
+    def delete_login_profile(self, user: str) -> bool:
+        raise _refuse(f"delete the console password of user {user}")
+
     def detach(self, kind: PrincipalKind, name: str, policy_arn: str) -> bool:
         raise _refuse(f"detach {policy_arn} from {kind.value} {name}")
 

@@ -27,7 +27,7 @@ from grantguard.grants.fields import (
     required_str,
 )
 from grantguard.grants.kinds import CLOUDTRAIL_EVENT_SOURCE, DETAIL_TYPE, EVENT_SOURCE, KINDS
-from grantguard.grants.model import Actor, EventError, Grant
+from grantguard.grants.model import Actor, EventError, Grant, Principal, PrincipalKind
 
 SUPPORTED_EVENT_NAMES = frozenset(KINDS)
 IAM_REGION = "us-east-1"  # IAM's global events are recorded there
@@ -84,11 +84,16 @@ def _grant(detail: Mapping[str, Any], envelope: Mapping[str, Any], at: str) -> G
 
     error_code = optional_str(detail, "errorCode")
     params = detail.get("requestParameters")
+    if params is None and kind.caller_default:
+        params = {}  # e.g. CreateAccessKey for oneself: the request has nothing to record
     if not isinstance(params, Mapping):
         state = "missing" if params is None else f"{describe(params)}, not a JSON object"
         failed = f" (the call failed with {error_code})" if error_code else ""
         raise EventError(f"{at}requestParameters is {state}{failed}")
     principal, change = kind.parse(params, mapping(detail.get("responseElements")))
+    actor = parse_actor(detail.get("userIdentity"))
+    if principal is None and kind.caller_default:
+        principal = _caller_user(actor, event_name, at)
 
     event_id = optional_str(detail, "eventID") or optional_str(envelope, "id")
     if event_id is None:
@@ -115,13 +120,23 @@ def _grant(detail: Mapping[str, Any], envelope: Mapping[str, Any], at: str) -> G
         event_name=event_name,
         account_id=account_id,
         region=region,
-        actor=parse_actor(detail.get("userIdentity")),
+        actor=actor,
         principal=principal,
         change=change,
         source_ip=optional_str(detail, "sourceIPAddress"),
         user_agent=optional_str(detail, "userAgent"),
         error_code=error_code,
         error_message=optional_str(detail, "errorMessage"),
+    )
+
+
+def _caller_user(actor: Actor, event_name: str, at: str) -> Principal:
+    """The user a call without userName acts on: the calling IAM user itself."""
+    if actor.identity_type == "IAMUser" and actor.user_name:
+        return Principal(PrincipalKind.USER, actor.user_name)
+    raise EventError(
+        f"{at}requestParameters.userName is missing, and {event_name} by "
+        f"{actor.display} names no IAM user of its own"
     )
 
 

@@ -29,6 +29,7 @@ POLICY_ARN = re.compile(
 # IAM's name types: user, group and role names (64, 128, 64) and policy names (128).
 _NAME = re.compile(r"[\w+=,.@-]+", re.ASCII)
 NAME_MAX = {"user": 64, "group": 128, "role": 64, "policy": 128}
+ACCESS_KEY_ID = re.compile(r"[A-Z0-9]{16,128}", re.ASCII)  # IAM's documented shape
 VERSION_ID = re.compile(r"v[1-9][0-9]*(?:\.[A-Za-z0-9-]*)?", re.ASCII)
 
 

@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import quote
 
 from grantguard.grants.fields import (
+    ACCESS_KEY_ID,
     VERSION_ID,
     describe,
     iam_name,
@@ -28,11 +29,14 @@ from grantguard.grants.fields import (
     shown,
 )
 from grantguard.grants.model import (
+    ACCESS_KEY,
+    CONSOLE_PASSWORD,
     AttachPolicy,
     Change,
     EventError,
     Grant,
     JoinGroup,
+    NewCredential,
     NewDefaultVersion,
     Principal,
     PrincipalKind,
@@ -53,12 +57,17 @@ PATH = "detail.requestParameters"
 class Kind:
     event_name: str
     principal: PrincipalKind | None  # None: a policy version, which reaches every holder
-    parse: Parse  # (requestParameters, responseElements) -> principal and change
+    # (requestParameters, responseElements) -> principal and change; the principal is None when
+    # the request names none and `caller_default` says the call acts on the caller itself
+    parse: Parse
     reads: tuple[str, ...]  # reader methods the responder calls to judge it
     remedies: tuple[str, ...]  # remedy methods a revert may call (reads back, then acts)
     grants: str  # what it grants, in the alert: "managed policy", "inline policy", ...
     reaches: str  # who gets it: "the user", "every member of the group", ...
     revert_verb: str  # what a revert does, in the alert: "detach", "delete or restore", ...
+    # The request may omit the user: the call then acts on the calling IAM user itself
+    # (CreateAccessKey, UpdateLoginProfile). A failed call may record no request at all.
+    caller_default: bool = False
 
     @property
     def remedy_on(self) -> str:
@@ -149,6 +158,32 @@ def _join(params: Mapping[str, Any], _: Mapping[str, Any]) -> tuple[Principal, C
     return user, JoinGroup(iam_name(params, "groupName", f"{PATH}.groupName", "group"))
 
 
+def _credential_user(params: Mapping[str, Any]) -> Principal | None:
+    """The user named in the request, or None: the caller's own user."""
+    if params.get("userName") is None:
+        return None
+    return _principal(PrincipalKind.USER)(params)
+
+
+def _access_key(
+    params: Mapping[str, Any], response: Mapping[str, Any]
+) -> tuple[Principal | None, Change]:
+    key = mapping(response.get("accessKey"))
+    key_id = optional_str(key, "accessKeyId")
+    if key_id is not None and not ACCESS_KEY_ID.fullmatch(key_id):
+        raise EventError(
+            f"detail.responseElements.accessKey.accessKeyId {shown(key_id)} is not an access key id"
+        )
+    return _credential_user(params), NewCredential(ACCESS_KEY, key_id)
+
+
+def _login_profile(created: bool) -> Parse:
+    def parse(params: Mapping[str, Any], _: Mapping[str, Any]) -> tuple[Principal | None, Change]:
+        return _credential_user(params), NewCredential(CONSOLE_PASSWORD, created=created)
+
+    return parse
+
+
 USER, GROUP, ROLE = PrincipalKind.USER, PrincipalKind.GROUP, PrincipalKind.ROLE
 REACHES = {USER: "the user", GROUP: "every member of the group", ROLE: "every session of the role"}
 _PRINCIPAL_READS = {USER: ("snapshot",), GROUP: ("group",), ROLE: ("role",)}
@@ -222,8 +257,41 @@ KINDS: dict[str, Kind] = {
             reaches="the user",
             revert_verb="remove the user from the group",
         ),
+        Kind(
+            "CreateAccessKey",
+            USER,
+            _access_key,
+            reads=("snapshot",),
+            remedies=("access_key_status", "set_access_key_status"),
+            grants="new access key",
+            reaches="whoever holds the key: every permission of the user",
+            revert_verb="deactivate the key (never delete it)",
+            caller_default=True,
+        ),
+        Kind(
+            "CreateLoginProfile",
+            USER,
+            _login_profile(created=True),
+            reads=("snapshot",),
+            remedies=("has_login_profile", "delete_login_profile"),
+            grants="console password",
+            reaches="whoever knows the password: every permission of the user",
+            revert_verb="delete the console password (the real user is locked out too)",
+        ),
+        Kind(
+            "UpdateLoginProfile",
+            USER,
+            _login_profile(created=False),
+            reads=("snapshot",),
+            remedies=("has_login_profile", "delete_login_profile"),
+            grants="console password change",
+            reaches="whoever set the password: every permission of the user",
+            revert_verb="delete the console password (the real user is locked out too)",
+            caller_default=True,
+        ),
     )
 }
+
 EVENT_NAMES = tuple(KINDS)
 
 
@@ -254,6 +322,11 @@ def headline(grant: Grant) -> str:
         if grant.event_name == "SetDefaultPolicyVersion":
             made = "made default"
         what = f"policy {change.policy_name} version {version} {made}"
+    elif isinstance(change, NewCredential):
+        made = "changed" if not change.created else "created"
+        what = f"{change.policy_name} {made} for {grant.subject}"
+        if grant.self_service:
+            what += " by the user itself"
     else:
         what = f"{grant.subject} added to group {change.group_name}"
     return f"{what} ({kind.reaches})"
@@ -308,9 +381,33 @@ def undo_command(grant: Grant) -> str | None:
             f"aws iam set-default-policy-version --policy-arn {shlex.quote(change.policy_arn)} "
             f"--version-id {shlex.quote(change.version_id)}"
         )
+    if isinstance(change, NewCredential):
+        return _credential_command(grant, change, active=True)
     if not _safe(change.group_name):
         return None
     return f"aws iam add-user-to-group {_who(grant)} --group-name {shlex.quote(change.group_name)}"
+
+
+NEW_PASSWORD = "'CHOOSE-A-NEW-PASSWORD'"
+
+
+def _credential_command(grant: Grant, change: NewCredential, *, active: bool) -> str | None:
+    """A key's status set (Active re-enables it, Inactive revokes it); for a password, creating
+    one again (the old one cannot be recovered) or deleting it."""
+    if change.credential == ACCESS_KEY:
+        if change.access_key_id is None or not _safe(change.access_key_id):
+            return None
+        status = "Active" if active else "Inactive"
+        return (
+            f"aws iam update-access-key {_who(grant)} "
+            f"--access-key-id {shlex.quote(change.access_key_id)} --status {status}"
+        )
+    if active:
+        return (
+            f"aws iam create-login-profile {_who(grant)} --password {NEW_PASSWORD} "
+            "--password-reset-required"
+        )
+    return f"aws iam delete-login-profile {_who(grant)}"
 
 
 def remove_command(grant: Grant, prior: str | Mapping[str, Any] | None = None) -> str | None:
@@ -348,6 +445,8 @@ def remove_command(grant: Grant, prior: str | Mapping[str, Any] | None = None) -
             f"aws iam remove-user-from-group {_who(grant)} "
             f"--group-name {shlex.quote(change.group_name)}"
         )
+    if isinstance(change, NewCredential) and principal is not None:
+        return _credential_command(grant, change, active=False)
     return None
 
 

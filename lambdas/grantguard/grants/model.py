@@ -1,9 +1,9 @@
 """What one CloudTrail record grants: who called, which principal, and what changed.
 
-Pure: no AWS imports, no environment reads. Every value here is frozen. A `Grant` is one of four
+Pure: no AWS imports, no environment reads. Every value here is frozen. A `Grant` is one of five
 `Change`s (attach a managed policy, put an inline document, a new default policy version, join a
-group) on one `Principal` (a user, a group or a role); a new default version has no principal of
-its own: it reaches every entity the policy is attached to.
+group, a new credential for a user) on one `Principal` (a user, a group or a role); a new default
+version has no principal of its own: it reaches every entity the policy is attached to.
 """
 
 from __future__ import annotations
@@ -141,7 +141,27 @@ class JoinGroup:
         return f"group {self.group_name}"
 
 
-Change = AttachPolicy | PutInline | NewDefaultVersion | JoinGroup
+ACCESS_KEY = "access key"
+CONSOLE_PASSWORD = "console password"
+
+
+@dataclass(frozen=True)
+class NewCredential:
+    """A credential made for the user: a new access key, or a console password created or
+    changed. Whoever holds it can act as the user: it grants every permission the user has."""
+
+    credential: str  # ACCESS_KEY or CONSOLE_PASSWORD
+    access_key_id: str | None = None  # CreateAccessKey: from the response (never the secret)
+    created: bool = True  # False: UpdateLoginProfile, a password changed
+
+    @property
+    def policy_name(self) -> str:  # what the grant is "of", in a subject line
+        if self.credential == ACCESS_KEY:
+            return f"access key {self.access_key_id or '(id not recorded)'}"
+        return "console password" if self.created else "console password change"
+
+
+Change = AttachPolicy | PutInline | NewDefaultVersion | JoinGroup | NewCredential
 
 
 @dataclass(frozen=True)
@@ -196,6 +216,19 @@ class Grant:
         return f"every holder of policy {self.policy_name}"
 
     @property
+    def self_service(self) -> bool:
+        """A credential the caller made for itself (rotation): an IAM user acting on its own
+        name in its own account."""
+        principal, actor = self.principal, self.actor
+        return (
+            isinstance(self.change, NewCredential)
+            and principal is not None
+            and actor.identity_type == "IAMUser"
+            and actor.user_name == principal.name
+            and actor.account_id in (None, self.account_id)
+        )
+
+    @property
     def target_user(self) -> str | None:
         """The user who receives it directly (AttachUserPolicy, PutUserPolicy, AddUserToGroup)."""
         principal = self.principal
@@ -212,6 +245,8 @@ class Grant:
             what = f"inline {change.policy_name}"
         elif isinstance(change, NewDefaultVersion):
             what = f"default {change.policy_arn} {change.version_id}"
+        elif isinstance(change, NewCredential):
+            what = f"credential {change.policy_name}"
         else:
             what = f"join {change.group_name}"
         return f"{who}: {what}"

@@ -71,7 +71,7 @@ def test_failed_attempt_is_never_reverted() -> None:
 
 def test_unsupported_kind_is_counted_not_judged() -> None:
     dry, iam = judge(Settings())
-    result = dry.judge(envelope(record(name="UpdateAssumeRolePolicy")))
+    result = dry.judge(envelope(record(name="UpdateAccessKey")))
     assert result.status == "unsupported"
     assert "not yet judged" in result.reasons[0].lower()
     assert iam.calls == []

@@ -13,10 +13,18 @@ import pytest
 
 from grantguard.backtest.judge import ASSUMED_PRIOR, ChangeRefusedError, DryRunJudge, ReadOnlyRemedy
 from grantguard.backtest.records import envelope
+from grantguard.context.model import (
+    PolicyKind,
+    PolicySource,
+    TargetSnapshot,
+    UserContext,
+    UserPermissions,
+)
 from grantguard.context.principals import GroupFacts, PolicyEntities, RoleFacts, VersionFacts
 from grantguard.grants.kinds import KINDS
 from grantguard.grants.model import PrincipalKind
 from grantguard.ports import NotFoundError
+from grantguard.scoring import Severity
 from grantguard.settings import Mode, Settings
 from tests.unit.backtest.support import (
     ACCOUNT,
@@ -96,12 +104,29 @@ class FakeRemedy:
         return write
 
 
-def dry(settings: Settings) -> tuple[DryRunJudge, FakePrincipals, FakeRemedy]:
+@dataclass
+class HoldingTarget(FakeTarget):
+    """The user's context with its policies' documents (a credential grants all of them)."""
+
+    def snapshot(self, user_name: str, new_policy_arn: str) -> TargetSnapshot:
+        user = self.iam.user_context(user_name)
+        policies = tuple(
+            PolicySource(PolicyKind.USER_MANAGED, a.rsplit("/", 1)[-1], self.iam.documents[a], a)
+            for a in user.attached_policy_arns
+            if a != new_policy_arn and a in self.iam.documents
+        )
+        return TargetSnapshot(user, UserPermissions(policies))
+
+
+def dry(
+    settings: Settings, users: dict[str, UserContext] | None = None
+) -> tuple[DryRunJudge, FakePrincipals, FakeRemedy]:
     iam = FakeIam(documents={ADMIN: ADMIN_DOC, READ: S3_READ_DOC, APP: S3_READ_DOC})
+    iam.users.update(users or {})
     principals = FakePrincipals(iam.documents)
     remedy = FakeRemedy({(APP, "v1"): S3_READ_DOC, (APP, "v2"): ADMIN_DOC})
     judge = DryRunJudge(
-        settings, iam, FakeTarget(iam), clock=lambda: NOW, principals=principals, remedy=remedy
+        settings, iam, HoldingTarget(iam), clock=lambda: NOW, principals=principals, remedy=remedy
     )
     return judge, principals, remedy
 
@@ -157,6 +182,17 @@ CASES = {
         of("AddUserToGroup", {"userName": "bob", "groupName": "admins"}),
         "user bob",
     ),
+    # A key and a password for bob, made by alice: bob holds AdministratorAccess (FakeIam).
+    "CreateAccessKey": (
+        of(
+            "CreateAccessKey",
+            {"userName": "bob"},
+            {"accessKey": {"accessKeyId": "AKIAEXAMPLEBOBKEY001", "status": "Active"}},
+        ),
+        "user bob",
+    ),
+    "CreateLoginProfile": (of("CreateLoginProfile", {"userName": "bob"}), "user bob"),
+    "UpdateLoginProfile": (of("UpdateLoginProfile", {"userName": "bob"}), "user bob"),
 }
 
 
@@ -257,6 +293,26 @@ def test_the_read_only_remedy_refuses_every_write(method: str, args: tuple[Any, 
 
 def test_kinds_without_a_row_are_counted_as_unsupported() -> None:
     judge, _, _ = dry(Settings())
-    result = judge.judge(of("CreateAccessKey", {"userName": "bob"}))
+    result = judge.judge(of("UpdateAccessKey", {"userName": "bob"}))
     assert result.status == "unsupported"
     assert result.principal == "bob"
+
+
+def test_a_key_a_user_made_for_itself_is_low_and_never_reverted() -> None:
+    judge, _, _ = dry(Settings(mode=Mode.ENFORCE))
+    made = record(actor=f"arn:aws:iam::{ACCOUNT}:user/bob", name="CreateAccessKey")
+    made["requestParameters"] = {"userName": "bob"}
+    made["responseElements"] = {"accessKey": {"accessKeyId": "AKIAEXAMPLEBOBKEY002"}}
+    result = judge.judge(envelope(made))
+    assert (result.severity, result.decision, result.would_revert) == ("LOW", "alert_only", False)
+    assert "self-service rotation" in result.reasons[0]
+
+
+def test_a_password_for_a_weak_user_is_alerted_not_deleted() -> None:
+    settings = Settings(mode=Mode.ENFORCE, revert_at=Severity.MEDIUM)
+    judge, _, _ = dry(settings, {"nobody": UserContext(exists=True)})  # holds no policy
+    iam_user = of("CreateLoginProfile", {"userName": "nobody"})
+    result = judge.judge(iam_user)
+    assert result.severity == "MEDIUM"  # someone else's credential: at least MEDIUM
+    assert result.would_revert is False
+    assert any("only deleted at CRITICAL" in r for r in result.revert_reasons)

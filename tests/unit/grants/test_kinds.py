@@ -14,7 +14,9 @@ from grantguard.grants import (
     AttachPolicy,
     EventError,
     JoinGroup,
+    NewCredential,
     NewDefaultVersion,
+    Principal,
     PrincipalKind,
     PutInline,
     kind_of,
@@ -29,6 +31,7 @@ from grantguard.grants.kinds import (
     remove_command,
     undo_command,
 )
+from grantguard.grants.model import ACCESS_KEY, CONSOLE_PASSWORD
 
 REAL = Path(__file__).parents[2] / "events" / "real"
 ADMIN = {
@@ -36,6 +39,7 @@ ADMIN = {
     "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
 }
 POLICY = "arn:aws:iam::123456789012:policy/team/deploy"
+KEY_ID = "AKIAEXAMPLEBOBKEY001"
 
 # One request per row, as CloudTrail records it (documents are JSON strings).
 REQUESTS: dict[str, tuple[dict[str, Any], dict[str, Any] | None]] = {
@@ -60,6 +64,15 @@ REQUESTS: dict[str, tuple[dict[str, Any], dict[str, Any] | None]] = {
     ),
     "SetDefaultPolicyVersion": ({"policyArn": POLICY, "versionId": "v3"}, None),
     "AddUserToGroup": ({"userName": "alice", "groupName": "admins"}, None),
+    "CreateAccessKey": (
+        {"userName": "bob"},
+        {"accessKey": {"accessKeyId": KEY_ID, "status": "Active", "userName": "bob"}},
+    ),
+    "CreateLoginProfile": (
+        {"userName": "bob", "passwordResetRequired": False},
+        {"loginProfile": {"userName": "bob", "passwordResetRequired": False}},
+    ),
+    "UpdateLoginProfile": ({"userName": "bob"}, None),
 }
 EXPECTED = {
     "AttachUserPolicy": (PrincipalKind.USER, "alice", AttachPolicy(POLICY)),
@@ -71,6 +84,13 @@ EXPECTED = {
     "CreatePolicyVersion": (None, None, NewDefaultVersion),
     "SetDefaultPolicyVersion": (None, None, NewDefaultVersion(POLICY, "v3")),
     "AddUserToGroup": (PrincipalKind.USER, "alice", JoinGroup("admins")),
+    "CreateAccessKey": (PrincipalKind.USER, "bob", NewCredential(ACCESS_KEY, KEY_ID)),
+    "CreateLoginProfile": (PrincipalKind.USER, "bob", NewCredential(CONSOLE_PASSWORD)),
+    "UpdateLoginProfile": (
+        PrincipalKind.USER,
+        "bob",
+        NewCredential(CONSOLE_PASSWORD, created=False),
+    ),
 }
 IDENTITIES = {
     "IAMUser": {
@@ -127,7 +147,7 @@ def envelope(name: str, identity: str = "IAMUser", **detail: Any) -> dict[str, A
     }
 
 
-def test_the_table_has_the_nine_rows_of_the_issue() -> None:
+def test_the_table_has_a_sample_request_for_every_row() -> None:
     assert set(KINDS) == set(REQUESTS)
     assert {k.principal for k in KINDS.values()} == {*PrincipalKind, None}
 
@@ -176,6 +196,9 @@ def test_every_row_has_an_undo_command_the_cli_can_read(name: str) -> None:
         "CreatePolicyVersion": "set-default-policy-version",
         "SetDefaultPolicyVersion": "set-default-policy-version",
         "AddUserToGroup": "add-user-to-group",
+        "CreateAccessKey": "update-access-key",
+        "CreateLoginProfile": "create-login-profile",
+        "UpdateLoginProfile": "create-login-profile",
     }[name]
     assert words[:3] == ["aws", "iam", verb]
     if name.startswith("Put"):
@@ -183,6 +206,8 @@ def test_every_row_has_an_undo_command_the_cli_can_read(name: str) -> None:
         assert saved == ADMIN  # the granted document, saved so the grant can be re-created
     if name == "CreatePolicyVersion":
         assert words[-2:] == ["--version-id", "v2"]
+    if name == "CreateAccessKey":
+        assert words[-4:] == ["--access-key-id", KEY_ID, "--status", "Active"]
 
 
 @pytest.mark.parametrize(
@@ -224,6 +249,13 @@ def test_every_row_has_an_undo_command_the_cli_can_read(name: str) -> None:
             None,
             "aws iam remove-user-from-group --user-name alice --group-name admins",
         ),
+        (
+            "CreateAccessKey",
+            None,
+            f"aws iam update-access-key --user-name bob --access-key-id {KEY_ID} --status Inactive",
+        ),
+        ("CreateLoginProfile", None, "aws iam delete-login-profile --user-name bob"),
+        ("UpdateLoginProfile", None, "aws iam delete-login-profile --user-name bob"),
     ],
 )
 def test_remove_commands(name: str, prior: Any, expected: str) -> None:
@@ -265,6 +297,16 @@ def test_every_row_links_the_console_pages_of_what_it_names(name: str) -> None:
             "(every user, group and role the policy is attached to)",
         ),
         ("AddUserToGroup", "user alice added to group admins (the user)"),
+        (
+            "CreateAccessKey",
+            f"access key {KEY_ID} created for user bob "
+            "(whoever holds the key: every permission of the user)",
+        ),
+        (
+            "UpdateLoginProfile",
+            "console password change changed for user bob "
+            "(whoever set the password: every permission of the user)",
+        ),
     ],
 )
 def test_headlines_say_who_gets_what(name: str, expected: str) -> None:
@@ -299,6 +341,7 @@ def test_every_row_names_remedies_and_reads() -> None:
         ("CreatePolicyVersion", "setAsDefault", 1, "setAsDefault is a number, not a boolean"),
         ("SetDefaultPolicyVersion", "versionId", "latest", "is not a policy version id"),
         ("AddUserToGroup", "groupName", None, "groupName is missing"),
+        ("CreateLoginProfile", "userName", "bad user!", "is not an IAM user name"),
     ],
 )
 def test_bad_requests_say_which_field(name: str, key: str, value: Any, message: str) -> None:
@@ -381,6 +424,18 @@ REAL_GRANTS = {
         "AWSCompromisedKeyQuarantineV3",
     ),
     "put_user_policy.panther_console.json": ("user test-user", "TestUserDenyAll"),
+    "create_access_key.stratus.json": (
+        "user stratus-red-team-backdoor-u-user",
+        NewCredential(ACCESS_KEY, "AKIAL80DWDVKKM0UXEER"),
+    ),
+    "create_login_profile.stratus.json": (
+        "user stratus-red-team-login-profile-user",
+        NewCredential(CONSOLE_PASSWORD),
+    ),
+    "update_login_profile.stratus.json": (
+        "user stratus-red-team-update-login-profile-user",
+        NewCredential(CONSOLE_PASSWORD, created=False),
+    ),
     "set_default_policy_version.cloudgoat.json": (
         "every holder of policy cg-raynor-policy-cgidwg95rcdjvv",
         NewDefaultVersion("arn:aws:iam::123456789012:policy/cg-raynor-policy-cgidwg95rcdjvv", "v3"),
@@ -388,13 +443,11 @@ REAL_GRANTS = {
 }
 # Real records of events GrantGuard does not handle as grants (yet), and the one-line reason.
 NOT_GRANTS = {
-    "create_access_key.panther_limit_exceeded.json": "CreateAccessKey",
-    "create_access_key.stratus.json": "CreateAccessKey",
-    "create_login_profile.stratus.json": "CreateLoginProfile",
     "update_assume_role_policy.elastic.json": "UpdateAssumeRolePolicy",
     "update_assume_role_policy.stratus.json": "UpdateAssumeRolePolicy",
-    "update_login_profile.stratus.json": "UpdateLoginProfile",
 }
+# A failed CreateAccessKey a user made for itself: no request recorded, no key made.
+SELF_ATTEMPT = "create_access_key.panther_limit_exceeded.json"
 
 
 def _real(name: str) -> dict[str, Any]:
@@ -402,7 +455,43 @@ def _real(name: str) -> dict[str, Any]:
 
 
 def test_every_real_record_is_accounted_for() -> None:
-    assert {p.name for p in REAL.glob("*.json")} == set(REAL_GRANTS) | set(NOT_GRANTS)
+    names = {p.name for p in REAL.glob("*.json")}
+    assert names == set(REAL_GRANTS) | set(NOT_GRANTS) | {SELF_ATTEMPT}
+
+
+def test_a_failed_key_for_oneself_without_a_request_is_the_callers_attempt() -> None:
+    grant = parse_event(_real(SELF_ATTEMPT))
+    assert grant.subject == "user some_iam_user"
+    assert grant.change == NewCredential(ACCESS_KEY, None)
+    assert grant.attempted_only and grant.self_service
+    assert undo_command(grant) is None  # no key was made, so there is nothing to re-enable
+
+
+def test_a_key_without_user_name_is_the_callers_own() -> None:
+    event = envelope("CreateAccessKey")
+    del event["detail"]["requestParameters"]["userName"]
+    grant = parse_event(event)
+    assert grant.principal == Principal(PrincipalKind.USER, "mallory")
+    assert grant.self_service
+
+
+def test_a_key_for_another_user_is_not_self_service() -> None:
+    grant = parse_event(envelope("CreateAccessKey"))
+    assert grant.principal == Principal(PrincipalKind.USER, "bob") and not grant.self_service
+
+
+def test_a_role_session_naming_no_user_is_refused() -> None:
+    event = envelope("UpdateLoginProfile", "AssumedRole")
+    del event["detail"]["requestParameters"]["userName"]
+    with pytest.raises(EventError, match="userName is missing, and UpdateLoginProfile by role ci"):
+        parse_event(event)
+
+
+def test_a_recorded_key_id_that_is_not_one_is_refused() -> None:
+    event = envelope("CreateAccessKey")
+    event["detail"]["responseElements"]["accessKey"]["accessKeyId"] = "not a key"
+    with pytest.raises(EventError, match="is not an access key id"):
+        parse_event(event)
 
 
 @pytest.mark.parametrize("name", sorted(REAL_GRANTS))
