@@ -38,6 +38,10 @@ deactivateUnusedKeys
                     the digest with the command that reactivates it. Its role is granted
                     iam:UpdateAccessKey only when this is true and mode is enforce; in monitor
                     mode the flag does nothing.
+trustedAccounts     12-digit ids of other AWS accounts a role's trust may let in without alarm
+                    (default []); a trust to any other account is judged as unknown.
+organizationId      the o-... id of the AWS Organization; a trust narrowed by
+                    aws:PrincipalOrgID to it counts as inside (default "": none).
 archiveDays         days the EventBridge archive keeps every grant event the responder's rule
                     matches, for `grantguard backtest --source archive` after tuning (default
                     365; 0: no archive). EventBridge itself reads 0 as "forever"; GrantGuard never
@@ -96,6 +100,8 @@ DEFAULTS: dict[str, Any] = {
     "postureHourUtc": 6,
     "deactivateUnusedKeys": False,
     "archiveDays": 365,
+    "trustedAccounts": [],
+    "organizationId": "",
 }
 KEYS = (*DEFAULTS, "region", "detachAt")
 
@@ -120,6 +126,8 @@ class GrantGuardConfig:
     protected_principals: tuple[str, ...] = ()
     revert_at_for: Mapping[str, str] = field(default_factory=dict)
     archive_days: int = 365  # 0: no archive
+    trusted_accounts: tuple[str, ...] = ()
+    organization_id: str = ""
 
     @property
     def deactivates_keys(self) -> bool:
@@ -175,6 +183,30 @@ def _arn_patterns(key: str, value: Any) -> tuple[str, ...]:
                 "with only * and ? as wildcards, e.g. arn:aws:iam::123456789012:role/deploy-*"
             )
     return patterns
+
+
+_ACCOUNT = re.compile(r"^[0-9]{12}$")
+_ORGANIZATION = re.compile(r"^o-[a-z0-9]{10,32}$")
+
+
+def _accounts(value: Any) -> tuple[str, ...]:
+    accounts = _string_list("trustedAccounts", value)
+    for account in accounts:
+        if not _ACCOUNT.match(account):
+            raise ConfigError(
+                f"context trustedAccounts has {account!r}, which is not a 12-digit AWS account id"
+            )
+    return accounts
+
+
+def _organization(value: Any) -> str:
+    text = str(value).strip() if value is not None else ""
+    if text and not _ORGANIZATION.match(text):
+        raise ConfigError(
+            f"context organizationId={_show(value)} is not an organization id; use o- and "
+            "10 to 32 lower-case letters or digits, or leave it empty"
+        )
+    return text
 
 
 PRINCIPAL_KINDS = ("user", "group", "role", "policy")
@@ -356,6 +388,8 @@ def load_config(context: Mapping[str, Any]) -> GrantGuardConfig:
         deactivate_unused_keys=_boolean("deactivateUnusedKeys", raw["deactivateUnusedKeys"]),
         protected_principals=principals,
         revert_at_for=_revert_at_for(raw["revertAtFor"], revert_at),
+        trusted_accounts=_accounts(raw["trustedAccounts"]),
+        organization_id=_organization(raw["organizationId"]),
         archive_days=_integer(
             "archiveDays",
             raw["archiveDays"],

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 
 from grantguard.adapters import iam as iam_adapter
 from grantguard.adapters import principals, remedy, target
-from grantguard.grants.kinds import KINDS, Kind
+from grantguard.grants.kinds import DENY_ALL_POLICY, KINDS, Kind
 
 RESOURCE_KINDS = ("user", "group", "role", "policy")
 
@@ -40,6 +40,13 @@ _NOUN = re.compile(r"User|Group|Role|Polic(?:y|ies)")
 # preposition is the resource.
 _AFTER = re.compile(r"(?:For|To|From)(User|Group|Role|Policy)")
 _READ_VERBS = ("Get", "List")
+
+
+# Changes the role may make only with a condition: attaching a policy to a role is allowed for
+# AWSDenyAll alone (a new role with an outside trust), never any other policy.
+CONDITIONS: dict[str, dict[str, dict[str, list[str]]]] = {
+    "iam:AttachRolePolicy": {"ArnEquals": {"iam:PolicyARN": [DENY_ALL_POLICY]}},
+}
 
 
 def reads(kinds: Iterable[Kind] | None = None) -> frozenset[str]:

@@ -96,13 +96,25 @@ def iam_statements(stack: Stack) -> list[iam.PolicyStatement]:
         )
         for kind, actions in permissions.by_resource(reads).items()
     ]
+    plain = changes - set(permissions.CONDITIONS)
     statements += [
         iam.PolicyStatement(
             sid=REVERT_SIDS[kind],
             actions=list(actions),
             resources=permissions.resources(kind, partition, account, read=False),
         )
-        for kind, actions in permissions.by_resource(changes).items()
+        for kind, actions in permissions.by_resource(plain).items()
+    ]
+    statements += [
+        iam.PolicyStatement(
+            sid=f"Conditional{action.removeprefix('iam:')}",
+            actions=[action],
+            resources=permissions.resources(
+                permissions.resource_kind(action), partition, account, read=False
+            ),
+            conditions=permissions.CONDITIONS[action],
+        )
+        for action in sorted(changes & set(permissions.CONDITIONS))
     ]
     return statements
 
@@ -166,6 +178,8 @@ class Responder(Construct):
                 "GG_PROTECTED_POLICIES": json.dumps(list(config.protected_policies)),
                 "GG_PROTECTED_PRINCIPALS": json.dumps(list(config.protected_principals)),
                 "GG_REVERT_AT_FOR": json.dumps(dict(config.revert_at_for), sort_keys=True),
+                "GG_TRUSTED_ACCOUNTS": json.dumps(list(config.trusted_accounts)),
+                "GG_ORGANIZATION_ID": config.organization_id,
                 "GG_EXEMPT_TAG": config.exempt_tag,
                 "GG_IDEMPOTENCY_TABLE": self.table.table_name,
                 "GG_OWN_ROLE_ARN": self.role.role_arn,

@@ -40,6 +40,7 @@ from grantguard.grants.model import (
     Grant,
     NewCredential,
     NewDefaultVersion,
+    NewTrust,
     PutInline,
 )
 from grantguard.scoring.assessment import Assessment, Severity
@@ -222,12 +223,17 @@ def reasons_not_to_act(
         reasons.append(
             f"{who} carries the exempt tag {key}={value!r}, so GrantGuard leaves it alone."
         )
-    if state is not None and isinstance(grant.change, PutInline | NewDefaultVersion):
+    overwrite = isinstance(grant.change, PutInline | NewDefaultVersion) or (
+        isinstance(grant.change, NewTrust) and not grant.change.created
+    )
+    if state is not None and overwrite:
         prior = state.prior
         if not prior.known:
             what = (
                 "whether the inline policy was new or what it overwrote"
                 if isinstance(grant.change, PutInline)
+                else "the trust policy it replaced"
+                if isinstance(grant.change, NewTrust)
                 else "the previous default version"
             )
             reasons.append(

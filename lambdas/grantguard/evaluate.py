@@ -8,18 +8,29 @@ decide. No AWS imports, no clock or environment reads: everything comes in as a 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
 from grantguard.context import GrantContext, judge_grant
 from grantguard.context.state import PrincipalState
+from grantguard.context.trust import (
+    FEDERATED_OPEN,
+    PUBLIC,
+    SAML_OPEN,
+    UNKNOWN_ACCOUNT,
+    TrustAnalysis,
+    TrustPolicyError,
+    analyse_trust,
+    trust_severity,
+)
 from grantguard.decision import Decision, decide
-from grantguard.grants.model import Grant
-from grantguard.scoring import Assessment, assess
+from grantguard.grants.model import EventError, Grant, NewTrust
+from grantguard.scoring import Assessment, Severity, assess
 from grantguard.settings import Settings
 
 Assess = Callable[[Mapping[str, Any]], Assessment]
+OPEN_KINDS = frozenset({PUBLIC, FEDERATED_OPEN, SAML_OPEN})
 
 
 @dataclass(frozen=True)
@@ -47,6 +58,44 @@ class Evaluation:
     assessment: Assessment  # the granted document alone
     context: GrantContext  # judged against what the principal already held
     decision: Decision
+    trust: TrustAnalysis | None = None  # a role's trust: who can assume it now
+
+    @property
+    def trust_lines(self) -> tuple[str, ...]:
+        return tuple(self.trust.describe()) if self.trust is not None else ()
+
+
+# A new role that anyone (or any account we do not know) can assume is at least this, whatever
+# it holds yet: its first attached policy goes to them.
+NEW_ROLE_OUTSIDE = Severity.HIGH
+NEW_ROLE_OPEN = Severity.CRITICAL
+
+
+def judge_trust(grant: Grant, change: NewTrust, held: Severity, settings: Settings) -> tuple[
+    TrustAnalysis, Severity, str
+]:
+    """Who the trust lets in, weighed with what the role holds (`held`): the analysis, the
+    severity and one sentence for the decision's reasons."""
+    try:
+        analysis = analyse_trust(
+            change.document(),
+            account_id=grant.account_id,
+            trusted_accounts=settings.trusted_accounts,
+            org_id=settings.organization_id,
+        )
+    except TrustPolicyError as error:
+        raise EventError(f"the trust policy of {grant.subject} cannot be read: {error}") from None
+    severity = trust_severity(analysis, held)
+    if change.created:
+        kinds = {e.kind for e in analysis.entries}
+        if kinds & OPEN_KINDS:
+            severity = max(severity, NEW_ROLE_OPEN)
+        elif UNKNOWN_ACCOUNT in kinds:
+            severity = max(severity, NEW_ROLE_OUTSIDE)
+    worst = analysis.worst()
+    who = worst.why if worst is not None else "The trust lets no principal assume the role."
+    reason = f"{who} The role's own permissions rate {held.name}; together: {severity.name}."
+    return analysis, severity, reason
 
 
 def evaluate(
@@ -70,12 +119,12 @@ def evaluate(
         now=now,
         label=granted.label,
     )
-    decision = decide(
-        grant,
-        assessment,
-        settings,
-        state.snapshot.user,
-        context.verdict.severity,
-        state=state,
-    )
-    return Evaluation(granted, assessment, context, decision)
+    severity = context.verdict.severity
+    trust: TrustAnalysis | None = None
+    reason: str | None = None
+    if isinstance(grant.change, NewTrust):
+        trust, severity, reason = judge_trust(grant, grant.change, severity, settings)
+    decision = decide(grant, assessment, settings, state.snapshot.user, severity, state=state)
+    if reason is not None:
+        decision = replace(decision, reasons=(reason, *decision.reasons))
+    return Evaluation(granted, assessment, context, decision, trust)

@@ -39,6 +39,7 @@ class Outcome:
     state: PrincipalState | None = None  # the principal as read: reach, prior state
     granted: Granted | None = None  # what was granted (its document is the undo's)
     revert_note: str | None = None  # what the revert did, or why it found nothing to do
+    trust: tuple[str, ...] = ()  # a role's trust: who can assume it now, worst first
 
 
 def summary(outcome: Outcome) -> dict[str, Any]:

@@ -37,6 +37,7 @@ from grantguard.grants.model import (
     JoinGroup,
     NewCredential,
     NewDefaultVersion,
+    NewTrust,
     PrincipalKind,
     PutInline,
 )
@@ -86,6 +87,8 @@ class Reads:
             return self._version(change)
         if isinstance(change, NewCredential):
             return self._credential(grant, change)
+        if isinstance(change, NewTrust):
+            return self._role_holdings(grant)
         group = self._principals().group(change.group_name)
         self.calls.append("group")
         documents = {f"inline policy {n} of group {group.name}": d for n, d in group.inline.items()}
@@ -108,6 +111,25 @@ class Reads:
         if not documents:
             # The user holds no policy (or they could not be read: the state says so).
             return Granted(f"{label}: none", NOTHING_ALLOWED)
+        return Granted(label, merged(documents), sources=tuple(documents))
+
+    def _role_holdings(self, grant: Grant) -> Granted:
+        """Everything the role holds now (managed and inline): what whoever its trust lets in
+        can do in a session."""
+        principal = grant.principal
+        assert principal is not None  # a trust is always a role's
+        self.calls.append("role")
+        role = self._principals().role(principal.name)
+        documents: dict[str, Mapping[str, Any]] = {
+            f"inline policy {n}": d for n, d in role.inline.items()
+        }
+        if role.attached:
+            self.calls.append("managed_documents")
+            for arn, document in self._principals().managed_documents(role.attached).items():
+                documents[f"managed policy {arn.rsplit('/', 1)[-1]}"] = document
+        label = f"every permission of role {principal.name} (to whoever its trust lets in)"
+        if not documents:
+            return Granted(f"{label}: none yet", NOTHING_ALLOWED)
         return Granted(label, merged(documents), sources=tuple(documents))
 
     def _version(self, change: NewDefaultVersion) -> Granted:
@@ -251,6 +273,8 @@ class Reads:
             inline_kind=PolicyKind.ROLE_INLINE,
             group=None,
         )
+        if isinstance(grant.change, NewTrust):
+            sources = ()  # whoever the trust now lets in held none of it before
         boundary = None
         if role.boundary:
             self.calls.append("managed_documents")
@@ -349,6 +373,8 @@ class Reads:
             return self._inline_prior(grant, change)
         if isinstance(change, NewDefaultVersion):
             return self._version_prior(grant, change)
+        if isinstance(change, NewTrust) and not change.created:
+            return self._trust_prior(grant)
         return Prior(known=True)
 
     def _inline_prior(self, grant: Grant, change: PutInline) -> Prior:
@@ -377,6 +403,32 @@ class Reads:
         return Prior(
             known=True, document=record.inline.get(change.policy_name), taken_at=record.taken_at
         )
+
+    def _trust_prior(self, grant: Grant) -> Prior:
+        """The role's trust before the event, from the snapshot (`Prior.document`)."""
+        principal = grant.principal
+        assert principal is not None
+        if self.snapshots is None:
+            return Prior(known=False, why_unknown=NO_SNAPSHOT_STORE)
+        try:
+            self.calls.append("snapshot_principal")
+            record = self.snapshots.principal(principal.kind, principal.name)
+        except SnapshotError as error:
+            return Prior(known=False, why_unknown=f"the snapshot could not be read ({error})")
+        if record is None or record.trust is None:
+            return Prior(
+                known=False, why_unknown=f"the snapshot holds no trust of {principal.label}"
+            )
+        if grant.event_time and record.taken_at > grant.event_time:
+            return Prior(
+                known=False,
+                taken_at=record.taken_at,
+                why_unknown=(
+                    f"the snapshot of {principal.label} was taken after the event "
+                    f"({record.taken_at}), so it may already show the new trust"
+                ),
+            )
+        return Prior(known=True, document=record.trust, taken_at=record.taken_at)
 
     def _version_prior(self, grant: Grant, change: NewDefaultVersion) -> Prior:
         if self.snapshots is None:

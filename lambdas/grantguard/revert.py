@@ -12,16 +12,21 @@ again and raises `RevertNotConfirmed` when IAM does not show the state it was as
 - join a group            -> remove the user from the group
 - a new access key        -> set it Inactive (never deleted: the undo re-activates it)
 - a console password      -> delete the login profile (only at CRITICAL, by the decision)
+- a role's trust replaced -> put the previous trust back (from the snapshot), then revoke the
+  sessions issued before now (AWS's AWSRevokeOlderSessions inline deny on aws:TokenIssueTime)
+- a new role whose trust lets outsiders in -> attach AWS's AWSDenyAll (additive, reversible)
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from grantguard.context.principals import Remedy
 from grantguard.context.state import Prior
+from grantguard.grants.kinds import DENY_ALL_POLICY, REVOKE_SESSIONS_POLICY
 from grantguard.grants.model import (
     ACCESS_KEY,
     AttachPolicy,
@@ -29,6 +34,7 @@ from grantguard.grants.model import (
     JoinGroup,
     NewCredential,
     NewDefaultVersion,
+    NewTrust,
     Principal,
     PutInline,
 )
@@ -93,6 +99,8 @@ def revert(
     prior: Prior,
     remedy: Remedy,
     done: Done = _nothing,
+    *,
+    now: datetime | None = None,
 ) -> RevertResult:
     """Undo `grant`. `granted`: the document it granted (inline and version kinds), to tell the
     grant from a later change. NotFoundError from a remedy call after the re-read means the
@@ -108,6 +116,10 @@ def revert(
             return _version(change, prior, remedy, done)
         if isinstance(change, JoinGroup) and principal is not None:
             return _leave(principal, change, remedy, done)
+        if isinstance(change, NewTrust) and principal is not None:
+            if change.created:
+                return _deny_all(principal, remedy, done)
+            return _trust(principal, change, prior, remedy, done=done, now=now or datetime.now(UTC))
         if isinstance(change, NewCredential) and principal is not None:
             if change.credential == ACCESS_KEY:
                 return _deactivate(principal, change, remedy, done)
@@ -242,4 +254,71 @@ def _no_password(principal: Principal, remedy: Remedy, done: Done) -> RevertResu
         True,
         note=f"Deleted the console password of user {user}; the real user is locked out of the "
         "console too until a new one is set.",
+    )
+
+
+def revoke_sessions_document(before: datetime) -> dict[str, Any]:
+    """AWS's "revoke active sessions" policy: deny everything to sessions issued before then."""
+    stamp = before.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Deny",
+                "Action": ["*"],
+                "Resource": ["*"],
+                "Condition": {"DateLessThan": {"aws:TokenIssueTime": stamp}},
+            }
+        ],
+    }
+
+
+def _trust(
+    principal: Principal,
+    change: NewTrust,
+    prior: Prior,
+    remedy: Remedy,
+    *,
+    done: Done,
+    now: datetime,
+) -> RevertResult:
+    who, role = principal.label, principal.name
+    if not prior.known or prior.document is None:
+        raise RevertImpossible(
+            f"without a snapshot of {who} GrantGuard does not know the trust it replaced"
+        )
+    current = _first(lambda: remedy.trust_document(role))
+    if dict(current) != change.document():
+        return RevertResult(
+            False, True, f"The trust of {who} changed again after the event; left alone."
+        )
+    remedy.set_trust(role, prior.document)
+    done()
+    if dict(_back(lambda: remedy.trust_document(role))) != dict(prior.document):
+        raise RevertNotConfirmed(f"the trust of {who} does not read back as before")
+    revoke = revoke_sessions_document(now)
+    remedy.put_inline(principal.kind, role, REVOKE_SESSIONS_POLICY, revoke)
+    back = _back(lambda: remedy.inline_document(principal.kind, role, REVOKE_SESSIONS_POLICY))
+    if back is None or dict(back) != revoke:
+        raise RevertNotConfirmed(f"the session revocation of {who} does not read back")
+    stamp = revoke["Statement"][0]["Condition"]["DateLessThan"]["aws:TokenIssueTime"]
+    return RevertResult(
+        True,
+        note=f"Put the previous trust of {who} back and revoked its sessions issued before "
+        f"{stamp} ({REVOKE_SESSIONS_POLICY}).",
+    )
+
+
+def _deny_all(principal: Principal, remedy: Remedy, done: Done) -> RevertResult:
+    who, role = principal.label, principal.name
+    if DENY_ALL_POLICY in _first(lambda: remedy.attached(principal.kind, role)):
+        return RevertResult(False, True, f"{who} already has AWSDenyAll attached.")
+    remedy.attach_deny_all(role)
+    done()
+    if DENY_ALL_POLICY not in _back(lambda: remedy.attached(principal.kind, role)):
+        raise RevertNotConfirmed(f"AWSDenyAll does not read back as attached to {who}")
+    return RevertResult(
+        True,
+        note=f"Attached AWSDenyAll to {who}: no session of it can do anything until it is "
+        "detached.",
     )

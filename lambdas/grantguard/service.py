@@ -48,6 +48,7 @@ from grantguard.grants.model import (
     JoinGroup,
     NewCredential,
     NewDefaultVersion,
+    NewTrust,
     PrincipalKind,
     PutInline,
 )
@@ -148,7 +149,7 @@ class UserOnlyRemedy:
     inline_document = delete_inline = put_inline = default_version = _refuse
     version_document = groups_of = set_default_version = remove_from_group = _refuse
     access_key_status = set_access_key_status = has_login_profile = _refuse
-    delete_login_profile = _refuse
+    delete_login_profile = trust_document = set_trust = attach_deny_all = _refuse
 
 
 @dataclass
@@ -234,6 +235,7 @@ class Responder:
             context=context,
             state=state,
             granted=evaluation.granted,
+            trust=evaluation.trust_lines,
         )
         return self._act(outcome, grant)
 
@@ -354,8 +356,15 @@ class Responder:
         try:
             if prior is None:
                 prior = Prior(known=not isinstance(grant.change, PutInline | NewDefaultVersion))
+            if isinstance(grant.change, NewTrust):
+                granted = grant.change.document()  # compare with the trust the event wrote
             result = revert(
-                grant, granted, prior, self._undo, done=lambda: self._note_revert(grant, log)
+                grant,
+                granted,
+                prior,
+                self._undo,
+                done=lambda: self._note_revert(grant, log),
+                now=self.clock(),
             )
         except ReadBackFailed as error:
             # IAM accepted the revert (noted in the journal); the retry reads it back.
@@ -454,6 +463,8 @@ class Responder:
                 name=principal.name,
                 inline=dict(role.inline),
                 managed=role.attached,
+                trust=dict(role.trust),
+                boundary=role.boundary,
                 taken_at=taken_at,
             )
         if self.target is None:

@@ -8,6 +8,7 @@ patterns are defined here once.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
@@ -21,6 +22,8 @@ QUARANTINE_POLICY_PATTERN = "arn:aws:iam::aws:policy/AWSCompromisedKeyQuarantine
 QUARANTINE_INLINE_PATTERN = "AWSCompromisedKeyQuarantine*"
 ALWAYS_PROTECTED = (QUARANTINE_POLICY_PATTERN,)
 DEFAULT_EXEMPT_TAG = "grantguard:exempt"
+ACCOUNT_DIGITS = 12
+ORGANIZATION_ID = re.compile(r"o-[a-z0-9]{10,32}", re.ASCII)
 REVERT_KINDS = ("user", "group", "role", "policy")
 # A group, role or policy revert changes access for many people: by default only CRITICAL.
 DEFAULT_REVERT_AT_FOR = {
@@ -50,6 +53,8 @@ class Settings:
     revert_at_for: Mapping[str, Severity] = field(
         default_factory=lambda: dict(DEFAULT_REVERT_AT_FOR)
     )
+    trusted_accounts: tuple[str, ...] = ()  # other accounts a role's trust may let in (LOW)
+    organization_id: str | None = None  # o-...: aws:PrincipalOrgID conditions naming it narrow
 
     def threshold(self, kind: str) -> Severity:
         """The lowest severity reverted for a grant on this kind of principal."""
@@ -147,6 +152,23 @@ def _revert_at_for(env: Mapping[str, str], revert_at: Severity) -> dict[str, Sev
     return parsed
 
 
+def _accounts(env: Mapping[str, str]) -> tuple[str, ...]:
+    accounts = _json_list(env, "GG_TRUSTED_ACCOUNTS")
+    bad = [a for a in accounts if not (a.isascii() and a.isdigit() and len(a) == ACCOUNT_DIGITS)]
+    if bad:
+        raise ConfigError(
+            f"GG_TRUSTED_ACCOUNTS has {bad[0]!r}, which is not a 12-digit AWS account id"
+        )
+    return accounts
+
+
+def _organization(env: Mapping[str, str]) -> str | None:
+    value = _optional(env, "GG_ORGANIZATION_ID")
+    if value is not None and not ORGANIZATION_ID.fullmatch(value):
+        raise ConfigError(f"GG_ORGANIZATION_ID={value!r} is not an organization id (o-...)")
+    return value
+
+
 def _optional(env: Mapping[str, str], name: str) -> str | None:
     value = env.get(name, "").strip()
     return value or None
@@ -167,6 +189,8 @@ def load(env: Mapping[str, str]) -> RuntimeConfig:
         own_role_arns=(own_role,) if own_role else (),
         protected_principals=_json_list(env, "GG_PROTECTED_PRINCIPALS"),
         revert_at_for=_revert_at_for(env, revert_at),
+        trusted_accounts=_accounts(env),
+        organization_id=_organization(env),
     )
     topic_arn = _optional(env, "GG_ALERT_TOPIC_ARN")
     if topic_arn is not None and not topic_arn.startswith("arn:"):

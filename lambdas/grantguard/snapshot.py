@@ -62,6 +62,8 @@ class PrincipalRecord:
     managed: tuple[str, ...] = ()  # attached managed policy ARNs
     groups: tuple[str, ...] = ()  # users: the groups they belong to
     members: tuple[str, ...] = ()  # groups: the users in them
+    trust: Mapping[str, Any] | None = None  # roles: the trust policy (who may assume it)
+    boundary: str | None = None  # users and roles: the permissions boundary's ARN
     taken_at: str  # ISO 8601 UTC, see `iso_utc`
 
     @property
@@ -122,6 +124,8 @@ def records_from(
             members=tuple(sorted(members.get(principal.name, ())))
             if principal.kind is PrincipalKind.GROUP
             else (),
+            trust=principal.trust,
+            boundary=principal.boundary,
             taken_at=taken_at,
         )
         for principal in authorization.principals
@@ -150,6 +154,10 @@ def to_item(record: Record) -> Item:
             groups=_strings(record.groups),
             members=_strings(record.members),
         )
+        if record.trust is not None:
+            item["trust"] = {"S": canonical(record.trust)}
+        if record.boundary is not None:
+            item["boundary"] = {"S": record.boundary}
     else:
         item.update(
             record={"S": POLICY},
@@ -185,6 +193,14 @@ def from_item(item: Mapping[str, Any]) -> Record:
         raise SnapshotError(f"snapshot item {key} is malformed: {error}") from error
     if not isinstance(inline, dict) or not all(isinstance(d, dict) for d in inline.values()):
         raise SnapshotError(f"snapshot item {key}: inline is not a map of policy documents")
+    trust = None
+    if "trust" in item:
+        try:
+            trust = json.loads(_text(item, "trust", key))
+        except ValueError as error:
+            raise SnapshotError(f"snapshot item {key}: trust is malformed: {error}") from error
+        if not isinstance(trust, dict):
+            raise SnapshotError(f"snapshot item {key}: trust is not a policy document")
     return PrincipalRecord(
         kind=kind,
         name=_text(item, "name", key),
@@ -192,6 +208,8 @@ def from_item(item: Mapping[str, Any]) -> Record:
         managed=_list(item, "managed", key),
         groups=_list(item, "groups", key),
         members=_list(item, "members", key),
+        trust=trust,
+        boundary=_text(item, "boundary", key) if "boundary" in item else None,
         taken_at=taken_at,
     )
 

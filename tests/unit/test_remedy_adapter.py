@@ -116,6 +116,9 @@ REMEDY_CALLS: dict[str, Callable[[Boto3Remedy, str], Any]] = {
     "set_access_key_status": lambda r, _: r.set_access_key_status("u", "AKIAEXAMPLE", "Inactive"),
     "has_login_profile": lambda r, _: r.has_login_profile("u"),
     "delete_login_profile": lambda r, _: r.delete_login_profile("u"),
+    "trust_document": lambda r, _: r.trust_document("r"),
+    "set_trust": lambda r, _: r.set_trust("r", DOCUMENT),
+    "attach_deny_all": lambda r, _: r.attach_deny_all("r"),
 }
 ROWS = [(method, kind) for method, row in ACTIONS.items() for kind in row]
 

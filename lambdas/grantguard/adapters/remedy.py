@@ -24,6 +24,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from grantguard.adapters import session
 from grantguard.adapters.iam import decode_document, translate
+from grantguard.grants.kinds import DENY_ALL_POLICY
 from grantguard.grants.model import PrincipalKind
 from grantguard.ports import NotFoundError, PermanentAwsError, TransientAwsError
 
@@ -114,6 +115,9 @@ ACTIONS: dict[str, dict[str, tuple[str, ...]]] = {
     "set_access_key_status": {"user": ("iam:UpdateAccessKey",)},
     "has_login_profile": {"user": ("iam:GetLoginProfile", "iam:GetUser")},
     "delete_login_profile": {"user": ("iam:DeleteLoginProfile", "iam:GetUser")},
+    "trust_document": {"role": ("iam:GetRole",)},
+    "set_trust": {"role": ("iam:UpdateAssumeRolePolicy",)},
+    "attach_deny_all": {"role": ("iam:AttachRolePolicy",)},  # AWSDenyAll only (a condition)
 }
 
 
@@ -212,6 +216,11 @@ class Boto3Remedy:
         keys = self._list("ListAccessKeys", "list_access_keys", "AccessKeyMetadata", UserName=user)
         return next((str(k["Status"]) for k in keys if k["AccessKeyId"] == key_id), None)
 
+    def trust_document(self, role: str) -> dict[str, Any]:
+        """The role's trust policy now (NotFoundError: the role is gone)."""
+        raw = self._call("GetRole", "get_role", RoleName=role)["Role"]
+        return document_of(raw["AssumeRolePolicyDocument"], "GetRole")
+
     def has_login_profile(self, user: str) -> bool:
         """Whether the user has a console password now (NotFoundError: the user is gone)."""
         try:
@@ -298,6 +307,20 @@ class Boto3Remedy:
             UserName=user,
             AccessKeyId=key_id,
             Status=status,
+        )
+
+    def set_trust(self, role: str, document: Mapping[str, Any]) -> None:
+        self._call(
+            "UpdateAssumeRolePolicy",
+            "update_assume_role_policy",
+            RoleName=role,
+            PolicyDocument=json.dumps(document, separators=(",", ":")),
+        )
+
+    def attach_deny_all(self, role: str) -> None:
+        """Attach AWS's AWSDenyAll (the role's policy allows no other ARN)."""
+        self._call(
+            "AttachRolePolicy", "attach_role_policy", RoleName=role, PolicyArn=DENY_ALL_POLICY
         )
 
     def delete_login_profile(self, user: str) -> bool:

@@ -45,6 +45,7 @@ from grantguard.grants.model import (
     JoinGroup,
     NewCredential,
     NewDefaultVersion,
+    NewTrust,
     PutInline,
 )
 from grantguard.outcome import Outcome
@@ -75,6 +76,7 @@ def render_alert(outcome: Outcome, settings: Settings) -> Alert:
             "",
             *why_risky(outcome.assessment, outcome.problem, kind is ATTEMPTED, outcome.context),
             "",
+            *_with_gap(_trust_section(outcome)),
             *_with_gap(context_sections(outcome.context)),
             *_what_we_did(kind, outcome, settings),
             "",
@@ -103,6 +105,13 @@ def render_alert(outcome: Outcome, settings: Settings) -> Alert:
 
 def _with_gap(lines: list[str]) -> list[str]:
     return [*lines, ""] if lines else []
+
+
+def _trust_section(outcome: Outcome) -> list[str]:
+    """Who the role's trust lets in, worst first (trust kinds only)."""
+    if not outcome.trust:
+        return []
+    return ["WHO CAN ASSUME THE ROLE NOW", *[f"  - {clean(line)}" for line in outcome.trust]]
 
 
 # -- subject ---------------------------------------------------------------------------------
@@ -190,6 +199,10 @@ def _sentence(grant: Grant | None, policy: str, user: str) -> str:
     if isinstance(change, NewCredential):
         made = "was created" if change.created else "was changed"
         return f"{clean(change.policy_name)} {made} for {who}"
+    if isinstance(change, NewTrust):
+        if change.created:
+            return f"{who} was created with a trust policy"
+        return f"the trust policy of {who} was replaced"
     return f"{policy} was attached to {who}"
 
 
@@ -292,6 +305,7 @@ def _json_body(
         "reach": state.reach.to_dict() if state is not None else None,
         # The granted document, kept so the undo command can re-create it exactly.
         "granted_document": _granted_document(grant),
+        "trust": list(outcome.trust),
         "revert_note": outcome.revert_note,
         "severity": (severity or COULD_NOT_PROCESS_SEVERITY).name,
         "policy_severity": assessment.severity.name if assessment else None,
@@ -323,7 +337,11 @@ def _granted_document(grant: Grant | None) -> Any:
     if grant is None:
         return None
     change = grant.change
-    text = change.document_text if isinstance(change, PutInline | NewDefaultVersion) else None
+    text = (
+        change.document_text
+        if isinstance(change, PutInline | NewDefaultVersion | NewTrust)
+        else None
+    )
     if text is None:
         return None
     try:

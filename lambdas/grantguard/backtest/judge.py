@@ -203,6 +203,15 @@ class ReadOnlyRemedy:
     def has_login_profile(self, user: str) -> bool:
         return self._memo.get(("login", user), lambda: self.inner.has_login_profile(user))
 
+    def trust_document(self, role: str) -> dict[str, Any]:
+        return self._memo.get(("trust", role), lambda: self.inner.trust_document(role))
+
+    def set_trust(self, role: str, document: Mapping[str, Any]) -> None:
+        raise _refuse(f"replace the trust of role {role}")
+
+    def attach_deny_all(self, role: str) -> None:
+        raise _refuse(f"attach AWSDenyAll to role {role}")
+
     def set_access_key_status(self, user: str, key_id: str, status: str) -> None:
         raise _refuse(f"set access key {key_id} of user {user} {status}")
 
@@ -370,6 +379,7 @@ class DryRunJudge:
             context=evaluation.context,
             state=state,
             granted=granted,
+            trust=evaluation.trust_lines,
         )
         enforce = replace(self.settings, mode=Mode.ENFORCE)
         enforced = decide(
@@ -377,7 +387,7 @@ class DryRunJudge:
             evaluation.assessment,
             enforce,
             state.snapshot.user,
-            evaluation.context.verdict.severity,
+            evaluation.decision.severity,
             state=state,
         )
         body = render_alert(outcome, self.settings).json_body

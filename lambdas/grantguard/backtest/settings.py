@@ -115,12 +115,14 @@ def settings_from_context(
         ("allowActors", "GG_ALLOW_ACTORS"),
         ("protectedPolicies", "GG_PROTECTED_POLICIES"),
         ("protectedPrincipals", "GG_PROTECTED_PRINCIPALS"),
+        ("trustedAccounts", "GG_TRUSTED_ACCOUNTS"),
     ):
         value = checked.get(key, [])
         if isinstance(value, str):
             value = [p.strip() for p in value.split(",") if p.strip()]
         env[name] = json.dumps(list(value))
     env["GG_EXEMPT_TAG"] = str(checked.get("exemptTag", config.DEFAULT_EXEMPT_TAG))
+    env["GG_ORGANIZATION_ID"] = str(checked.get("organizationId") or "")
     if own_role_arn:
         env["GG_OWN_ROLE_ARN"] = own_role_arn
     try:

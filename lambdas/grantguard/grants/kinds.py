@@ -38,6 +38,7 @@ from grantguard.grants.model import (
     JoinGroup,
     NewCredential,
     NewDefaultVersion,
+    NewTrust,
     Principal,
     PrincipalKind,
     PutInline,
@@ -184,6 +185,30 @@ def _login_profile(created: bool) -> Parse:
     return parse
 
 
+def _trust_document(params: Mapping[str, Any], key: str) -> str:
+    text = required_str(params, key, f"{PATH}.{key}")
+    if len(text) > DOCUMENT_MAX:
+        raise EventError(f"{PATH}.{key} has {len(text)} characters, more than IAM accepts")
+    return text
+
+
+def _trust(created: bool) -> Parse:
+    key = "assumeRolePolicyDocument" if created else "policyDocument"
+
+    def parse(params: Mapping[str, Any], _: Mapping[str, Any]) -> tuple[Principal, Change]:
+        role = _principal(PrincipalKind.ROLE)(params)
+        change = NewTrust(_trust_document(params, key), created=created)
+        change.document()  # an unreadable document is an EventError here, not later
+        return role, change
+
+    return parse
+
+
+# What a new role with an outside trust gets in enforce: additive, reversible, AWS's own.
+DENY_ALL_POLICY = "arn:aws:iam::aws:policy/AWSDenyAll"
+# The inline policy AWS's console writes to revoke a role's older sessions.
+REVOKE_SESSIONS_POLICY = "AWSRevokeOlderSessions"
+
 USER, GROUP, ROLE = PrincipalKind.USER, PrincipalKind.GROUP, PrincipalKind.ROLE
 REACHES = {USER: "the user", GROUP: "every member of the group", ROLE: "every session of the role"}
 _PRINCIPAL_READS = {USER: ("snapshot",), GROUP: ("group",), ROLE: ("role",)}
@@ -289,6 +314,26 @@ KINDS: dict[str, Kind] = {
             revert_verb="delete the console password (the real user is locked out too)",
             caller_default=True,
         ),
+        Kind(
+            "UpdateAssumeRolePolicy",
+            ROLE,
+            _trust(created=False),
+            reads=("role",),
+            remedies=("trust_document", "set_trust", "inline_document", "put_inline"),
+            grants="trust policy",
+            reaches="whoever the trust lets in: every session they start, with all the role holds",
+            revert_verb="put the previous trust back and revoke the sessions started before now",
+        ),
+        Kind(
+            "CreateRole",
+            ROLE,
+            _trust(created=True),
+            reads=("role",),
+            remedies=("attached", "attach_deny_all"),
+            grants="new role's trust policy",
+            reaches="whoever the trust lets in: every session they start, with all the role holds",
+            revert_verb="attach AWSDenyAll (additive; detach it to undo)",
+        ),
     )
 }
 
@@ -322,6 +367,12 @@ def headline(grant: Grant) -> str:
         if grant.event_name == "SetDefaultPolicyVersion":
             made = "made default"
         what = f"policy {change.policy_name} version {version} {made}"
+    elif isinstance(change, NewTrust):
+        what = (
+            f"{grant.subject} created with a trust policy"
+            if change.created
+            else f"trust policy of {grant.subject} replaced"
+        )
     elif isinstance(change, NewCredential):
         made = "changed" if not change.created else "created"
         what = f"{change.policy_name} {made} for {grant.subject}"
@@ -383,12 +434,24 @@ def undo_command(grant: Grant) -> str | None:
         )
     if isinstance(change, NewCredential):
         return _credential_command(grant, change, active=True)
+    if isinstance(change, NewTrust):
+        if change.created:
+            return _detach_deny_all(grant)
+        return (
+            f"aws iam update-assume-role-policy {_who(grant)} "
+            f"--policy-document {shlex.quote(compact(change.document_text))} && "
+            f"aws iam delete-role-policy {_who(grant)} --policy-name {REVOKE_SESSIONS_POLICY}"
+        )
     if not _safe(change.group_name):
         return None
     return f"aws iam add-user-to-group {_who(grant)} --group-name {shlex.quote(change.group_name)}"
 
 
 NEW_PASSWORD = "'CHOOSE-A-NEW-PASSWORD'"
+
+
+def _detach_deny_all(grant: Grant) -> str:
+    return f"aws iam detach-role-policy {_who(grant)} --policy-arn {DENY_ALL_POLICY}"
 
 
 def _credential_command(grant: Grant, change: NewCredential, *, active: bool) -> str | None:
@@ -447,6 +510,15 @@ def remove_command(grant: Grant, prior: str | Mapping[str, Any] | None = None) -
         )
     if isinstance(change, NewCredential) and principal is not None:
         return _credential_command(grant, change, active=False)
+    if isinstance(change, NewTrust) and principal is not None:
+        if change.created:
+            return f"aws iam attach-role-policy {_who(grant)} --policy-arn {DENY_ALL_POLICY}"
+        if prior is None or isinstance(prior, str):
+            return None  # the previous trust is unknown: no command can restore it
+        return (
+            f"aws iam update-assume-role-policy {_who(grant)} "
+            f"--policy-document {shlex.quote(compact(prior))}"
+        )
     return None
 
 

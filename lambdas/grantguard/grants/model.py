@@ -1,9 +1,10 @@
 """What one CloudTrail record grants: who called, which principal, and what changed.
 
-Pure: no AWS imports, no environment reads. Every value here is frozen. A `Grant` is one of five
+Pure: no AWS imports, no environment reads. Every value here is frozen. A `Grant` is one of six
 `Change`s (attach a managed policy, put an inline document, a new default policy version, join a
-group, a new credential for a user) on one `Principal` (a user, a group or a role); a new default
-version has no principal of its own: it reaches every entity the policy is attached to.
+group, a new credential for a user, a role's trust policy) on one `Principal` (a user, a group
+or a role); a new default version has no principal of its own: it reaches every entity the
+policy is attached to.
 """
 
 from __future__ import annotations
@@ -161,7 +162,30 @@ class NewCredential:
         return "console password" if self.created else "console password change"
 
 
-Change = AttachPolicy | PutInline | NewDefaultVersion | JoinGroup | NewCredential
+@dataclass(frozen=True)
+class NewTrust:
+    """A role's trust policy (who may assume it) written: a new role, or an existing one's
+    trust replaced. It grants whoever it lets in everything the role holds."""
+
+    document_text: str  # as CloudTrail recorded it: a JSON string
+    created: bool = False  # True: CreateRole
+
+    @property
+    def policy_name(self) -> str:  # what the grant is "of", in a subject line
+        return "new role's trust policy" if self.created else "trust policy"
+
+    def document(self) -> dict[str, Any]:
+        """The trust document as JSON; EventError when the recorded text is not an object."""
+        try:
+            parsed = json.loads(self.document_text)
+        except ValueError as error:
+            raise EventError(f"the trust policy document is not JSON ({error})") from error
+        if not isinstance(parsed, dict):
+            raise EventError("the trust policy document is not an object")
+        return parsed
+
+
+Change = AttachPolicy | PutInline | NewDefaultVersion | JoinGroup | NewCredential | NewTrust
 
 
 @dataclass(frozen=True)
@@ -247,6 +271,8 @@ class Grant:
             what = f"default {change.policy_arn} {change.version_id}"
         elif isinstance(change, NewCredential):
             what = f"credential {change.policy_name}"
+        elif isinstance(change, NewTrust):
+            what = "created with trust" if change.created else "trust"
         else:
             what = f"join {change.group_name}"
         return f"{who}: {what}"

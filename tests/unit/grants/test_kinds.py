@@ -16,6 +16,7 @@ from grantguard.grants import (
     JoinGroup,
     NewCredential,
     NewDefaultVersion,
+    NewTrust,
     Principal,
     PrincipalKind,
     PutInline,
@@ -40,6 +41,10 @@ ADMIN = {
 }
 POLICY = "arn:aws:iam::123456789012:policy/team/deploy"
 KEY_ID = "AKIAEXAMPLEBOBKEY001"
+OPEN_TRUST = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}],
+}
 
 # One request per row, as CloudTrail records it (documents are JSON strings).
 REQUESTS: dict[str, tuple[dict[str, Any], dict[str, Any] | None]] = {
@@ -73,6 +78,14 @@ REQUESTS: dict[str, tuple[dict[str, Any], dict[str, Any] | None]] = {
         {"loginProfile": {"userName": "bob", "passwordResetRequired": False}},
     ),
     "UpdateLoginProfile": ({"userName": "bob"}, None),
+    "UpdateAssumeRolePolicy": (
+        {"roleName": "deploy", "policyDocument": json.dumps(OPEN_TRUST, indent=2)},
+        None,
+    ),
+    "CreateRole": (
+        {"roleName": "deploy", "assumeRolePolicyDocument": json.dumps(OPEN_TRUST)},
+        {"role": {"roleName": "deploy", "arn": "arn:aws:iam::123456789012:role/deploy"}},
+    ),
 }
 EXPECTED = {
     "AttachUserPolicy": (PrincipalKind.USER, "alice", AttachPolicy(POLICY)),
@@ -91,6 +104,8 @@ EXPECTED = {
         "bob",
         NewCredential(CONSOLE_PASSWORD, created=False),
     ),
+    "UpdateAssumeRolePolicy": (PrincipalKind.ROLE, "deploy", NewTrust),
+    "CreateRole": (PrincipalKind.ROLE, "deploy", NewTrust),
 }
 IDENTITIES = {
     "IAMUser": {
@@ -199,6 +214,8 @@ def test_every_row_has_an_undo_command_the_cli_can_read(name: str) -> None:
         "CreateAccessKey": "update-access-key",
         "CreateLoginProfile": "create-login-profile",
         "UpdateLoginProfile": "create-login-profile",
+        "UpdateAssumeRolePolicy": "update-assume-role-policy",
+        "CreateRole": "detach-role-policy",
     }[name]
     assert words[:3] == ["aws", "iam", verb]
     if name.startswith("Put"):
@@ -208,6 +225,12 @@ def test_every_row_has_an_undo_command_the_cli_can_read(name: str) -> None:
         assert words[-2:] == ["--version-id", "v2"]
     if name == "CreateAccessKey":
         assert words[-4:] == ["--access-key-id", KEY_ID, "--status", "Active"]
+    if name == "UpdateAssumeRolePolicy":
+        saved = json.loads(words[words.index("--policy-document") + 1])
+        assert saved == OPEN_TRUST  # the trust written, so it can be put back exactly
+        assert "AWSRevokeOlderSessions" in words  # and the session revocation removed
+    if name == "CreateRole":
+        assert words[-1] == "arn:aws:iam::aws:policy/AWSDenyAll"
 
 
 @pytest.mark.parametrize(
@@ -256,10 +279,26 @@ def test_every_row_has_an_undo_command_the_cli_can_read(name: str) -> None:
         ),
         ("CreateLoginProfile", None, "aws iam delete-login-profile --user-name bob"),
         ("UpdateLoginProfile", None, "aws iam delete-login-profile --user-name bob"),
+        (
+            "UpdateAssumeRolePolicy",
+            {"Version": "2012-10-17", "Statement": []},
+            "aws iam update-assume-role-policy --role-name deploy --policy-document "
+            """'{"Version":"2012-10-17","Statement":[]}'""",
+        ),
+        (
+            "CreateRole",
+            None,
+            "aws iam attach-role-policy --role-name deploy "
+            "--policy-arn arn:aws:iam::aws:policy/AWSDenyAll",
+        ),
     ],
 )
 def test_remove_commands(name: str, prior: Any, expected: str) -> None:
     assert remove_command(parse_event(envelope(name)), prior) == expected
+
+
+def test_a_trust_change_has_no_remove_command_without_the_previous_trust() -> None:
+    assert remove_command(parse_event(envelope("UpdateAssumeRolePolicy"))) is None
 
 
 def test_a_version_change_has_no_remove_command_without_the_previous_version() -> None:
@@ -342,6 +381,8 @@ def test_every_row_names_remedies_and_reads() -> None:
         ("SetDefaultPolicyVersion", "versionId", "latest", "is not a policy version id"),
         ("AddUserToGroup", "groupName", None, "groupName is missing"),
         ("CreateLoginProfile", "userName", "bad user!", "is not an IAM user name"),
+        ("UpdateAssumeRolePolicy", "policyDocument", "{nope", "trust policy document is not JSON"),
+        ("CreateRole", "assumeRolePolicyDocument", None, "assumeRolePolicyDocument is missing"),
     ],
 )
 def test_bad_requests_say_which_field(name: str, key: str, value: Any, message: str) -> None:
@@ -432,6 +473,11 @@ REAL_GRANTS = {
         "user stratus-red-team-login-profile-user",
         NewCredential(CONSOLE_PASSWORD),
     ),
+    "update_assume_role_policy.stratus.json": (
+        "role stratus-red-team-backdoor-r-role",
+        "trust policy",
+    ),
+    "update_assume_role_policy.elastic.json": ("role cloudtrail-role", "trust policy"),
     "update_login_profile.stratus.json": (
         "user stratus-red-team-update-login-profile-user",
         NewCredential(CONSOLE_PASSWORD, created=False),
@@ -442,10 +488,7 @@ REAL_GRANTS = {
     ),
 }
 # Real records of events GrantGuard does not handle as grants (yet), and the one-line reason.
-NOT_GRANTS = {
-    "update_assume_role_policy.elastic.json": "UpdateAssumeRolePolicy",
-    "update_assume_role_policy.stratus.json": "UpdateAssumeRolePolicy",
-}
+NOT_GRANTS: dict[str, str] = {}
 # A failed CreateAccessKey a user made for itself: no request recorded, no key made.
 SELF_ATTEMPT = "create_access_key.panther_limit_exceeded.json"
 
