@@ -20,9 +20,9 @@ from grantguard.posture.authorization import SERVICE_LINKED_PATH
 IDENTITY_CENTER_PREFIX = "AWSReservedSSO_"
 # What a trust policy's Allow must cover for its principals to get the role's credentials.
 ASSUME_ACTIONS = (
-    "sts:assumerole",
-    "sts:assumerolewithsaml",
-    "sts:assumerolewithwebidentity",
+    "sts:AssumeRole",
+    "sts:AssumeRoleWithSAML",
+    "sts:AssumeRoleWithWebIdentity",
 )
 # Principal keys in the order the alert lists them; CanonicalUser cannot assume a role.
 PRINCIPAL_KEYS = ("AWS", "Service", "Federated")
@@ -129,17 +129,24 @@ def _strings(raw: Any) -> list[str]:
     return []
 
 
-def _covers(patterns: list[str]) -> bool:
-    lowered = [pattern.lower() for pattern in patterns]
-    return any(fnmatchcase(action, p) for p in lowered for action in ASSUME_ACTIONS)
+def assume_actions(statement: Mapping[str, Any]) -> tuple[str, ...]:
+    """The ASSUME_ACTIONS (as AWS spells them, in that order) a statement's Action covers,
+    wildcards expanded, or that its NotAction leaves in; () for anything else."""
+    if "NotAction" in statement:
+        # Everything but the listed actions: each assume action not excluded is allowed.
+        excluded = _strings(statement["NotAction"])
+        return tuple(a for a in ASSUME_ACTIONS if not _matches(a, excluded))
+    patterns = _strings(statement.get("Action"))
+    return tuple(a for a in ASSUME_ACTIONS if _matches(a, patterns))
+
+
+def _matches(action: str, patterns: list[str]) -> bool:
+    name = action.lower()
+    return any(fnmatchcase(name, pattern.lower()) for pattern in patterns)
 
 
 def _allows_assume(statement: Mapping[str, Any]) -> bool:
-    if "NotAction" in statement:
-        # Allow everything but the listed actions: assuming is allowed unless all are excluded.
-        excluded = [p.lower() for p in _strings(statement["NotAction"])]
-        return not all(any(fnmatchcase(a, p) for p in excluded) for a in ASSUME_ACTIONS)
-    return _covers(_strings(statement.get("Action")))
+    return bool(assume_actions(statement))
 
 
 def _principals(raw: Any) -> list[str]:
