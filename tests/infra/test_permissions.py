@@ -9,6 +9,7 @@ from grantguard.adapters import remedy
 from grantguard.grants.kinds import KINDS
 from grantguard.scoring.catalog import PERMISSIONS, WRITE, default_catalog
 from infra import permissions
+from tests.infra.conftest import Synth
 
 EVERY_ACTION = sorted(
     permissions.reads()
@@ -83,6 +84,22 @@ def test_the_changes_are_the_reverts_and_nothing_else() -> None:
         "iam:RemoveUserFromGroup",
         "iam:UpdateAccessKey",  # someone else's new key: set Inactive, never deleted
         "iam:DeleteLoginProfile",  # someone else's console password, at CRITICAL only
+        "iam:UpdateAssumeRolePolicy",  # a replaced trust put back from the snapshot
+        "iam:AttachRolePolicy",  # AWSDenyAll only, by condition (test below)
+    }
+
+
+def test_attaching_is_allowed_for_aws_deny_all_alone(synth: Synth) -> None:
+    role = synth.resources[synth.logical_id(synth.stack.responder.role)]
+    statements = [
+        s for p in role["Properties"]["Policies"] for s in p["PolicyDocument"]["Statement"]
+    ]
+    attach = [s for s in statements if "iam:AttachRolePolicy" in _listed(s["Action"])]
+    assert len(attach) == 1
+    (statement,) = attach
+    assert _listed(statement["Action"]) == ["iam:AttachRolePolicy"]
+    assert statement["Condition"] == {
+        "ArnEquals": {"iam:PolicyARN": ["arn:aws:iam::aws:policy/AWSDenyAll"]}
     }
 
 
@@ -113,3 +130,7 @@ def test_policy_reads_also_cover_aws_managed_policies_but_changes_do_not() -> No
     ]
     assert permissions.resources("policy", "aws", "1", read=False) == ["arn:aws:iam::1:policy/*"]
     assert permissions.resources("role", "aws", "1", read=True) == ["arn:aws:iam::1:role/*"]
+
+
+def _listed(value: object) -> list[str]:
+    return list(value) if isinstance(value, list) else [str(value)]

@@ -269,6 +269,7 @@ def test_iam_itself_refuses_to_detach_or_change_protected_policies(synth: Synth)
         "iam:DetachUserPolicy",
         "iam:DetachGroupPolicy",
         "iam:DetachRolePolicy",
+        "iam:AttachRolePolicy",  # AWSDenyAll on a new role: never onto a protected policy's ARN
     }
     assert detach["Condition"] == {"ArnLike": {"iam:PolicyARN": protected}}
     version = denies["NeverChangeProtectedPolicies"]
@@ -296,6 +297,8 @@ def test_the_function_gets_every_setting_the_handler_reads(synth: Synth) -> None
             {"group": "CRITICAL", "policy": "CRITICAL", "role": "CRITICAL"}, sort_keys=True
         ),
         "GG_EXEMPT_TAG": "grantguard:exempt",
+        "GG_TRUSTED_ACCOUNTS": "[]",
+        "GG_ORGANIZATION_ID": "",
         "GG_IDEMPOTENCY_TABLE": _ref(synth.logical_id(stack.responder.table)),
         "GG_OWN_ROLE_ARN": _arn(synth.logical_id(stack.responder.role)),
         "GG_SNAPSHOT_TABLE": _ref(synth.logical_id(stack.snapshot.table)),

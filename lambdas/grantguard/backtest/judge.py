@@ -39,6 +39,7 @@ from grantguard.grants.model import (
     EventError,
     Grant,
     NewDefaultVersion,
+    NewTrust,
     PrincipalKind,
     PutInline,
 )
@@ -62,7 +63,7 @@ CURRENT_FACTS = (
 )
 ASSUMED_PRIOR = (
     "prior state: assumed known, as the stack's daily snapshot would have had it (an overwritten "
-    "inline document or the previous default version is not in CloudTrail)"
+    "inline document, the previous default version or a replaced trust is not in CloudTrail)"
 )
 
 
@@ -366,7 +367,7 @@ class DryRunJudge:
         try:
             granted = reads.granted(grant)
             state = reads.state(grant)
-            if isinstance(grant.change, PutInline | NewDefaultVersion):
+            if isinstance(grant.change, PutInline | NewDefaultVersion | NewTrust):
                 state = replace(state, prior=_assumed_prior(state.prior))
             evaluation = evaluate(grant, granted, state, self.settings, self.clock())
         except (PermanentAwsError, TransientAwsError, PolicyDocumentError, EventError) as error:
@@ -407,7 +408,7 @@ class DryRunJudge:
         if status is None:
             status = "judged" if decision is not None else "unreadable"
         facts: tuple[str, ...] = CURRENT_FACTS
-        if isinstance(grant.change, PutInline | NewDefaultVersion):
+        if isinstance(grant.change, PutInline | NewDefaultVersion | NewTrust):
             facts = (*CURRENT_FACTS, ASSUMED_PRIOR)
         judged = status == "judged"
         return Judged(

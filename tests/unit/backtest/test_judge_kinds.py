@@ -68,8 +68,13 @@ class FakePrincipals:
     def role(self, name: str) -> RoleFacts:
         self.calls.append(("role", name))
         path = "/aws-service-role/x.amazonaws.com/" if name.startswith("AWSServiceRole") else "/"
+        attached = (ADMIN,) if name == "ops-admin" else ()
         return RoleFacts(
-            name, f"arn:aws:iam::{ACCOUNT}:role{path}{name}", path=path, trust=EC2_TRUST
+            name,
+            f"arn:aws:iam::{ACCOUNT}:role{path}{name}",
+            path=path,
+            trust=EC2_TRUST,
+            attached=attached,
         )
 
     def entities_for_policy(self, policy_arn: str) -> PolicyEntities:
@@ -141,6 +146,12 @@ def of(
 
 
 ADMIN_TEXT = json.dumps(ADMIN_DOC)
+PUBLIC_TRUST = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "sts:AssumeRole"}],
+    }
+)
 CASES = {
     "AttachUserPolicy": (
         of("AttachUserPolicy", {"userName": "bob", "policyArn": ADMIN}),
@@ -192,6 +203,15 @@ CASES = {
         "user bob",
     ),
     "CreateLoginProfile": (of("CreateLoginProfile", {"userName": "bob"}), "user bob"),
+    # Anyone may now assume ops-admin, which holds AdministratorAccess.
+    "UpdateAssumeRolePolicy": (
+        of("UpdateAssumeRolePolicy", {"roleName": "ops-admin", "policyDocument": PUBLIC_TRUST}),
+        "role ops-admin",
+    ),
+    "CreateRole": (
+        of("CreateRole", {"roleName": "open", "assumeRolePolicyDocument": PUBLIC_TRUST}),
+        "role open",
+    ),
     "UpdateLoginProfile": (of("UpdateLoginProfile", {"userName": "bob"}), "user bob"),
 }
 
