@@ -71,9 +71,9 @@ NEW_ROLE_OUTSIDE = Severity.HIGH
 NEW_ROLE_OPEN = Severity.CRITICAL
 
 
-def judge_trust(grant: Grant, change: NewTrust, held: Severity, settings: Settings) -> tuple[
-    TrustAnalysis, Severity, str
-]:
+def judge_trust(
+    grant: Grant, change: NewTrust, held: Severity, settings: Settings
+) -> tuple[TrustAnalysis, Severity, str]:
     """Who the trust lets in, weighed with what the role holds (`held`): the analysis, the
     severity and one sentence for the decision's reasons."""
     try:
