@@ -409,3 +409,33 @@ def test_the_canary_detaches_even_when_the_attach_failed_half_way() -> None:
     with stub, pytest.raises(AccountReadError, match="canary"):
         adapter.canary_grant("canary", CANARY_POLICY)
     stub.assert_no_pending_responses()
+
+
+# ---- the handler's settings ---------------------------------------------------------------------
+
+TOPIC = {"GG_ALERT_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:alerts"}
+
+
+@pytest.mark.parametrize(
+    ("mode", "flag", "acts"),
+    [("enforce", "true", True), ("enforce", "false", False), ("monitor", "true", False)],
+)
+def test_the_handler_acts_only_with_each_flag_in_enforce_mode(
+    mode: str, flag: str, acts: bool
+) -> None:
+    from grantguard.posture_handler import load_config
+
+    guard = load_config({**TOPIC, "GG_MODE": mode, "GG_MFA_GUARD_CONSOLE_USERS": flag})
+    assert (guard.guards_mfa, guard.resets_passwords, guard.deactivates) == (acts, False, False)
+    reset = load_config({**TOPIC, "GG_MODE": mode, "GG_RESET_STALE_PASSWORDS": flag})
+    assert (reset.guards_mfa, reset.resets_passwords) == (False, acts)
+
+
+def test_the_handler_rejects_a_bad_flag_and_reads_the_canary_user() -> None:
+    from grantguard.posture_handler import load_config
+    from grantguard.settings import ConfigError
+
+    with pytest.raises(ConfigError, match="GG_RESET_STALE_PASSWORDS='yes'"):
+        load_config({**TOPIC, "GG_RESET_STALE_PASSWORDS": "yes"})
+    assert load_config(TOPIC).canary_user is None
+    assert load_config({**TOPIC, "GG_CANARY_USER": " canary "}).canary_user == "canary"
