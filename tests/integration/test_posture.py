@@ -606,3 +606,102 @@ def test_the_responder_alerts_on_the_canary_grant_at_low_severity(stack: Any) ->
     assert result["severity"] == "LOW"
     (alert,) = stack.alerts(expected=1)
     assert alert["MessageAttributes"]["severity"]["Value"] == "LOW"
+
+
+# ---- grantguard posture --fix-password-policy -----------------------------------------------
+
+CIS_POLICY = {
+    "MinimumPasswordLength": 14,
+    "PasswordReusePrevention": 24,
+    "RequireUppercaseCharacters": True,
+    "RequireLowercaseCharacters": True,
+    "RequireNumbers": True,
+    "RequireSymbols": True,
+    "MaxPasswordAge": 90,
+    "AllowUsersToChangePassword": True,
+    "HardExpiry": False,
+}
+
+
+class Terminal(io.StringIO):
+    """Someone at a terminal, typing `answer`."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def fix_policy(*args: str, stdin: io.StringIO | None = None) -> tuple[int, str, str]:
+    from grantguard.commands import posture
+
+    parser = argparse.ArgumentParser(prog="grantguard")
+    posture.register(parser.add_subparsers(dest="command", required=True))
+    parsed = parser.parse_args(["posture", "--fix-password-policy", *args])
+    out, err = io.StringIO(), io.StringIO()
+    code = parsed.run(parsed, out=out, err=err, stdin=stdin or io.StringIO())
+    return code, out.getvalue(), err.getvalue()
+
+
+def password_policy(aws: boto3.session.Session) -> dict[str, Any]:
+    policy = dict(aws.client("iam").get_account_password_policy()["PasswordPolicy"])
+    policy.pop("ExpirePasswords", None)  # derived by IAM from MaxPasswordAge
+    return policy
+
+
+def test_fix_password_policy_shows_the_difference_then_sets_cis(
+    aws: boto3.session.Session,
+) -> None:
+    weak_account(aws)  # minimum length 8, reuse prevention 5
+    code, out, err = fix_policy("--yes")
+    assert code == 0, err
+    assert password_policy(aws) == CIS_POLICY
+    rows = {line.split()[0]: line.split()[1:] for line in out.splitlines() if line.startswith("  ")}
+    assert rows["MinimumPasswordLength"] == ["8", "14", "(change)"]
+    assert rows["PasswordReusePrevention"] == ["5", "24", "(change)"]
+    assert rows["MaxPasswordAge"] == ["not", "set", "90", "(change)"]
+    assert rows["HardExpiry"] == ["false", "false"]
+    assert out.rstrip().endswith("Password policy set.")
+
+
+def test_fix_password_policy_keeps_every_stricter_value(aws: boto3.session.Session) -> None:
+    iam = aws.client("iam")
+    iam.update_account_password_policy(
+        MinimumPasswordLength=32, PasswordReusePrevention=24, MaxPasswordAge=30,
+        RequireSymbols=True, HardExpiry=True,
+    )  # fmt: skip
+    code, _, err = fix_policy("--yes")
+    assert code == 0, err
+    assert password_policy(aws) == {
+        **CIS_POLICY, "MinimumPasswordLength": 32, "MaxPasswordAge": 30, "HardExpiry": True
+    }  # fmt: skip
+    again, out, _ = fix_policy("--yes")  # now nothing differs: nothing is sent
+    assert again == 0 and "Nothing to change" in out
+
+
+def test_fix_password_policy_without_a_terminal_or_yes_refuses(
+    aws: boto3.session.Session,
+) -> None:
+    weak_account(aws)
+    before = password_policy(aws)
+    code, out, err = fix_policy()
+    assert code == 2 and "rerun with --yes" in err
+    assert "MinimumPasswordLength" in out  # the difference is still shown
+    assert password_policy(aws) == before
+
+
+@pytest.mark.parametrize(("answer", "code", "applied"), [("y\n", 0, True), ("n\n", 1, False)])
+def test_fix_password_policy_asks_at_a_terminal(
+    aws: boto3.session.Session, answer: str, code: int, applied: bool
+) -> None:
+    weak_account(aws)
+    before = password_policy(aws)
+    done, out, _ = fix_policy(stdin=Terminal(answer))
+    assert done == code and "[y/N]" in out
+    assert password_policy(aws) == (CIS_POLICY if applied else before)
+
+
+def test_fix_password_policy_exits_2_when_aws_cannot_be_reached(
+    aws: boto3.session.Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+    code, out, err = fix_policy("--yes")
+    assert (code, out) == (2, "") and "could not change the password policy" in err

@@ -416,6 +416,13 @@ class Boto3Account:
             if _code(error) != "NoSuchEntity":
                 raise
 
+    def read_password_policy(self) -> PasswordPolicy | None:
+        """The password policy alone (None: none is set); AccountReadError when unreadable."""
+        try:
+            return self.password_policy()
+        except (ClientError, BotoCoreError) as error:
+            raise _describe(error, "reading the account password policy") from error
+
     def set_password_policy(self, arguments: Mapping[str, int | bool]) -> None:
         """UpdateAccountPasswordPolicy with `arguments` (the command's, never the posture run's:
         the posture role has no such permission)."""
