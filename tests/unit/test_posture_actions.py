@@ -439,3 +439,19 @@ def test_the_handler_rejects_a_bad_flag_and_reads_the_canary_user() -> None:
         load_config({**TOPIC, "GG_RESET_STALE_PASSWORDS": "yes"})
     assert load_config(TOPIC).canary_user is None
     assert load_config({**TOPIC, "GG_CANARY_USER": " canary "}).canary_user == "canary"
+
+
+def test_an_old_key_is_reported_with_the_rotation_as_commands() -> None:
+    from grantguard.posture import run_checks
+    from tests.unit.test_posture import key
+
+    old = account(users=(user(access_keys=(key(120, 1, key_id="AKIAOLD"),)),))
+    (finding,) = [f for f in run_checks(old, NOW) if f.check == "access-key-age"]
+    steps = [
+        "aws iam create-access-key --user-name alice",
+        "move every caller to the new key",
+        "aws iam update-access-key --user-name alice --access-key-id AKIAOLD --status Inactive",
+        "aws iam delete-access-key --user-name alice --access-key-id AKIAOLD",
+    ]
+    positions = [finding.remediation.index(step) for step in steps]
+    assert positions == sorted(positions)
