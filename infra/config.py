@@ -42,6 +42,23 @@ trustedAccounts     12-digit ids of other AWS accounts a role's trust may let in
                     (default []); a trust to any other account is judged as unknown.
 organizationId      the o-... id of the AWS Organization; a trust narrowed by
                     aws:PrincipalOrgID to it counts as inside (default "": none).
+mfaGuardConsoleUsers
+                    true or false (default false). In enforce mode only, the posture check
+                    attaches GrantGuardRequireMfa (AWS's documented "deny everything but managing
+                    your own MFA and password unless signed in with MFA" policy, created once) to
+                    each console user without MFA and lists each one in the digest with the
+                    detach-user-policy command that undoes it. Its role is granted
+                    iam:CreatePolicy on that one policy and iam:AttachUserPolicy of that one
+                    policy only when this is true and mode is enforce.
+resetStalePasswords true or false (default false). In enforce mode only, the posture check requires
+                    a new password at the next sign-in of each console user whose password is
+                    older than the account's maximum password age, and lists each one in the
+                    digest. Its role is granted iam:GetLoginProfile and iam:UpdateLoginProfile
+                    only when this is true and mode is enforce.
+canaryUser          an IAM user name, or empty (default ""): off. When set, in either mode, the
+                    posture check attaches the AWS managed ViewOnlyAccess to this dedicated user
+                    and detaches it at once, so that the responder sees one AttachUserPolicy a
+                    day. Its role may attach and detach only that policy, only on that user.
 archiveDays         days the EventBridge archive keeps every grant event the responder's rule
                     matches, for `grantguard backtest --source archive` after tuning (default
                     365; 0: no archive). EventBridge itself reads 0 as "forever"; GrantGuard never
@@ -81,6 +98,8 @@ MAX_PATTERN_ENV_BYTES = 3000
 
 _EMAIL = re.compile(r"^[^@\s,;]+@[^@\s,;]+\.[A-Za-z]{2,}$")
 # IAM tag keys: letters, digits, spaces and _ . : / = + - @, up to 128 characters.
+# IAM user names: letters, digits and + = , . @ _ -, up to 64 characters.
+_USER_NAME = re.compile(r"^[\w+=,.@\-]{1,64}$")
 _TAG_KEY = re.compile(r"^[\w .:/=+\-@]{1,128}$")
 # An ARN pattern usable both by fnmatch (the Lambda) and by IAM's ArnLike (the role's guard).
 _ARN_PATTERN = re.compile(r"^arn:[\w*?.\-]+:[\w*?\-]+:[\w*?\-]*:[\w*?\-]*:[^\s\[\]]+$")
@@ -99,6 +118,9 @@ DEFAULTS: dict[str, Any] = {
     "reservedConcurrency": 5,
     "postureHourUtc": 6,
     "deactivateUnusedKeys": False,
+    "mfaGuardConsoleUsers": False,
+    "resetStalePasswords": False,
+    "canaryUser": "",
     "archiveDays": 365,
     "trustedAccounts": [],
     "organizationId": "",
@@ -128,11 +150,24 @@ class GrantGuardConfig:
     archive_days: int = 365  # 0: no archive
     trusted_accounts: tuple[str, ...] = ()
     organization_id: str = ""
+    mfa_guard_console_users: bool = False
+    reset_stale_passwords: bool = False
+    canary_user: str = ""  # empty: no canary
 
     @property
     def deactivates_keys(self) -> bool:
         """Whether the posture check may deactivate unused keys: the flag, and enforce mode."""
         return self.mode == "enforce" and self.deactivate_unused_keys
+
+    @property
+    def guards_console_users(self) -> bool:
+        """Whether the posture check may attach the MFA guard: the flag, and enforce mode."""
+        return self.mode == "enforce" and self.mfa_guard_console_users
+
+    @property
+    def resets_stale_passwords(self) -> bool:
+        """Whether the posture check may require new passwords: the flag, and enforce mode."""
+        return self.mode == "enforce" and self.reset_stale_passwords
 
     @property
     def alert_severities(self) -> tuple[str, ...]:
@@ -274,6 +309,17 @@ def _boolean(key: str, value: Any) -> bool:
     raise ConfigError(f"context {key}={_show(value)} is not allowed; use true or false")
 
 
+def _user_name(key: str, value: Any) -> str:
+    """An IAM user name, or "" for none."""
+    text = "" if value is None else str(value).strip() if isinstance(value, str) else None
+    if text is None or (text and not _USER_NAME.match(text)):
+        raise ConfigError(
+            f"context {key}={_show(value)} is not an IAM user name; use 1-64 letters, digits "
+            "or +=,.@_- (or leave it empty for none)"
+        )
+    return text
+
+
 def _unknown_keys(context: Mapping[str, Any]) -> None:
     """Fail on a near miss of one of our keys (a typo would otherwise silently use a default)."""
     for key in context:
@@ -386,6 +432,9 @@ def load_config(context: Mapping[str, Any]) -> GrantGuardConfig:
             "postureHourUtc", raw["postureHourUtc"], "a whole hour from 0 to 23 (UTC)", 0, 23
         ),
         deactivate_unused_keys=_boolean("deactivateUnusedKeys", raw["deactivateUnusedKeys"]),
+        mfa_guard_console_users=_boolean("mfaGuardConsoleUsers", raw["mfaGuardConsoleUsers"]),
+        reset_stale_passwords=_boolean("resetStalePasswords", raw["resetStalePasswords"]),
+        canary_user=_user_name("canaryUser", raw["canaryUser"]),
         protected_principals=principals,
         revert_at_for=_revert_at_for(raw["revertAtFor"], revert_at),
         trusted_accounts=_accounts(raw["trustedAccounts"]),

@@ -17,6 +17,8 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from grantguard.adapters.selfcheck import SELF_CHECK_ACTIONS
+from grantguard.posture.remedies import REQUIRE_MFA_POLICY
+from grantguard.posture_actions import CANARY_POLICY
 from infra import runtime, tamper
 from infra.alerting import Alerting
 from infra.config import GrantGuardConfig
@@ -45,6 +47,12 @@ KEY_READ_ACTIONS = ("iam:ListAccessKeys", "iam:GetAccessKeyLastUsed")
 TRAIL_READ_ACTIONS = ("cloudtrail:GetTrailStatus", "cloudtrail:GetEventSelectors")
 # Only with deactivateUnusedKeys=true in enforce mode:
 KEY_DEACTIVATE_ACTIONS = ("iam:UpdateAccessKey",)
+# Only with mfaGuardConsoleUsers=true in enforce mode: create GrantGuardRequireMfa, attach only it.
+MFA_GUARD_ACTIONS = ("iam:CreatePolicy", "iam:AttachUserPolicy")
+# Only with resetStalePasswords=true in enforce mode: re-read the login profile, then flag it.
+PASSWORD_RESET_ACTIONS = ("iam:GetLoginProfile", "iam:UpdateLoginProfile")
+# Only with a canaryUser: ViewOnlyAccess on and off that one user.
+CANARY_ACTIONS = ("iam:AttachUserPolicy", "iam:DetachUserPolicy")
 
 # The self-check's reads (grantguard.adapters.selfcheck.SELF_CHECK_ACTIONS), one statement per
 # service, each on the resources of that service the manifest names. Keyed by the service
@@ -77,8 +85,10 @@ ROLE_WILDCARDS = {
     ),
     "Resource::arn:<AWS::Partition>:iam::<AWS::AccountId>:user/*": (
         "The check reviews every user's access keys: ListAccessKeys and GetAccessKeyLastUsed "
-        "(read-only), plus UpdateAccessKey only when deactivateUnusedKeys is on in enforce mode; "
-        "limited to users of this account."
+        "(read-only), plus UpdateAccessKey only when deactivateUnusedKeys is on in enforce mode, "
+        "GetLoginProfile and UpdateLoginProfile only when resetStalePasswords is, and "
+        "AttachUserPolicy of GrantGuardRequireMfa alone (condition iam:PolicyARN) only when "
+        "mfaGuardConsoleUsers is; limited to users of this account."
     ),
     "Resource::arn:<AWS::Partition>:cloudtrail:*:*:trail/*": (
         "A trail may live in any region, and an organization trail belongs to the management "
@@ -140,7 +150,8 @@ def posture_policy(
     log_group_arn: str,
     self_check: list[iam.PolicyStatement],
 ) -> iam.PolicyDocument:
-    """The posture role's whole grant; iam:UpdateAccessKey only when config.deactivates_keys."""
+    """The posture role's whole grant; each action that changes IAM only when its flag allows
+    (config.deactivates_keys, guards_console_users, resets_stale_passwords, canary_user)."""
     users = f"arn:{stack.partition}:iam::{stack.account}:user/*"
     statements = [
         iam.PolicyStatement(
@@ -169,6 +180,7 @@ def posture_policy(
                 resources=[users],
             )
         )
+    statements += opt_in_statements(stack, config, users)
     statements += [
         iam.PolicyStatement(sid="PublishDigest", actions=["sns:Publish"], resources=[topic_arn]),
         iam.PolicyStatement(
@@ -193,6 +205,41 @@ def posture_policy(
         ),
     ]
     return iam.PolicyDocument(statements=statements)
+
+
+def opt_in_statements(
+    stack: Stack, config: GrantGuardConfig, users: str
+) -> list[iam.PolicyStatement]:
+    """The MFA guard's, the password reset's and the canary's grants, each only when on."""
+    statements: list[iam.PolicyStatement] = []
+    if config.guards_console_users:
+        guard = f"arn:{stack.partition}:iam::{stack.account}:policy/{REQUIRE_MFA_POLICY}"
+        create, attach = MFA_GUARD_ACTIONS
+        statements += [
+            iam.PolicyStatement(sid="CreateMfaGuard", actions=[create], resources=[guard]),
+            iam.PolicyStatement(
+                sid="AttachMfaGuard",
+                actions=[attach],
+                resources=[users],
+                conditions={"ArnEquals": {"iam:PolicyARN": guard}},
+            ),
+        ]
+    if config.resets_stale_passwords:
+        statements.append(
+            iam.PolicyStatement(
+                sid="ResetStalePasswords", actions=list(PASSWORD_RESET_ACTIONS), resources=[users]
+            )
+        )
+    if config.canary_user:
+        statements.append(
+            iam.PolicyStatement(
+                sid="CanaryGrant",
+                actions=list(CANARY_ACTIONS),
+                resources=[f"arn:{stack.partition}:iam::{stack.account}:user/{config.canary_user}"],
+                conditions={"ArnEquals": {"iam:PolicyARN": CANARY_POLICY}},
+            )
+        )
+    return statements
 
 
 class Posture(Construct):
@@ -236,7 +283,11 @@ class Posture(Construct):
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
             description="GrantGuard posture check: read the credential report, password policy, "
             "trails, who holds which policies and GrantGuard's own parts"
-            + ("; deactivate unused access keys." if config.deactivates_keys else "."),
+            + ("; deactivate unused access keys" if config.deactivates_keys else "")
+            + ("; attach the MFA guard" if config.guards_console_users else "")
+            + ("; require new passwords" if config.resets_stale_passwords else "")
+            + ("; the canary grant" if config.canary_user else "")
+            + ".",
             inline_policies={"Posture": self.policy},
         )
         self.function = runtime.function(
@@ -255,6 +306,9 @@ class Posture(Construct):
                 "GG_MODE": config.mode,
                 "GG_ALERT_TOPIC_ARN": alerting.alert_topic.topic_arn,
                 "GG_DEACTIVATE_UNUSED_KEYS": "true" if config.deactivate_unused_keys else "false",
+                "GG_MFA_GUARD_CONSOLE_USERS": "true" if config.mfa_guard_console_users else "false",
+                "GG_RESET_STALE_PASSWORDS": "true" if config.reset_stale_passwords else "false",
+                **({"GG_CANARY_USER": config.canary_user} if config.canary_user else {}),
                 "POWERTOOLS_SERVICE_NAME": "grantguard-posture",
                 "POWERTOOLS_METRICS_NAMESPACE": "GrantGuard",
                 "POWERTOOLS_LOG_LEVEL": "INFO",

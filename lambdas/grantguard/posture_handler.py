@@ -5,7 +5,10 @@ Daily from an EventBridge schedule in the stack. The digest also carries the sel
 (grantguard.posture.guard): GG_GUARD names the rules, functions, topics and key GrantGuard
 needs, and each one found broken is a HIGH `guard-*` finding. In enforce mode, and only when
 GG_DEACTIVATE_UNUSED_KEYS is "true", keys unused for more than 90 days are deactivated and the
-digest lists each with the command that reactivates it.
+digest lists each with the command that reactivates it; likewise GG_MFA_GUARD_CONSOLE_USERS
+(console users without MFA get GrantGuardRequireMfa) and GG_RESET_STALE_PASSWORDS (passwords
+older than the maximum age must be changed). GG_CANARY_USER, when set, names the user the run
+grants ViewOnlyAccess to and takes it back from, in either mode, so the responder alerts daily.
 """
 
 from __future__ import annotations
@@ -48,14 +51,32 @@ class PostureConfig:
     topic_arn: str
     mode: Mode = Mode.MONITOR
     deactivate_unused_keys: bool = False
+    mfa_guard_console_users: bool = False
+    reset_stale_passwords: bool = False
+    canary_user: str | None = None
 
     @property
     def deactivates(self) -> bool:
         return self.mode is Mode.ENFORCE and self.deactivate_unused_keys
 
+    @property
+    def guards_mfa(self) -> bool:
+        return self.mode is Mode.ENFORCE and self.mfa_guard_console_users
+
+    @property
+    def resets_passwords(self) -> bool:
+        return self.mode is Mode.ENFORCE and self.reset_stale_passwords
+
+
+FLAGS = {
+    "GG_DEACTIVATE_UNUSED_KEYS": "deactivate_unused_keys",
+    "GG_MFA_GUARD_CONSOLE_USERS": "mfa_guard_console_users",
+    "GG_RESET_STALE_PASSWORDS": "reset_stale_passwords",
+}
+
 
 def load_config(env: Mapping[str, str]) -> PostureConfig:
-    """GG_ALERT_TOPIC_ARN, GG_MODE and GG_DEACTIVATE_UNUSED_KEYS; ConfigError names a bad one."""
+    """GG_ALERT_TOPIC_ARN, GG_MODE, the FLAGS and GG_CANARY_USER; ConfigError names a bad one."""
     topic_arn = env.get("GG_ALERT_TOPIC_ARN", "").strip()
     if not topic_arn.startswith("arn:"):
         raise ConfigError(
@@ -67,15 +88,22 @@ def load_config(env: Mapping[str, str]) -> PostureConfig:
     except ValueError:
         allowed = ", ".join(m.value for m in Mode)
         raise ConfigError(f"GG_MODE={raw_mode!r} is not a mode; allowed: {allowed}") from None
-    raw_flag = env.get("GG_DEACTIVATE_UNUSED_KEYS", "false").strip().lower()
-    if raw_flag not in ("true", "false"):
-        raise ConfigError(f"GG_DEACTIVATE_UNUSED_KEYS={raw_flag!r} must be 'true' or 'false'")
-    return PostureConfig(topic_arn=topic_arn, mode=mode, deactivate_unused_keys=raw_flag == "true")
+    flags: dict[str, bool] = {}
+    for variable, name in FLAGS.items():
+        raw_flag = env.get(variable, "false").strip().lower()
+        if raw_flag not in ("true", "false"):
+            raise ConfigError(f"{variable}={raw_flag!r} must be 'true' or 'false'")
+        flags[name] = raw_flag == "true"
+    canary = env.get("GG_CANARY_USER", "").strip() or None
+    return PostureConfig(topic_arn=topic_arn, mode=mode, canary_user=canary, **flags)
 
 
 def record_metrics(run: PostureRun) -> None:
     metrics.add_metric(name="PostureFindings", unit=MetricUnit.Count, value=len(run.findings))
     metrics.add_metric(name="KeysDeactivated", unit=MetricUnit.Count, value=len(run.deactivated))
+    metrics.add_metric(name="PostureActions", unit=MetricUnit.Count, value=len(run.actions))
+    if run.canary_user:
+        metrics.add_metric(name="CanaryGrants", unit=MetricUnit.Count, value=1)
 
 
 def _publisher(topic_arn: str) -> AlertPublisher:
@@ -102,6 +130,9 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             snapshots=DynamoSnapshotStore(table)
             if (table := os.environ.get(SNAPSHOT_ENV))
             else None,
+            guard_mfa=config.guards_mfa,
+            reset_passwords=config.resets_passwords,
+            canary_user=config.canary_user,
         )
     except AccountReadError:
         logger.exception("posture check could not read the account")

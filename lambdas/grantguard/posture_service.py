@@ -6,19 +6,23 @@ works on fakes. `posture_handler` is the Lambda shell around it.
 
 In enforce mode, and only when the caller asks (`deactivate`), keys unused for more than 90 days
 are deactivated; each key is re-read first, and the digest lists each with the command that
-reactivates it. A key that cannot be deactivated becomes a HIGH finding, not a failed run.
+reactivates it. A key that cannot be deactivated becomes a HIGH finding, not a failed run. The
+other actions follow the same rule, each behind its own flag (`posture_actions`): the MFA guard
+on console users without MFA, a password reset for passwords older than the maximum age, and the
+canary grant the responder should alert on.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Protocol
 
 from aws_lambda_powertools import Logger
 
+from grantguard import posture_actions
 from grantguard.alerts.digest import render_digest
 from grantguard.alerts.text import Alert
 from grantguard.ports import AccountReadError, AlertPublisher
@@ -31,6 +35,7 @@ from grantguard.posture import (
     run_checks,
 )
 from grantguard.posture.authorization import AccountAuthorization
+from grantguard.posture.remedies import PostureAction
 from grantguard.scoring.assessment import Severity
 from grantguard.snapshot import RecordTooLargeError, SnapshotError, SnapshotStore, iso_utc
 
@@ -46,6 +51,14 @@ class AccountPort(Protocol):
 
     def deactivate_key(self, user_name: str, key_id: str) -> None: ...
 
+    def create_policy(self, name: str, document: Mapping[str, Any], description: str) -> str: ...
+
+    def attach_user_policy(self, user_name: str, policy_arn: str) -> None: ...
+
+    def require_password_reset(self, user_name: str) -> bool: ...
+
+    def canary_grant(self, user_name: str, policy_arn: str) -> None: ...
+
 
 @dataclass(frozen=True)
 class PostureRun:
@@ -56,6 +69,8 @@ class PostureRun:
     message_id: str | None
     snapshot_records: int | None = None  # records written to the snapshot (None: not taken)
     snapshot_problem: str | None = None  # why the snapshot is missing or incomplete
+    actions: tuple[PostureAction, ...] = ()  # what else the run changed, each with its undo
+    canary_user: str | None = None  # set when the canary grant was made (and taken back)
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -64,6 +79,8 @@ class PostureRun:
             "findings": len(self.findings),
             "by_check": dict(Counter(f.check for f in self.findings)),
             "deactivated_keys": [k.key_id for k in self.deactivated],
+            "actions": [f"{a.kind} {a.user_name}" for a in self.actions],
+            "canary_user": self.canary_user,
             "message_id": self.message_id,
             "snapshot_records": self.snapshot_records,
             "snapshot_problem": self.snapshot_problem,
@@ -78,8 +95,12 @@ def run_posture(
     guard: Callable[[], Sequence[PostureFinding]] | None = None,
     *,
     snapshots: SnapshotStore | None = None,
+    guard_mfa: bool = False,
+    reset_passwords: bool = False,
+    canary_user: str | None = None,
 ) -> PostureRun:
-    """One posture pass; `deactivate` is the caller's enforce-mode-and-flag decision, `guard`
+    """One posture pass; `deactivate`, `guard_mfa` and `reset_passwords` are the caller's
+    enforce-mode-and-flag decisions, `canary_user` the canary's user (None: no canary), `guard`
     the self-check (its findings join the digest). AccountReadError when the account cannot be
     observed."""
     observation = account.observe()
@@ -97,7 +118,22 @@ def run_posture(
                 deactivated.append(result)
             elif result is not None:
                 findings.append(result)
-    alert = render_digest(findings, observation.account_id, now, deactivated)
+    actions: list[PostureAction] = []
+    for enabled, act in (
+        (guard_mfa, posture_actions.guard_console_users),
+        (reset_passwords, posture_actions.reset_stale_passwords),
+    ):
+        if enabled:
+            done, failed = act(account, observation, now)
+            actions += done
+            findings += failed
+    canary = None
+    if canary_user:
+        canary, failure = posture_actions.canary(account, observation, canary_user)
+        findings += failure
+    alert = render_digest(
+        findings, observation.account_id, now, deactivated, actions=actions, canary_user=canary
+    )
     message_id = publisher.publish(alert) if publisher is not None else None
     return PostureRun(
         observation.account_id,
@@ -107,6 +143,8 @@ def run_posture(
         message_id,
         written,
         problem,
+        tuple(actions),
+        canary,
     )
 
 

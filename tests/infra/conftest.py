@@ -2,7 +2,8 @@
 
 The synth uses cdk.json's context with a few overrides so that every optional part of the stack
 (email subscriptions, allow-list, extra protected policy) is present in the template, the posture
-hour is not the default, and deactivateUnusedKeys is on in monitor mode (where it must not act).
+hour is not the default, and deactivateUnusedKeys, mfaGuardConsoleUsers and resetStalePasswords are
+on in monitor mode (where they must not act).
 All infra tests share the `xdist_group("infra")` mark: under `pytest -n N --dist loadgroup` they
 run on one worker and the synth happens once; under plain `-n N` each worker that gets an infra
 test synthesizes its own copy (about 5 s each, in parallel).
@@ -33,6 +34,8 @@ OVERRIDES: dict[str, Any] = {
     "protectedPrincipals": ["arn:aws:iam::123456789012:role/break-glass-*"],
     "postureHourUtc": 3,
     "deactivateUnusedKeys": True,
+    "mfaGuardConsoleUsers": True,
+    "resetStalePasswords": True,
 }
 
 

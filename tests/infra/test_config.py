@@ -39,6 +39,9 @@ def test_defaults_are_monitor_mode_critical_detach_medium_alerts() -> None:
     assert config.posture_hour_utc == 6
     assert config.deactivate_unused_keys is False
     assert config.deactivates_keys is False
+    assert (config.mfa_guard_console_users, config.guards_console_users) == (False, False)
+    assert (config.reset_stale_passwords, config.resets_stale_passwords) == (False, False)
+    assert config.canary_user == ""
 
 
 def test_severity_names_match_the_lambdas_severity_scale() -> None:
@@ -92,6 +95,25 @@ def test_unused_keys_are_deactivated_only_with_the_flag_in_enforce_mode(
     assert config.deactivates_keys is deactivates
 
 
+@pytest.mark.parametrize(
+    ("mode", "flag", "acts"),
+    [("enforce", True, True), ("enforce", "true", True), ("enforce", False, False),
+     ("monitor", True, False), ("monitor", False, False)],
+)  # fmt: skip
+def test_the_mfa_guard_and_password_reset_act_only_with_their_flag_in_enforce_mode(
+    mode: str, flag: bool | str, acts: bool
+) -> None:
+    guard = load_config({"mode": mode, "mfaGuardConsoleUsers": flag})
+    assert guard.guards_console_users is acts and guard.resets_stale_passwords is False
+    reset = load_config({"mode": mode, "resetStalePasswords": flag})
+    assert reset.resets_stale_passwords is acts and reset.guards_console_users is False
+
+
+def test_the_canary_user_is_an_iam_user_name_or_empty() -> None:
+    assert load_config({"canaryUser": " grantguard-canary "}).canary_user == "grantguard-canary"
+    assert load_config({"canaryUser": ""}).canary_user == ""
+
+
 def test_every_hour_of_the_day_is_a_posture_hour() -> None:
     assert [load_config({"postureHourUtc": h}).posture_hour_utc for h in range(24)] == list(
         range(24)
@@ -132,6 +154,12 @@ def test_alert_severities_run_from_the_minimum_up() -> None:
         ({"deactivateUnusedKeys": "yes"}, ["deactivateUnusedKeys", "'yes'", "true or false"]),
         ({"deactivateUnusedKeys": 1}, ["deactivateUnusedKeys", "1", "true or false"]),
         ({"deactivateUnusedKeys": None}, ["deactivateUnusedKeys", "null", "true or false"]),
+        ({"mfaGuardConsoleUsers": "on"}, ["mfaGuardConsoleUsers", "'on'", "true or false"]),
+        ({"resetStalePasswords": 0}, ["resetStalePasswords", "0", "true or false"]),
+        ({"canaryUser": "no spaces"}, ["canaryUser", "'no spaces'", "IAM user name"]),
+        ({"canaryUser": "a" * 65}, ["canaryUser", "1-64 letters"]),
+        ({"canaryUser": True}, ["canaryUser", "true", "IAM user name"]),
+        ({"canaryuser": "c"}, ["'canaryuser'", "did you mean 'canaryUser'"]),
         ({"postureHour": 3}, ["'postureHour'", "did you mean 'postureHourUtc'"]),
         (
             {"deactivateUnusedKey": True},

@@ -22,7 +22,13 @@ from grantguard.selfcheck import Expected
 from infra import snapshot
 from infra.alerting import Alerting
 from infra.config import load_config
-from infra.posture import Posture
+from infra.posture import (
+    CANARY_ACTIONS,
+    KEY_DEACTIVATE_ACTIONS,
+    MFA_GUARD_ACTIONS,
+    PASSWORD_RESET_ACTIONS,
+    Posture,
+)
 from infra.responder import Responder
 from infra.tamper import WATCHES, rule_name
 from tests.conftest import REPO_ROOT
@@ -34,6 +40,14 @@ POSTURE_SERVICE = REPO_ROOT / "lambdas" / "grantguard" / "posture_service.py"
 PERMISSION_FREE = {"sts:GetCallerIdentity"}
 SERVICES = ("iam", "cloudtrail", "sts")
 DEACTIVATE = "iam:UpdateAccessKey"
+# Each opt-in action of the daily run: its context flag, the port methods that make it, and the
+# actions infra/posture.py grants for it (the tests hold each to what its methods call).
+OPT_IN = {
+    "deactivateUnusedKeys": ({"deactivate_key"}, KEY_DEACTIVATE_ACTIONS),
+    "mfaGuardConsoleUsers": ({"create_policy", "attach_user_policy"}, MFA_GUARD_ACTIONS),
+    "resetStalePasswords": ({"require_password_reset"}, PASSWORD_RESET_ACTIONS),
+}
+CHANGES = {a for _, actions in OPT_IN.values() for a in actions} | set(CANARY_ACTIONS)
 
 
 def _ref(logical_id: str) -> dict[str, Any]:
@@ -129,12 +143,19 @@ def test_the_adapter_reading_finds_the_documented_calls() -> None:
     assert hasattr(account.Boto3Account, "observe")
 
 
+@pytest.mark.parametrize("flag", [*OPT_IN, "canaryUser"])
+def test_each_opt_in_action_is_granted_exactly_what_its_port_methods_call(flag: str) -> None:
+    methods, actions = OPT_IN.get(flag, ({"canary_grant"}, CANARY_ACTIONS))
+    assert _reachable_calls(methods) == set(actions)
+
+
 def test_the_role_grants_exactly_what_the_account_adapter_calls(synth: Synth) -> None:
-    """Monitor mode: every AWS call reachable from the handler's port, minus deactivation."""
+    """Monitor mode (every flag on): every AWS call reachable from the handler's port, minus
+    every call that changes IAM."""
     called = _reachable_calls(_port_methods())
-    assert DEACTIVATE in called
+    assert called >= CHANGES
     granted = {a for a in _actions(_statements(_role(synth))) if a.split(":")[0] in SERVICES}
-    assert granted == called - PERMISSION_FREE - {DEACTIVATE}
+    assert granted == called - PERMISSION_FREE - CHANGES
 
 
 def test_the_role_writes_only_its_digest_queue_logs_and_traces(synth: Synth) -> None:
@@ -202,11 +223,11 @@ def test_reads_are_scoped_to_users_of_the_account_and_trails(synth: Synth) -> No
 # ---- key deactivation: granted only with the flag in enforce mode -----------------------------
 
 
-def _posture_in_a_probe_stack(mode: str, flag: bool) -> tuple[App, Stack, Posture]:
+def _posture_in_a_probe_stack(mode: str, flag: bool, **context: Any) -> tuple[App, Stack, Posture]:
     """The real Posture construct beside a real Alerting and Responder, built for `mode`."""
     app = App()
     stack = Stack(app, "Probe")
-    config = load_config({"mode": mode, "deactivateUnusedKeys": flag})
+    config = load_config({"mode": mode, "deactivateUnusedKeys": flag, **context})
     alerting = Alerting(stack, "A", config=config)
     responder = Responder(stack, "R", config=config, alerting=alerting)
     posture = Posture(stack, "Posture", config=config, alerting=alerting, responder=responder)
@@ -235,7 +256,7 @@ def test_update_access_key_is_granted_only_with_the_flag_in_enforce_mode(
     assert statement["Effect"] == "Allow"
     assert json.dumps(statement["Resource"]).endswith('{"Ref": "AWS::AccountId"}, ":user/*"]]}')
     # With deactivation the role is exactly what the adapter calls, nothing more.
-    called = _reachable_calls(_port_methods()) - PERMISSION_FREE
+    called = _called_with("deactivateUnusedKeys")
     assert {a for a in _actions(statements) if a.split(":")[0] in SERVICES} == called
 
 
@@ -248,6 +269,82 @@ def test_the_synthesized_role_cannot_deactivate_keys_in_monitor_mode(synth: Synt
 
 def test_cdk_nag_accepts_the_deactivating_role() -> None:
     app, _, _ = _posture_in_a_probe_stack("enforce", True)
+    report = AwsSolutionsChecks().validate_scope(app)
+    assert [v.rule_name for v in report.violations] == []
+
+
+def _called_with(flag: str) -> set[str]:
+    """What the port's methods call when only `flag` of the opt-in actions is on."""
+    others = {m for f, (methods, _) in OPT_IN.items() if f != flag for m in methods}
+    return _reachable_calls(_port_methods() - others - {"canary_grant"}) - PERMISSION_FREE
+
+
+def _probe_statements(mode: str, **context: Any) -> list[dict[str, Any]]:
+    _, stack, posture = _posture_in_a_probe_stack(mode, False, **context)
+    role = posture.role.node.default_child
+    assert isinstance(role, iam.CfnRole)
+    (policy,) = stack.resolve(role.policies)
+    return list(policy["policyDocument"]["Statement"])
+
+
+@pytest.mark.parametrize("flag", ["mfaGuardConsoleUsers", "resetStalePasswords"])
+@pytest.mark.parametrize(
+    ("mode", "on", "granted"),
+    [("enforce", True, True), ("enforce", False, False), ("monitor", True, False),
+     ("monitor", False, False)],
+)  # fmt: skip
+def test_each_remediation_is_granted_only_with_its_flag_in_enforce_mode(
+    flag: str, mode: str, on: bool, granted: bool
+) -> None:
+    _, actions = OPT_IN[flag]
+    statements = _probe_statements(mode, **{flag: on})
+    held = _actions(statements) & CHANGES
+    assert held == (set(actions) if granted else set())
+    if granted:  # with the flag the role is exactly what the adapter calls for it, nothing more
+        called = _reachable_calls(
+            _port_methods()
+            - {m for f, (ms, _) in OPT_IN.items() if f != flag for m in ms}
+            - {"canary_grant"}
+        )
+        in_services = {a for a in _actions(statements) if a.split(":")[0] in SERVICES}
+        assert in_services == called - PERMISSION_FREE
+
+
+def test_the_mfa_guard_may_create_and_attach_only_its_own_policy() -> None:
+    by_sid = {s["Sid"]: s for s in _probe_statements("enforce", mfaGuardConsoleUsers=True)}
+    guard = '":iam::", {"Ref": "AWS::AccountId"}, ":policy/GrantGuardRequireMfa"]]}'
+    assert by_sid["CreateMfaGuard"]["Action"] == "iam:CreatePolicy"
+    assert json.dumps(by_sid["CreateMfaGuard"]["Resource"]).endswith(guard)
+    attach = by_sid["AttachMfaGuard"]
+    assert attach["Action"] == "iam:AttachUserPolicy"
+    assert json.dumps(attach["Resource"]).endswith('{"Ref": "AWS::AccountId"}, ":user/*"]]}')
+    assert json.dumps(attach["Condition"]["ArnEquals"]["iam:PolicyARN"]).endswith(guard)
+
+
+@pytest.mark.parametrize("mode", ["monitor", "enforce"])
+def test_the_canary_may_attach_and_detach_only_view_only_access_on_its_user(mode: str) -> None:
+    assert not _actions(_probe_statements(mode)) & set(CANARY_ACTIONS)  # unset: no canary
+    by_sid = {s["Sid"]: s for s in _probe_statements(mode, canaryUser="grantguard-canary")}
+    canary = by_sid["CanaryGrant"]
+    assert sorted(_as_list(canary["Action"])) == sorted(CANARY_ACTIONS)
+    assert json.dumps(canary["Resource"]).endswith(
+        '{"Ref": "AWS::AccountId"}, ":user/grantguard-canary"]]}'
+    )
+    assert canary["Condition"] == {
+        "ArnEquals": {"iam:PolicyARN": "arn:aws:iam::aws:policy/job-function/ViewOnlyAccess"}
+    }
+    others = [s for s in by_sid.values() if s is not canary]
+    assert not _actions(others) & set(CANARY_ACTIONS)
+
+
+def test_cdk_nag_accepts_the_role_with_every_action_on() -> None:
+    app, _, _ = _posture_in_a_probe_stack(
+        "enforce",
+        True,
+        mfaGuardConsoleUsers=True,
+        resetStalePasswords=True,
+        canaryUser="grantguard-canary",
+    )
     report = AwsSolutionsChecks().validate_scope(app)
     assert [v.rule_name for v in report.violations] == []
 
@@ -347,6 +444,8 @@ def test_the_function_gets_every_setting_the_posture_handler_reads(synth: Synth)
         "GG_MODE": "monitor",
         "GG_ALERT_TOPIC_ARN": _ref(topic_id),
         "GG_DEACTIVATE_UNUSED_KEYS": "true",
+        "GG_MFA_GUARD_CONSOLE_USERS": "true",
+        "GG_RESET_STALE_PASSWORDS": "true",
         "GG_SNAPSHOT_TABLE": _ref(synth.logical_id(synth.stack.snapshot.table)),
         "POWERTOOLS_SERVICE_NAME": "grantguard-posture",
         "POWERTOOLS_METRICS_NAMESPACE": "GrantGuard",
@@ -358,6 +457,8 @@ def test_the_function_gets_every_setting_the_posture_handler_reads(synth: Synth)
     assert config.mode.value == "monitor"
     assert config.deactivate_unused_keys is True
     assert config.deactivates is False
+    assert config.mfa_guard_console_users and config.reset_stale_passwords
+    assert (config.guards_mfa, config.resets_passwords, config.canary_user) == (False, False, None)
 
 
 # ---- the self-check: its manifest and exactly its reads ---------------------------------------

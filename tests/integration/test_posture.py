@@ -412,3 +412,296 @@ def test_cli_exits_2_when_aws_cannot_be_reached(
     code, out, err = run_cli("--format", "text")
     assert (code, out) == (2, "")
     assert "could not read AWS" in err
+
+
+# ---- the opt-in actions of the daily run --------------------------------------------------------
+
+REQUIRE_MFA = "arn:aws:iam::123456789012:policy/GrantGuardRequireMfa"
+VIEW_ONLY = "arn:aws:iam::aws:policy/job-function/ViewOnlyAccess"
+OFF_MONITOR_ON = [
+    ("monitor", "false", False),
+    ("monitor", "true", False),
+    ("enforce", "false", False),
+    ("enforce", "true", True),
+]
+
+
+def run_daily(stack: Any, monkeypatch: pytest.MonkeyPatch, mode: str, **flags: str) -> Any:
+    """The posture Lambda handler 200 days from now, with GG_MODE and the given GG_* flags."""
+    from grantguard import handler, posture_handler
+
+    monkeypatch.setenv("GG_MODE", mode)
+    for name, value in flags.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(posture_handler, "clock", lambda: datetime.now(UTC) + LATER)
+    result = posture_handler.lambda_handler({"source": "aws.events"}, handler.LocalContext())
+    (notification,) = stack.alerts(expected=1)
+    return result, notification
+
+
+def attached(stack: Any, user: str) -> list[str]:
+    listed = stack.iam.list_attached_user_policies(UserName=user)["AttachedPolicies"]
+    return [p["PolicyArn"] for p in listed]
+
+
+@pytest.mark.parametrize(("mode", "flag", "acts"), OFF_MONITOR_ON)
+def test_console_users_without_mfa_are_guarded_only_with_the_flag_in_enforce_mode(
+    stack: Any, monkeypatch: pytest.MonkeyPatch, mode: str, flag: str, acts: bool
+) -> None:
+    from grantguard.posture.remedies import REQUIRE_MFA_DOCUMENT
+
+    weak_account(stack.session)
+    stack.iam.create_user(UserName="alice")
+    stack.iam.create_login_profile(UserName="alice", Password="A-long-passphrase-1!")
+    add_mfa(stack.iam, "alice")
+
+    result, notification = run_daily(stack, monkeypatch, mode, GG_MFA_GUARD_CONSOLE_USERS=flag)
+
+    undo = f"aws iam detach-user-policy --user-name console-no-mfa --policy-arn {REQUIRE_MFA}"
+    assert attached(stack, "alice") == []  # has MFA: never guarded
+    assert (undo in notification["Message"]) is acts
+    policies = stack.iam.list_policies(Scope="Local")["Policies"]
+    if not acts:
+        assert attached(stack, "console-no-mfa") == [] and policies == []
+        assert result["actions"] == []
+        return
+    assert attached(stack, "console-no-mfa") == [REQUIRE_MFA]
+    assert result["actions"] == ["mfa-guard console-no-mfa"]
+    version = stack.iam.get_policy_version(PolicyArn=REQUIRE_MFA, VersionId="v1")
+    assert version["PolicyVersion"]["Document"] == REQUIRE_MFA_DOCUMENT
+    # The undo command's call restores the user as it was.
+    stack.iam.detach_user_policy(UserName="console-no-mfa", PolicyArn=REQUIRE_MFA)
+    assert attached(stack, "console-no-mfa") == []
+
+
+def test_the_mfa_guard_policy_is_created_once_and_reused(
+    stack: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    weak_account(stack.session)
+    first, _ = run_daily(stack, monkeypatch, "enforce", GG_MFA_GUARD_CONSOLE_USERS="true")
+    second, notification = run_daily(stack, monkeypatch, "enforce")  # the same flags again
+    assert first["aws_calls"]["iam:CreatePolicy"] == 1
+    assert "iam:CreatePolicy" not in second["aws_calls"]
+    assert second["actions"] == []  # already guarded: nothing new to list
+    assert "detach-user-policy --user-name console-no-mfa" not in notification["Message"]
+    stack.iam.create_user(UserName="newcomer")
+    stack.iam.create_login_profile(UserName="newcomer", Password="Weak-password-1")
+    third, _ = run_daily(stack, monkeypatch, "enforce")
+    assert third["actions"] == ["mfa-guard newcomer"]
+    assert "iam:CreatePolicy" not in third["aws_calls"]
+    assert attached(stack, "newcomer") == [REQUIRE_MFA]
+
+
+def test_a_changed_mfa_guard_policy_is_never_attached(
+    stack: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    weak_account(stack.session)
+    stack.iam.create_policy(
+        PolicyName="GrantGuardRequireMfa", PolicyDocument=json.dumps(ESCALATION)
+    )
+    result, notification = run_daily(
+        stack, monkeypatch, "enforce", GG_MFA_GUARD_CONSOLE_USERS="true"
+    )
+    assert attached(stack, "console-no-mfa") == []
+    assert result["by_check"]["mfa-guard-failed"] == 1
+    assert "a document other than GrantGuard's" in notification["Message"]
+
+
+@pytest.fixture
+def iam_keeps_passwords(monkeypatch: pytest.MonkeyPatch) -> None:
+    """moto drops the password on UpdateLoginProfile without one (the login profile vanishes);
+    IAM keeps it and changes only what it is given. The emulator runs in this process, so its
+    backend is given IAM's documented behaviour for these tests."""
+    from moto.iam.models import IAMBackend
+
+    original = IAMBackend.update_login_profile
+
+    def update(self: Any, user_name: str, password: str | None, reset: bool) -> Any:
+        kept = password if password is not None else self.get_user(user_name).password
+        return original(self, user_name, kept, reset)
+
+    monkeypatch.setattr(IAMBackend, "update_login_profile", update)
+
+
+def login_profile(stack: Any, user: str) -> dict[str, Any]:
+    return dict(stack.iam.get_login_profile(UserName=user)["LoginProfile"])
+
+
+@pytest.mark.usefixtures("iam_keeps_passwords")
+@pytest.mark.parametrize(("mode", "flag", "acts"), OFF_MONITOR_ON)
+def test_stale_passwords_must_be_changed_only_with_the_flag_in_enforce_mode(
+    stack: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    mode: str,
+    flag: str,
+    acts: bool,
+) -> None:
+    weak_account(stack.session)
+    stack.iam.update_account_password_policy(**STRONG_POLICY)  # passwords expire after 90 days
+
+    result, notification = run_daily(stack, monkeypatch, mode, GG_RESET_STALE_PASSWORDS=flag)
+
+    assert login_profile(stack, "console-no-mfa")["PasswordResetRequired"] is acts
+    undo = "aws iam update-login-profile --user-name console-no-mfa --no-password-reset-required"
+    assert (undo in notification["Message"]) is acts
+    assert result["actions"] == (["password-reset console-no-mfa"] if acts else [])
+    if acts:
+        stack.iam.update_login_profile(UserName="console-no-mfa", PasswordResetRequired=False)
+        assert login_profile(stack, "console-no-mfa")["PasswordResetRequired"] is False
+
+
+@pytest.mark.usefixtures("iam_keeps_passwords")
+def test_no_password_is_reset_without_a_maximum_age(
+    stack: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    weak_account(stack.session)  # its policy sets no maximum age
+    result, _ = run_daily(stack, monkeypatch, "enforce", GG_RESET_STALE_PASSWORDS="true")
+    assert result["actions"] == []
+    assert login_profile(stack, "console-no-mfa")["PasswordResetRequired"] is False
+    assert "iam:UpdateLoginProfile" not in result["aws_calls"]
+
+
+def test_the_canary_grants_view_only_access_and_takes_it_back(
+    stack: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stack.iam.create_user(UserName="grantguard-canary")
+    result, notification = run_daily(
+        stack, monkeypatch, "monitor", GG_CANARY_USER="grantguard-canary"
+    )
+    assert result["canary_user"] == "grantguard-canary"
+    assert result["aws_calls"]["iam:AttachUserPolicy"] == 1
+    assert result["aws_calls"]["iam:DetachUserPolicy"] == 1
+    assert attached(stack, "grantguard-canary") == []  # left as it was
+    assert json.loads(notification["Message"])["canary_user"] == "grantguard-canary"
+
+
+def test_without_a_canary_user_no_grant_is_made(
+    stack: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stack.iam.create_user(UserName="grantguard-canary")
+    result, notification = run_daily(stack, monkeypatch, "enforce")
+    assert result["canary_user"] is None
+    assert "iam:AttachUserPolicy" not in result["aws_calls"]
+    assert json.loads(notification["Message"])["canary_user"] is None
+
+
+def test_a_missing_canary_user_is_a_finding_not_a_grant(
+    stack: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    result, notification = run_daily(stack, monkeypatch, "monitor", GG_CANARY_USER="nobody")
+    assert result["canary_user"] is None and result["by_check"]["canary-failed"] == 1
+    assert "iam:AttachUserPolicy" not in result["aws_calls"]
+    assert "the canary user nobody does not exist" in notification["Message"]
+
+
+def test_the_responder_alerts_on_the_canary_grant_at_low_severity(stack: Any) -> None:
+    """What on-call sees of the canary: the responder's verdict on the posture role's grant."""
+    from grantguard.demo import events
+
+    stack.user("grantguard-canary")
+    posture_role = events.assumed_role("GrantGuard-PostureFunctionRole", "GrantGuard-Posture")
+    detail = events.attach_user_policy_detail(posture_role, "grantguard-canary", VIEW_ONLY)
+    result = stack.invoke(events.envelope(detail))
+    assert result["decision"] == "alert_only" and result["alerted"] is True
+    assert result["severity"] == "LOW"
+    (alert,) = stack.alerts(expected=1)
+    assert alert["MessageAttributes"]["severity"]["Value"] == "LOW"
+
+
+# ---- grantguard posture --fix-password-policy -----------------------------------------------
+
+CIS_POLICY = {
+    "MinimumPasswordLength": 14,
+    "PasswordReusePrevention": 24,
+    "RequireUppercaseCharacters": True,
+    "RequireLowercaseCharacters": True,
+    "RequireNumbers": True,
+    "RequireSymbols": True,
+    "MaxPasswordAge": 90,
+    "AllowUsersToChangePassword": True,
+    "HardExpiry": False,
+}
+
+
+class Terminal(io.StringIO):
+    """Someone at a terminal, typing `answer`."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def fix_policy(*args: str, stdin: io.StringIO | None = None) -> tuple[int, str, str]:
+    from grantguard.commands import posture
+
+    parser = argparse.ArgumentParser(prog="grantguard")
+    posture.register(parser.add_subparsers(dest="command", required=True))
+    parsed = parser.parse_args(["posture", "--fix-password-policy", *args])
+    out, err = io.StringIO(), io.StringIO()
+    code = parsed.run(parsed, out=out, err=err, stdin=stdin or io.StringIO())
+    return code, out.getvalue(), err.getvalue()
+
+
+def password_policy(aws: boto3.session.Session) -> dict[str, Any]:
+    policy = dict(aws.client("iam").get_account_password_policy()["PasswordPolicy"])
+    policy.pop("ExpirePasswords", None)  # derived by IAM from MaxPasswordAge
+    return policy
+
+
+def test_fix_password_policy_shows_the_difference_then_sets_cis(
+    aws: boto3.session.Session,
+) -> None:
+    weak_account(aws)  # minimum length 8, reuse prevention 5
+    code, out, err = fix_policy("--yes")
+    assert code == 0, err
+    assert password_policy(aws) == CIS_POLICY
+    rows = {line.split()[0]: line.split()[1:] for line in out.splitlines() if line.startswith("  ")}
+    assert rows["MinimumPasswordLength"] == ["8", "14", "(change)"]
+    assert rows["PasswordReusePrevention"] == ["5", "24", "(change)"]
+    assert rows["MaxPasswordAge"] == ["not", "set", "90", "(change)"]
+    assert rows["HardExpiry"] == ["false", "false"]
+    assert out.rstrip().endswith("Password policy set.")
+
+
+def test_fix_password_policy_keeps_every_stricter_value(aws: boto3.session.Session) -> None:
+    iam = aws.client("iam")
+    iam.update_account_password_policy(
+        MinimumPasswordLength=32, PasswordReusePrevention=24, MaxPasswordAge=30,
+        RequireSymbols=True, HardExpiry=True,
+    )  # fmt: skip
+    code, _, err = fix_policy("--yes")
+    assert code == 0, err
+    assert password_policy(aws) == {
+        **CIS_POLICY, "MinimumPasswordLength": 32, "MaxPasswordAge": 30, "HardExpiry": True
+    }  # fmt: skip
+    again, out, _ = fix_policy("--yes")  # now nothing differs: nothing is sent
+    assert again == 0 and "Nothing to change" in out
+
+
+def test_fix_password_policy_without_a_terminal_or_yes_refuses(
+    aws: boto3.session.Session,
+) -> None:
+    weak_account(aws)
+    before = password_policy(aws)
+    code, out, err = fix_policy()
+    assert code == 2 and "rerun with --yes" in err
+    assert "MinimumPasswordLength" in out  # the difference is still shown
+    assert password_policy(aws) == before
+
+
+@pytest.mark.parametrize(("answer", "code", "applied"), [("y\n", 0, True), ("n\n", 1, False)])
+def test_fix_password_policy_asks_at_a_terminal(
+    aws: boto3.session.Session, answer: str, code: int, applied: bool
+) -> None:
+    weak_account(aws)
+    before = password_policy(aws)
+    done, out, _ = fix_policy(stdin=Terminal(answer))
+    assert done == code and "[y/N]" in out
+    assert password_policy(aws) == (CIS_POLICY if applied else before)
+
+
+def test_fix_password_policy_exits_2_when_aws_cannot_be_reached(
+    aws: boto3.session.Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+    code, out, err = fix_policy("--yes")
+    assert (code, out) == (2, "") and "could not change the password policy" in err

@@ -13,9 +13,10 @@ ListMFADevices, ListAccessKeys concurrently, then GetAccessKeyLastUsed per key.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -350,7 +351,7 @@ class Boto3Account:
             raise _describe(error, f"reading last use of key {key_id}") from error
         return as_utc(used.get("AccessKeyLastUsed", {}).get("LastUsedDate"))
 
-    # ---- action -------------------------------------------------------------------------------
+    # ---- actions (enforce mode, each behind its own flag; the canary behind its user) --------
 
     def deactivate_key(self, user_name: str, key_id: str) -> None:
         try:
@@ -358,3 +359,74 @@ class Boto3Account:
         except (ClientError, BotoCoreError) as error:
             raise _describe(error, f"deactivating key {key_id} of {user_name}") from error
         logger.info("access key deactivated", extra={"user_name": user_name, "key_id": key_id})
+
+    def create_policy(self, name: str, document: Mapping[str, Any], description: str) -> str:
+        """Create a customer managed policy; its ARN."""
+        try:
+            created = self.iam.create_policy(
+                PolicyName=name, PolicyDocument=json.dumps(document), Description=description
+            )
+        except (ClientError, BotoCoreError) as error:
+            raise _describe(error, f"creating policy {name}") from error
+        logger.info("policy created", extra={"policy_name": name})
+        return str(created["Policy"]["Arn"])
+
+    def attach_user_policy(self, user_name: str, policy_arn: str) -> None:
+        try:
+            self.iam.attach_user_policy(UserName=user_name, PolicyArn=policy_arn)
+        except (ClientError, BotoCoreError) as error:
+            raise _describe(error, f"attaching {policy_arn} to {user_name}") from error
+        logger.info("policy attached", extra={"user_name": user_name, "policy_arn": policy_arn})
+
+    def require_password_reset(self, user_name: str) -> bool:
+        """Ask for a new password at the next sign-in; False when there is no password any more
+        or a reset is already required (the credential report can be hours old)."""
+        try:
+            try:
+                profile = self.iam.get_login_profile(UserName=user_name)["LoginProfile"]
+            except ClientError as error:
+                if _code(error) == "NoSuchEntity":
+                    return False
+                raise
+            if profile.get("PasswordResetRequired"):
+                return False
+            # No Password parameter: IAM keeps the password and only sets the flag.
+            self.iam.update_login_profile(UserName=user_name, PasswordResetRequired=True)
+        except (ClientError, BotoCoreError) as error:
+            raise _describe(error, f"requiring a password reset of {user_name}") from error
+        logger.info("password reset required", extra={"user_name": user_name})
+        return True
+
+    def canary_grant(self, user_name: str, policy_arn: str) -> None:
+        """Attach `policy_arn` to the canary user and detach it at once (also when attaching
+        failed half-way), leaving the user as it was."""
+        try:
+            try:
+                self.iam.attach_user_policy(UserName=user_name, PolicyArn=policy_arn)
+            finally:
+                self._detach_if_attached(user_name, policy_arn)
+        except (ClientError, BotoCoreError) as error:
+            raise _describe(error, f"the canary grant to {user_name}") from error
+        logger.info("canary grant made", extra={"user_name": user_name, "policy_arn": policy_arn})
+
+    def _detach_if_attached(self, user_name: str, policy_arn: str) -> None:
+        try:
+            self.iam.detach_user_policy(UserName=user_name, PolicyArn=policy_arn)
+        except ClientError as error:
+            if _code(error) != "NoSuchEntity":
+                raise
+
+    def read_password_policy(self) -> PasswordPolicy | None:
+        """The password policy alone (None: none is set); AccountReadError when unreadable."""
+        try:
+            return self.password_policy()
+        except (ClientError, BotoCoreError) as error:
+            raise _describe(error, "reading the account password policy") from error
+
+    def set_password_policy(self, arguments: Mapping[str, int | bool]) -> None:
+        """UpdateAccountPasswordPolicy with `arguments` (the command's, never the posture run's:
+        the posture role has no such permission)."""
+        try:
+            self.iam.update_account_password_policy(**arguments)
+        except (ClientError, BotoCoreError) as error:
+            raise _describe(error, "updating the account password policy") from error

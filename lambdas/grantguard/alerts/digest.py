@@ -8,11 +8,16 @@ from datetime import datetime
 
 from grantguard.alerts.text import SCHEMA_VERSION, SUBJECT_MAX, Alert, ascii_only, clean, shorten
 from grantguard.posture.model import KEY_MAX_IDLE, KeyRef, PostureFinding
+from grantguard.posture.remedies import PostureAction
 from grantguard.scoring.assessment import Severity
 
 ACTION = "posture_digest"
 EVENT_NAME = "PostureCheck"
-EMAIL_FINDINGS_MAX = 10  # the worst few, one line each; every finding is in the JSON message
+EMAIL_FINDINGS_MAX = 10
+WHY = (
+    "\nWhy this matters: GrantGuard can only respond to grants CloudTrail records, and "
+    "credentials without MFA or left unused are how grants get abused.\n"
+)  # the worst few, one line each; every finding is in the JSON message
 
 
 def render_digest(
@@ -20,12 +25,17 @@ def render_digest(
     account_id: str,
     now: datetime,
     deactivated_keys: Sequence[KeyRef] = (),
+    *,
+    actions: Sequence[PostureAction] = (),
+    canary_user: str | None = None,
 ) -> Alert:
     ordered = sorted(findings, key=lambda f: f.rank)
     worst = max((f.severity for f in ordered), default=Severity.NONE)
     return Alert(
-        subject=_subject(worst, len(ordered), account_id, len(deactivated_keys)),
-        email=_email(ordered, worst, account_id, now, deactivated_keys),
+        subject=_subject(worst, len(ordered), account_id, len(deactivated_keys), len(actions)),
+        email=_email(ordered, worst, account_id, now, deactivated_keys)
+        + _other_changes(actions, canary_user)
+        + WHY,
         json_body={
             "schema_version": SCHEMA_VERSION,
             "kind": ACTION,
@@ -44,6 +54,8 @@ def render_digest(
                 }
                 for k in deactivated_keys
             ],
+            "actions": [a.to_dict() for a in actions],
+            "canary_user": canary_user,
         },
         attributes={"severity": worst.name, "action": ACTION, "event_name": EVENT_NAME},
     )
@@ -54,12 +66,35 @@ def _counts(findings: Sequence[PostureFinding]) -> dict[str, int]:
     return {s.name: counted[s] for s in sorted(counted, reverse=True)}
 
 
-def _subject(worst: Severity, total: int, account_id: str, deactivated: int) -> str:
+def _subject(
+    worst: Severity, total: int, account_id: str, deactivated: int, actions: int = 0
+) -> str:
     said = f"{total} finding{'s' if total != 1 else ''}" if total else "no findings"
     subject = f"[{worst.name}] GrantGuard posture {ascii_only(account_id)}: {said}"
     if deactivated:
         subject += f", {deactivated} key{'s' if deactivated != 1 else ''} deactivated"
+    if actions:
+        subject += f", {actions} other change{'s' if actions != 1 else ''}"
     return shorten(subject, SUBJECT_MAX)
+
+
+def _other_changes(actions: Sequence[PostureAction], canary_user: str | None) -> str:
+    """What else the run changed, each with its undo command, and the canary."""
+    lines: list[str] = []
+    if actions:
+        lines += [
+            "",
+            f"GrantGuard made {len(actions)} other change(s) (enforce mode, each behind its own "
+            "flag). To undo one, run its command:",
+        ]
+        lines += [f"- {clean(a.did)}. Undo: {clean(a.undo_command)}" for a in actions]
+    if canary_user:
+        lines += [
+            "",
+            f"Canary: GrantGuard attached ViewOnlyAccess to {clean(canary_user)} and detached it "
+            "at once; the responder should have handled that AttachUserPolicy.",
+        ]
+    return "".join(line + "\n" for line in lines)
 
 
 def _email(
@@ -96,9 +131,4 @@ def _email(
                 f"- {key.user_name} {key.key_id} (created {key.created:%Y-%m-%d}, last used "
                 f"{used}): {key.reactivate_command}"
             )
-    lines += [
-        "",
-        "Why this matters: GrantGuard can only respond to grants CloudTrail records, and "
-        "credentials without MFA or left unused are how grants get abused.",
-    ]
     return "\n".join(lines) + "\n"

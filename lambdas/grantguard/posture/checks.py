@@ -22,14 +22,17 @@ from grantguard.posture.model import (
     PostureFinding,
     Trail,
 )
+from grantguard.posture.password import (
+    MAX_PASSWORD_AGE_DAYS,
+    MIN_PASSWORD_LENGTH,
+    MIN_REUSE_PREVENTION,
+    policy_command,
+)
 from grantguard.posture.registry import CheckSpec, check
 from grantguard.scoring.assessment import Severity
 
 CIS = "CIS AWS Foundations Benchmark v3.0.0"
 CIS_LEGACY = "CIS AWS Foundations Benchmark v1.2.0 (dropped from v1.4.0 on)"
-MIN_PASSWORD_LENGTH = 14
-MIN_REUSE_PREVENTION = 24
-MAX_PASSWORD_AGE_DAYS = 90
 AWS_DEFAULT_POLICY = PasswordPolicy()  # what IAM enforces when no policy is set
 NO_POLICY = "no account password policy is set, so IAM's default applies"
 
@@ -121,28 +124,6 @@ def root_mfa(
 
 def _policy_resource(observation: AccountObservation) -> str:
     return f"arn:aws:iam::{observation.account_id}:account-password-policy"
-
-
-def policy_command(policy: PasswordPolicy) -> str:
-    """One command that meets every password item and keeps stronger current settings.
-
-    One command for all password findings because UpdateAccountPasswordPolicy replaces the whole
-    policy: a setting the command leaves out reverts to IAM's default.
-    """
-    max_age = min(policy.max_age_days or MAX_PASSWORD_AGE_DAYS, MAX_PASSWORD_AGE_DAYS)
-    parts = [
-        "aws iam update-account-password-policy",
-        f"--minimum-password-length {max(policy.minimum_length, MIN_PASSWORD_LENGTH)}",
-        f"--password-reuse-prevention {max(policy.reuse_prevention or 0, MIN_REUSE_PREVENTION)}",
-        "--require-uppercase-characters --require-lowercase-characters",
-        "--require-numbers --require-symbols",
-        f"--max-password-age {max_age}",
-    ]
-    if policy.allow_users_to_change:
-        parts.append("--allow-users-to-change-password")
-    if policy.hard_expiry:
-        parts.append("--hard-expiry")
-    return " ".join(parts) + " (the command sets the whole policy)"
 
 
 def _policy(observation: AccountObservation) -> tuple[PasswordPolicy, str]:
@@ -292,12 +273,19 @@ def access_key_age(
                         f"Access key {key.label} of {user.name} is {key.age(now).days} days old "
                         f"(created {key.created:%Y-%m-%d}; last used {ago(key.last_used, now)})."
                     ),
-                    remediation=(
-                        f"Rotate it: aws iam create-access-key --user-name {user.name}, move "
-                        f"callers to the new key, then aws iam update-access-key --user-name "
-                        f"{user.name} --access-key-id {key.label} --status Inactive"
-                    ),
+                    remediation=rotate_commands(user.name, key.label),
                 )
+
+
+def rotate_commands(user_name: str, key_id: str) -> str:
+    """AWS's rotation sequence for one key: create, switch, deactivate, delete."""
+    return (
+        f"Rotate it: 1. aws iam create-access-key --user-name {user_name} (a user holds two keys "
+        "at most: delete an inactive one first); 2. move every caller to the new key; "
+        f"3. aws iam update-access-key --user-name {user_name} --access-key-id {key_id} "
+        "--status Inactive, and reactivate it if a caller breaks; "
+        f"4. aws iam delete-access-key --user-name {user_name} --access-key-id {key_id}"
+    )
 
 
 @check(

@@ -77,6 +77,7 @@ def _user(row: Mapping[str, str]) -> UserCredentials:
         mfa_active=_flag(row, "mfa_active"),
         access_keys=keys,
         password_last_used=_time(row, "password_last_used"),
+        password_last_changed=_time(row, "password_last_changed"),
     )
 
 

@@ -67,6 +67,7 @@ class UserCredentials:
     mfa_active: bool
     access_keys: tuple[AccessKey, ...] = ()
     password_last_used: datetime | None = None
+    password_last_changed: datetime | None = None  # None: no password, or not reported
     tags: dict[str, str] = field(default_factory=dict)
 
     @property

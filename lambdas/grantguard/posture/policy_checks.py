@@ -22,6 +22,7 @@ from grantguard.posture.checks import CIS
 from grantguard.posture.model import AccountObservation, PostureFinding
 from grantguard.posture.principals import full_admin, principal_risk
 from grantguard.posture.registry import CheckSpec, check
+from grantguard.posture.remedies import is_mfa_guard
 from grantguard.scoring.assessment import PolicyDocumentError, Severity
 
 METHODS_SHOWN = 3  # escalation methods named in one digest line; the JSON names the policies
@@ -63,7 +64,8 @@ def user_attached_policies(
     if authorization is None:
         return
     for user in authorization.users:
-        direct = [h for h in authorization.held(user) if h.group is None]
+        # GrantGuard's MFA guard is attached per user on purpose (mfaGuardConsoleUsers).
+        direct = [h for h in authorization.held(user) if h.group is None and not is_mfa_guard(h)]
         if not direct:
             continue
         labels = tuple(h.label for h in direct)
