@@ -130,13 +130,13 @@ def decide(
                 Action.ALERT_ONLY,
                 min(severity, SELF_SERVICE_CAP),
                 (
-                    f"{grant.actor.display} made a {credential.credential} for itself: "
+                    f"{grant.actor.display} made {_article(credential.credential).lower()} for itself: "
                     "self-service rotation is normal, so GrantGuard only reports it.",
                 ),
             )
         severity = max(severity, TAKEOVER_FLOOR)
         takeover = (
-            f"A {credential.credential} for {grant.subject} made by {grant.actor.display}, "
+            f"{_article(credential.credential)} for {grant.subject} made by {grant.actor.display}, "
             "not by the user: whoever holds it acts as the user (possible account takeover).",
         )
 
@@ -325,3 +325,8 @@ def exempt_tag(user: UserContext, tag_key: str | None) -> tuple[str, str] | None
         if key.casefold() == wanted and value.strip().lower() != "false":
             return key, value
     return None
+
+
+def _article(noun: str) -> str:
+    """'An access key', 'A console password'."""
+    return f"{'An' if noun[:1] in 'aeiou' else 'A'} {noun}"

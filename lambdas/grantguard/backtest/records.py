@@ -18,12 +18,9 @@ from grantguard.grants.kinds import CLOUDTRAIL_EVENT_SOURCE, DETAIL_TYPE, EVENT_
 
 # The grant kinds the backtest judges: every row of the grant-kind table, as the responder does.
 SUPPORTED_EVENT_NAMES = frozenset(KINDS)
-# IAM calls that grant access. Those without a row in the table yet (trust, credentials) are
-# counted as "not yet judged (kind unsupported)" so that the summary never hides them.
-GRANT_EVENT_NAMES = SUPPORTED_EVENT_NAMES | frozenset(
-    {"UpdateAssumeRolePolicy", "CreateAccessKey", "CreateLoginProfile"}
-)
-UNSUPPORTED_GRANT_NAMES = GRANT_EVENT_NAMES - SUPPORTED_EVENT_NAMES
+# IAM calls that grant access: the table's rows. A record of another name reaching the judge
+# (a hand-made source) is counted as "not yet judged (kind unsupported)", never hidden.
+GRANT_EVENT_NAMES = SUPPORTED_EVENT_NAMES
 _NAME_HIT = re.compile(
     rb'"eventName"\s*:\s*"(' + b"|".join(n.encode() for n in sorted(GRANT_EVENT_NAMES)) + rb')"'
 )
