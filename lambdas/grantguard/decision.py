@@ -130,8 +130,8 @@ def decide(
                 Action.ALERT_ONLY,
                 min(severity, SELF_SERVICE_CAP),
                 (
-                    f"{grant.actor.display} made {_article(credential.credential).lower()} for itself: "
-                    "self-service rotation is normal, so GrantGuard only reports it.",
+                    f"{grant.actor.display} made {_article(credential.credential).lower()} "
+                    "for itself: self-service rotation is normal, so GrantGuard only reports it.",
                 ),
             )
         severity = max(severity, TAKEOVER_FLOOR)
