@@ -36,6 +36,7 @@ import boto3
 
 from grantguard.demo import events, resources
 from grantguard.demo.emulator import moto_server
+from grantguard.demo.kinds_scene import SNAPSHOT_TABLE
 from grantguard.demo.run import TABLE, handler_environment, patched_environ
 
 GRANTED = "bench-grant"
@@ -172,6 +173,9 @@ def build_kinds(session: boto3.session.Session, policy_arn: str) -> dict[str, di
     iam.put_role_policy(RoleName="bench-role", PolicyName="bench-inline", PolicyDocument=inline)
     iam.create_policy_version(PolicyArn=policy_arn, PolicyDocument=inline, SetAsDefault=False)
     iam.add_user_to_group(GroupName="bench-group-2", UserName="solo")
+    key_id = iam.create_access_key(UserName="member")["AccessKey"]["AccessKeyId"]
+    iam.create_login_profile(UserName="member", Password="Bench-Password-123!")
+    iam.create_role(RoleName="bench-new-role", AssumeRolePolicyDocument=trust)
     put = {"policyName": "bench-inline", "policyDocument": inline}
     return {
         "AttachUserPolicy": {"userName": "member", "policyArn": policy_arn},
@@ -187,7 +191,18 @@ def build_kinds(session: boto3.session.Session, policy_arn: str) -> dict[str, di
         },
         "SetDefaultPolicyVersion": {"policyArn": policy_arn, "versionId": "v2"},
         "AddUserToGroup": {"userName": "solo", "groupName": "bench-group-2"},
+        "CreateAccessKey": {"userName": "member", "accessKeyId": key_id},
+        "CreateLoginProfile": {"userName": "member"},
+        "UpdateLoginProfile": {"userName": "member"},
+        "UpdateAssumeRolePolicy": {"roleName": "bench-role", "policyDocument": trust},
+        "CreateRole": {"roleName": "bench-new-role", "assumeRolePolicyDocument": trust},
     }
+
+
+RESPONSES: dict[str, Callable[[dict[str, Any]], Any]] = {
+    "CreatePolicyVersion": lambda _: {"policyVersion": {"versionId": "v2"}},
+    "CreateAccessKey": lambda p: {"accessKey": {"accessKeyId": p["accessKeyId"]}},
+}
 
 
 def run_kinds(
@@ -197,9 +212,10 @@ def run_kinds(
     cases = []
     for name, params in requests.items():
         case = Case(name, "-")
-        response = {"policyVersion": {"versionId": "v2"}} if name == "CreatePolicyVersion" else None
+        response = RESPONSES.get(name, lambda _: None)(params)
+        request = {k: v for k, v in params.items() if k != "accessKeyId"}
         for run in range(runs + 1):
-            event = events.envelope(events.grant_detail(ACTOR, name, params, response))
+            event = events.envelope(events.grant_detail(ACTOR, name, request, response))
             started = time.perf_counter()
             with redirect_stdout(io.StringIO()):
                 result = invoke(event)
@@ -258,6 +274,8 @@ def main() -> int:
             )
             inbox = resources.create_inbox(session)
             resources.create_idempotency_table(session, TABLE)
+            # The stack always has the snapshot table: the responder rewrites a record per event.
+            resources.create_idempotency_table(session, SNAPSHOT_TABLE)
             policy_arn = build_users(session)
             requests = build_kinds(session, policy_arn)
         with patched_environ(

@@ -28,7 +28,7 @@ from grantguard.context.model import (
     UserContext,
     UserPermissions,
 )
-from grantguard.context.principals import PrincipalReader, Remedy
+from grantguard.context.principals import GroupFacts, PrincipalReader, Remedy, RoleFacts
 from grantguard.context.state import PrincipalState, Prior, Reach
 from grantguard.evaluate import Granted, merged
 from grantguard.grants.model import (
@@ -73,6 +73,8 @@ class Reads:
     calls: list[str] = field(default_factory=list)  # port methods called, in order (bench)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _snapshots: dict[tuple[str, str], TargetSnapshot] = field(default_factory=dict, repr=False)
+    _roles: dict[str, RoleFacts] = field(default_factory=dict, repr=False)
+    _groups: dict[str, GroupFacts] = field(default_factory=dict, repr=False)
 
     def granted(self, grant: Grant) -> Granted:
         """The document to score; NotFoundError/PermanentAwsError when it cannot be read."""
@@ -89,7 +91,7 @@ class Reads:
             return self._credential(grant, change)
         if isinstance(change, NewTrust):
             return self._role_holdings(grant)
-        group = self._principals().group(change.group_name)
+        group = self._group(change.group_name)
         self.calls.append("group")
         documents = {f"inline policy {n} of group {group.name}": d for n, d in group.inline.items()}
         self.calls.append("managed_documents")
@@ -119,7 +121,7 @@ class Reads:
         principal = grant.principal
         assert principal is not None  # a trust is always a role's
         self.calls.append("role")
-        role = self._principals().role(principal.name)
+        role = self._role(principal.name)
         documents: dict[str, Mapping[str, Any]] = {
             f"inline policy {n}": d for n, d in role.inline.items()
         }
@@ -175,6 +177,32 @@ class Reads:
         if principal.kind is PrincipalKind.GROUP:
             return self._group_state(grant)
         return self._role_state(grant)
+
+    def _role(self, name: str) -> RoleFacts:
+        """The role, read once per grant (what was granted and the state both need it)."""
+        with self._lock:
+            if name not in self._roles:
+                self._roles[name] = self._principals().role(name)
+            return self._roles[name]
+
+    def _group(self, name: str) -> GroupFacts:
+        with self._lock:
+            if name not in self._groups:
+                self._groups[name] = self._principals().group(name)
+            return self._groups[name]
+
+    def seen_role(self, name: str) -> RoleFacts | None:
+        with self._lock:
+            return self._roles.get(name)
+
+    def seen_group(self, name: str) -> GroupFacts | None:
+        with self._lock:
+            return self._groups.get(name)
+
+    def seen(self, user: str) -> TargetSnapshot | None:
+        """The user as this read stage read it (any new-policy key), or None if it was not."""
+        with self._lock:
+            return next((s for (name, _), s in self._snapshots.items() if name == user), None)
 
     def _user_snapshot(self, user: str, new_policy_arn: str) -> TargetSnapshot:
         if self.target is not None:
@@ -232,7 +260,7 @@ class Reads:
         assert principal is not None
         try:
             self.calls.append("group")
-            group = self._principals().group(principal.name)
+            group = self._group(principal.name)
         except NotFoundError:
             return self._gone("group")
         except PermanentAwsError as error:
@@ -260,7 +288,7 @@ class Reads:
         assert principal is not None
         try:
             self.calls.append("role")
-            role = self._principals().role(principal.name)
+            role = self._role(principal.name)
         except NotFoundError:
             return self._gone("role")
         except PermanentAwsError as error:

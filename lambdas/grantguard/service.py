@@ -49,6 +49,7 @@ from grantguard.grants.model import (
     NewCredential,
     NewDefaultVersion,
     NewTrust,
+    Principal,
     PrincipalKind,
     PutInline,
 )
@@ -169,6 +170,7 @@ class Responder:
     undo: Remedy | None = None  # every kind's remedy (adapters/remedy.py)
     snapshots: SnapshotStore | None = None  # prior state; None: overwrites are alerted only
     calls: list[str] = field(default_factory=list)  # port methods the last event's reads called
+    _last_reads: Reads | None = field(default=None, init=False, repr=False)
 
     def handle(self, event: Mapping[str, Any]) -> Outcome:
         self.budget.begin()
@@ -258,6 +260,7 @@ class Responder:
         self.calls.clear()
         with scoring_budget(seconds):
             reads = self._reads()
+            self._last_reads = reads
             granted, state = self._read(reads, grant, progress)
             evaluation = evaluate(
                 grant, granted, state, self.settings, self.clock(), score=self.assess
@@ -342,7 +345,7 @@ class Responder:
         if decision.revert:
             outcome = self._revert(outcome, grant)
         if not grant.attempted_only:
-            self._remember_state(grant)
+            self._remember_state(grant, changed=outcome.reverted)
         return self._alert(outcome)
 
     def _revert(self, outcome: Outcome, grant: Grant) -> Outcome:
@@ -422,14 +425,14 @@ class Responder:
 
     # ---- snapshot after the event ------------------------------------------------------------
 
-    def _remember_state(self, grant: Grant) -> None:
+    def _remember_state(self, grant: Grant, *, changed: bool = True) -> None:
         """Write the principal's (or policy's) snapshot record as it is now. Never fatal: a
         record not written only means the next overwrite of it is alerted, not reverted."""
         if self.snapshots is None or isinstance(grant.change, NewCredential):
             return  # a credential changes no policy the snapshot holds
         taken_at = iso_utc(self.clock())
         try:
-            record = self._record_now(grant, taken_at)
+            record = self._record_now(grant, taken_at, changed=changed)
             if isinstance(record, PolicyRecord):
                 self.snapshots.save_policy(record)
             elif record is not None:
@@ -439,7 +442,9 @@ class Responder:
                 "snapshot not updated", extra={"subject": grant.subject, "problem": str(error)}
             )
 
-    def _record_now(self, grant: Grant, taken_at: str) -> PrincipalRecord | PolicyRecord | None:
+    def _record_now(
+        self, grant: Grant, taken_at: str, *, changed: bool = True
+    ) -> PrincipalRecord | PolicyRecord | None:
         principal, change = grant.principal, grant.change
         if isinstance(change, NewDefaultVersion):
             version = self._undo.default_version(change.policy_arn)
@@ -447,7 +452,7 @@ class Responder:
         if principal is None or self.principals is None:
             return None
         if principal.kind is PrincipalKind.GROUP:
-            group = self.principals.group(principal.name)
+            group = self._seen(principal, changed) or self.principals.group(principal.name)
             return PrincipalRecord(
                 kind=principal.kind,
                 name=principal.name,
@@ -457,7 +462,7 @@ class Responder:
                 taken_at=taken_at,
             )
         if principal.kind is PrincipalKind.ROLE:
-            role = self.principals.role(principal.name)
+            role = self._seen(principal, changed) or self.principals.role(principal.name)
             return PrincipalRecord(
                 kind=principal.kind,
                 name=principal.name,
@@ -469,7 +474,12 @@ class Responder:
             )
         if self.target is None:
             return None
-        snapshot = self.target.snapshot(principal.name, "")
+        # Nothing was reverted: the user as the read stage saw it is the user now (one read
+        # saved per event); after a revert it is read again.
+        seen = (
+            None if changed or self._last_reads is None else self._last_reads.seen(principal.name)
+        )
+        snapshot = seen or self.target.snapshot(principal.name, "")
         permissions = snapshot.permissions
         if not snapshot.user.exists or permissions is None:
             return None
@@ -486,6 +496,15 @@ class Responder:
             else tuple(dict.fromkeys((*permissions.groups, change.group_name))),
             taken_at=taken_at,
         )
+
+    def _seen(self, principal: Principal, changed: bool) -> Any:
+        """The group or role as the read stage read it, when nothing changed it since."""
+        reads = self._last_reads
+        if changed or reads is None:
+            return None
+        if principal.kind is PrincipalKind.GROUP:
+            return reads.seen_group(principal.name)
+        return reads.seen_role(principal.name)
 
     # ---- alert -------------------------------------------------------------------------------
 
