@@ -15,8 +15,8 @@ match wins:
                                                  -> ALERT_ONLY
 5. a reason not to act (monitor mode, allow-listed actor, AWS quarantine policy, protected
    policy or principal, a role AWS or IAM Identity Center owns, the responder's own role, an
-   exempt tag, a principal that could not be read, no snapshot to revert an overwrite or a
-   version change exactly)
+   exempt tag, a principal that could not be read, no snapshot to revert an overwrite, a
+   version change or a boundary change exactly)
                                                  -> WOULD_REVERT, every reason stated
 6. otherwise                                     -> REVERT
 
@@ -38,6 +38,7 @@ from grantguard.grants.model import (
     CONSOLE_PASSWORD,
     AttachPolicy,
     Grant,
+    NewBoundary,
     NewCredential,
     NewDefaultVersion,
     NewTrust,
@@ -223,7 +224,7 @@ def reasons_not_to_act(
         reasons.append(
             f"{who} carries the exempt tag {key}={value!r}, so GrantGuard leaves it alone."
         )
-    overwrite = isinstance(grant.change, PutInline | NewDefaultVersion) or (
+    overwrite = isinstance(grant.change, PutInline | NewDefaultVersion | NewBoundary) or (
         isinstance(grant.change, NewTrust) and not grant.change.created
     )
     if state is not None and overwrite:
@@ -234,6 +235,8 @@ def reasons_not_to_act(
                 if isinstance(grant.change, PutInline)
                 else "the trust policy it replaced"
                 if isinstance(grant.change, NewTrust)
+                else "the permissions boundary it replaced"
+                if isinstance(grant.change, NewBoundary)
                 else "the previous default version"
             )
             reasons.append(

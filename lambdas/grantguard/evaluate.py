@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from grantguard.context import GrantContext, judge_grant
+from grantguard.context.permissions import boundary_delta
 from grantguard.context.state import PrincipalState
 from grantguard.context.trust import (
     FEDERATED_OPEN,
@@ -25,7 +26,7 @@ from grantguard.context.trust import (
     trust_severity,
 )
 from grantguard.decision import Decision, decide
-from grantguard.grants.model import EventError, Grant, NewTrust
+from grantguard.grants.model import EventError, Grant, NewBoundary, NewTrust
 from grantguard.scoring import Assessment, Severity, assess
 from grantguard.settings import Settings
 
@@ -98,6 +99,44 @@ def judge_trust(
     return analysis, severity, reason
 
 
+# An old boundary that is unknown is judged as one that allowed nothing: all the principal's own
+# policies allow inside the new boundary counts as added.
+UNKNOWN_CEILING = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Deny", "Action": "*", "Resource": "*"}],
+}
+
+
+def judge_boundary(
+    grant: Grant, change: NewBoundary, granted: Granted, state: PrincipalState
+) -> tuple[Severity, str]:
+    """What the principal's own policies allow that the old boundary blocked and the new one
+    lets through, rated by the engine: the severity and one sentence for the reasons."""
+    prior, documents = state.prior, state.boundaries
+    known = prior.known and (prior.boundary is None or prior.boundary in documents)
+    old: Mapping[str, Any] | None = UNKNOWN_CEILING
+    if known:
+        old = documents[prior.boundary] if prior.boundary is not None else None
+    new = documents.get(change.boundary_arn) if change.boundary_arn is not None else None
+    delta = boundary_delta({granted.label: granted.document}, old, new)
+    services = ", ".join(d.service for d in delta.delta[:5])
+    what = f"{delta.added} action(s) in {delta.added_services} service(s) ({services})"
+    if not delta.added:
+        what = "no action"
+    if known:
+        before = f"boundary {prior.boundary}" if prior.boundary else "no boundary"
+        reason = (
+            f"The change lets {grant.subject} do {what} that its previous {before} blocked; "
+            f"rated {delta.severity.name}."
+        )
+    else:
+        reason = (
+            f"The previous boundary of {grant.subject} is unknown: judged on its policies "
+            f"alone, {what} inside the new ceiling; rated {delta.severity.name}."
+        )
+    return delta.severity, reason
+
+
 def evaluate(
     grant: Grant,
     granted: Granted,
@@ -124,6 +163,8 @@ def evaluate(
     reason: str | None = None
     if isinstance(grant.change, NewTrust):
         trust, severity, reason = judge_trust(grant, grant.change, severity, settings)
+    if isinstance(grant.change, NewBoundary):
+        severity, reason = judge_boundary(grant, grant.change, granted, state)
     decision = decide(grant, assessment, settings, state.snapshot.user, severity, state=state)
     if reason is not None:
         decision = replace(decision, reasons=(reason, *decision.reasons))

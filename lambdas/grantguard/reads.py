@@ -35,6 +35,7 @@ from grantguard.grants.model import (
     AttachPolicy,
     Grant,
     JoinGroup,
+    NewBoundary,
     NewCredential,
     NewDefaultVersion,
     NewTrust,
@@ -91,6 +92,8 @@ class Reads:
             return self._credential(grant, change)
         if isinstance(change, NewTrust):
             return self._role_holdings(grant)
+        if isinstance(change, NewBoundary):
+            return self._boundary_holdings(grant)
         group = self._group(change.group_name)
         self.calls.append("group")
         documents = {f"inline policy {n} of group {group.name}": d for n, d in group.inline.items()}
@@ -132,6 +135,23 @@ class Reads:
         label = f"every permission of role {principal.name} (to whoever its trust lets in)"
         if not documents:
             return Granted(f"{label}: none yet", NOTHING_ALLOWED)
+        return Granted(label, merged(documents), sources=tuple(documents))
+
+    def _boundary_holdings(self, grant: Grant) -> Granted:
+        """Everything the principal's own policies allow (a user's with its groups'): what the
+        boundary change sets free, judged against the old and new ceilings."""
+        principal = grant.principal
+        assert principal is not None  # a boundary is always a user's or a role's
+        label = f"every permission of {principal.label} (under its new boundary)"
+        if principal.kind is PrincipalKind.ROLE:
+            held = self._role_holdings(grant)
+            return replace(held, label=label if held.sources else f"{label}: none")
+        permissions = self._user_snapshot(principal.name, "").permissions
+        documents: dict[str, Mapping[str, Any]] = {}
+        if permissions is not None:
+            documents = {f"{p.kind.value} {p.name}": p.document for p in permissions.policies}
+        if not documents:
+            return Granted(f"{label}: none", NOTHING_ALLOWED)
         return Granted(label, merged(documents), sources=tuple(documents))
 
     def _version(self, change: NewDefaultVersion) -> Granted:
@@ -235,6 +255,10 @@ class Reads:
                         if not (p.kind is PolicyKind.USER_INLINE and p.name == change.policy_name)
                     ),
                 )
+        elif isinstance(change, NewBoundary):
+            prior = self._boundary_prior(grant)
+            if permissions is not None:
+                permissions = replace(permissions, policies=(), groups=())
         elif isinstance(change, NewCredential) and permissions is not None:
             # The holder of the new credential held nothing before: all of it is new to them.
             permissions = replace(permissions, policies=(), groups=())
@@ -245,7 +269,7 @@ class Reads:
                 groups=tuple(g for g in permissions.groups if g != change.group_name),
             )
         snapshot = replace(snapshot, permissions=permissions)
-        return PrincipalState(snapshot, Reach("user"), prior)
+        return self._with_boundaries(grant, PrincipalState(snapshot, Reach("user"), prior))
 
     def _unreadable(self, grant: Grant, kind: str, error: PermanentAwsError) -> PrincipalState:
         problem = f"{grant.subject.capitalize()} could not be read: {error}."
@@ -301,8 +325,9 @@ class Reads:
             inline_kind=PolicyKind.ROLE_INLINE,
             group=None,
         )
-        if isinstance(grant.change, NewTrust):
-            sources = ()  # whoever the trust now lets in held none of it before
+        if isinstance(grant.change, NewTrust | NewBoundary):
+            sources = ()  # whoever the trust now lets in held none of it before; a boundary
+            # change is judged on all the role holds, against the old and new ceilings
         boundary = None
         if role.boundary:
             self.calls.append("managed_documents")
@@ -321,7 +346,7 @@ class Reads:
             permissions_boundary_arn=role.boundary,
         )
         snapshot = TargetSnapshot(user, UserPermissions(sources, boundary))
-        return PrincipalState(
+        state = PrincipalState(
             snapshot,
             Reach("role", assumable_by=role.assumable_by),
             self._prior(grant),
@@ -330,6 +355,39 @@ class Reads:
             service_linked=role.service_linked,
             identity_center=role.identity_center,
         )
+        return self._with_boundaries(grant, state)
+
+    def _with_boundaries(self, grant: Grant, state: PrincipalState) -> PrincipalState:
+        """A boundary change: the documents of the boundary before (from the snapshot) and
+        after, and what could not be known, in the state's problems."""
+        change = grant.change
+        if not isinstance(change, NewBoundary) or not state.exists:
+            return state
+        prior, who = state.prior, grant.subject
+        arns = tuple(a for a in dict.fromkeys((prior.boundary, change.boundary_arn)) if a)
+        documents: dict[str, dict[str, Any]] = {}
+        if arns:
+            self.calls.append("managed_documents")
+            documents = self._principals().managed_documents(arns)
+        problems = list(state.snapshot.problems)
+        if not prior.known:
+            problems.append(
+                f"The permissions boundary of {who} before the event is unknown "
+                f"({prior.why_unknown}), so it is judged as if that boundary allowed nothing: "
+                "on its policies alone."
+            )
+        problems += [
+            f"Boundary policy {arn} could not be read (deleted?); "
+            + (
+                "it is judged as if it allowed nothing."
+                if arn == prior.boundary
+                else "it is judged as no ceiling at all."
+            )
+            for arn in arns
+            if arn not in documents
+        ]
+        snapshot = replace(state.snapshot, problems=tuple(problems))
+        return replace(state, snapshot=snapshot, boundaries=documents)
 
     def _sources(
         self,
@@ -403,6 +461,8 @@ class Reads:
             return self._version_prior(grant, change)
         if isinstance(change, NewTrust) and not change.created:
             return self._trust_prior(grant)
+        if isinstance(change, NewBoundary):
+            return self._boundary_prior(grant)
         return Prior(known=True)
 
     def _inline_prior(self, grant: Grant, change: PutInline) -> Prior:
@@ -457,6 +517,33 @@ class Reads:
                 ),
             )
         return Prior(known=True, document=record.trust, taken_at=record.taken_at)
+
+    def _boundary_prior(self, grant: Grant) -> Prior:
+        """The principal's boundary before the event, from the snapshot (`Prior.boundary`,
+        None: it had none)."""
+        principal = grant.principal
+        assert principal is not None
+        if self.snapshots is None:
+            return Prior(known=False, why_unknown=NO_SNAPSHOT_STORE)
+        try:
+            self.calls.append("snapshot_principal")
+            record = self.snapshots.principal(principal.kind, principal.name)
+        except SnapshotError as error:
+            return Prior(known=False, why_unknown=f"the snapshot could not be read ({error})")
+        if record is None:
+            return Prior(
+                known=False, why_unknown=f"the snapshot holds no record of {principal.label}"
+            )
+        if grant.event_time and record.taken_at > grant.event_time:
+            return Prior(
+                known=False,
+                taken_at=record.taken_at,
+                why_unknown=(
+                    f"the snapshot of {principal.label} was taken after the event "
+                    f"({record.taken_at}), so it may already show the new boundary"
+                ),
+            )
+        return Prior(known=True, boundary=record.boundary, taken_at=record.taken_at)
 
     def _version_prior(self, grant: Grant, change: NewDefaultVersion) -> Prior:
         if self.snapshots is None:

@@ -15,6 +15,8 @@ again and raises `RevertNotConfirmed` when IAM does not show the state it was as
 - a role's trust replaced -> put the previous trust back (from the snapshot), then revoke the
   sessions issued before now (AWS's AWSRevokeOlderSessions inline deny on aws:TokenIssueTime)
 - a new role whose trust lets outsiders in -> attach AWS's AWSDenyAll (additive, reversible)
+- a permissions boundary deleted or loosened -> put the previous boundary back (from the
+  snapshot); a boundary is never deleted (none before: nothing looser to undo)
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from grantguard.grants.model import (
     AttachPolicy,
     Grant,
     JoinGroup,
+    NewBoundary,
     NewCredential,
     NewDefaultVersion,
     NewTrust,
@@ -120,6 +123,8 @@ def revert(
             if change.created:
                 return _deny_all(principal, remedy, done)
             return _trust(principal, change, prior, remedy, done=done, now=now or datetime.now(UTC))
+        if isinstance(change, NewBoundary) and principal is not None:
+            return _boundary(principal, change, prior, remedy, done)
         if isinstance(change, NewCredential) and principal is not None:
             if change.credential == ACCESS_KEY:
                 return _deactivate(principal, change, remedy, done)
@@ -321,4 +326,39 @@ def _deny_all(principal: Principal, remedy: Remedy, done: Done) -> RevertResult:
         True,
         note=f"Attached AWSDenyAll to {who}: no session of it can do anything until it is "
         "detached.",
+    )
+
+
+def _boundary(
+    principal: Principal, change: NewBoundary, prior: Prior, remedy: Remedy, done: Done
+) -> RevertResult:
+    who, kind, name = principal.label, principal.kind, principal.name
+    if not prior.known:
+        raise RevertImpossible(
+            f"without a snapshot of {who} GrantGuard does not know the boundary it replaced"
+        )
+    previous = prior.boundary
+    if previous is None:
+        return RevertResult(
+            False,
+            True,
+            f"{who} had no permissions boundary before: nothing looser to undo (GrantGuard "
+            "never deletes a boundary).",
+        )
+    current = _first(lambda: remedy.boundary_of(kind, name))
+    if current == previous:
+        return RevertResult(False, True, f"The boundary of {who} is {previous} again already.")
+    if current != change.boundary_arn:
+        return RevertResult(
+            False,
+            True,
+            f"The boundary of {who} changed again after the event (now {current or 'none'}); "
+            "GrantGuard left it alone.",
+        )
+    remedy.put_boundary(kind, name, previous)
+    done()
+    if _back(lambda: remedy.boundary_of(kind, name)) != previous:
+        raise RevertNotConfirmed(f"the boundary of {who} does not read back as {previous}")
+    return RevertResult(
+        True, note=f"Put the previous permissions boundary {previous} back on {who}."
     )

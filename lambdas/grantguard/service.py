@@ -46,6 +46,7 @@ from grantguard.grants.model import (
     EventError,
     Grant,
     JoinGroup,
+    NewBoundary,
     NewCredential,
     NewDefaultVersion,
     NewTrust,
@@ -151,6 +152,7 @@ class UserOnlyRemedy:
     version_document = groups_of = set_default_version = remove_from_group = _refuse
     access_key_status = set_access_key_status = has_login_profile = _refuse
     delete_login_profile = trust_document = set_trust = attach_deny_all = _refuse
+    boundary_of = put_boundary = _refuse
 
 
 @dataclass
@@ -358,7 +360,9 @@ class Responder:
         prior = state.prior if state is not None else None
         try:
             if prior is None:
-                prior = Prior(known=not isinstance(grant.change, PutInline | NewDefaultVersion))
+                prior = Prior(
+                    known=not isinstance(grant.change, PutInline | NewDefaultVersion | NewBoundary)
+                )
             if isinstance(grant.change, NewTrust):
                 granted = grant.change.document()  # compare with the trust the event wrote
             result = revert(
@@ -494,6 +498,7 @@ class Responder:
             groups=permissions.groups
             if not isinstance(change, JoinGroup)
             else tuple(dict.fromkeys((*permissions.groups, change.group_name))),
+            boundary=snapshot.user.permissions_boundary_arn,
             taken_at=taken_at,
         )
 

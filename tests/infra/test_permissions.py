@@ -86,7 +86,16 @@ def test_the_changes_are_the_reverts_and_nothing_else() -> None:
         "iam:DeleteLoginProfile",  # someone else's console password, at CRITICAL only
         "iam:UpdateAssumeRolePolicy",  # a replaced trust put back from the snapshot
         "iam:AttachRolePolicy",  # AWSDenyAll only, by condition (test below)
+        "iam:PutUserPermissionsBoundary",  # the previous boundary put back
+        "iam:PutRolePermissionsBoundary",
     }
+
+
+def test_a_boundary_is_put_back_on_its_principal_and_never_deleted() -> None:
+    assert permissions.resource_kind("iam:PutUserPermissionsBoundary") == "user"
+    assert permissions.resource_kind("iam:PutRolePermissionsBoundary") == "role"
+    every = permissions.remedies() | permissions.reads()
+    assert not {a for a in every if a.startswith("iam:Delete") and "Boundary" in a}
 
 
 def test_attaching_is_allowed_for_aws_deny_all_alone(synth: Synth) -> None:

@@ -16,6 +16,7 @@ from grantguard.grants.model import (
     Change,
     Grant,
     JoinGroup,
+    NewBoundary,
     NewDefaultVersion,
     Principal,
     PrincipalKind,
@@ -128,6 +129,31 @@ def test_inline_put_without_snapshot_would_revert_and_says_why(
     assert decision.action is Action.WOULD_REVERT
     assert any(
         "whether the inline policy was new" in r and "no snapshot holds this principal" in r
+        for r in decision.reasons
+    )
+
+
+BOUNDARIES = [
+    ("DeleteUserPermissionsBoundary", Principal(PrincipalKind.USER, "alice"), None),
+    ("DeleteRolePermissionsBoundary", Principal(PrincipalKind.ROLE, "app"), None),
+    ("PutUserPermissionsBoundary", Principal(PrincipalKind.USER, "alice"), ADMIN),
+    ("PutRolePermissionsBoundary", Principal(PrincipalKind.ROLE, "app"), ADMIN),
+]
+
+
+@pytest.mark.parametrize(("event_name", "principal", "boundary"), BOUNDARIES)
+def test_a_boundary_change_reverts_only_when_the_snapshot_knows_the_boundary_before(
+    event_name: str, principal: Principal, boundary: str | None
+) -> None:
+    g = grant(event_name, principal, NewBoundary(boundary))
+    kind = KIND_OF[principal.kind]
+    known = Prior(known=True, boundary=CUSTOMER, taken_at="2026-03-14T00:00:00Z")
+    assert judge(g, state(kind, prior=known)).action is Action.REVERT
+    unknown = Prior(known=False, why_unknown="the snapshot holds no record of it")
+    decision = judge(g, state(kind, prior=unknown))
+    assert decision.action is Action.WOULD_REVERT
+    assert any(
+        "the permissions boundary it replaced" in r and "holds no record" in r
         for r in decision.reasons
     )
 

@@ -119,6 +119,8 @@ REMEDY_CALLS: dict[str, Callable[[Boto3Remedy, str], Any]] = {
     "trust_document": lambda r, _: r.trust_document("r"),
     "set_trust": lambda r, _: r.set_trust("r", DOCUMENT),
     "attach_deny_all": lambda r, _: r.attach_deny_all("r"),
+    "boundary_of": lambda r, k: r.boundary_of(k, "n"),
+    "put_boundary": lambda r, k: r.put_boundary(k, "n", ARN),
 }
 ROWS = [(method, kind) for method, row in ACTIONS.items() for kind in row]
 

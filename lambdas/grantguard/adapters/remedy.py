@@ -118,6 +118,12 @@ ACTIONS: dict[str, dict[str, tuple[str, ...]]] = {
     "trust_document": {"role": ("iam:GetRole",)},
     "set_trust": {"role": ("iam:UpdateAssumeRolePolicy",)},
     "attach_deny_all": {"role": ("iam:AttachRolePolicy",)},  # AWSDenyAll only (a condition)
+    "boundary_of": {"user": ("iam:GetUser",), "role": ("iam:GetRole",)},
+    # Puts a previous boundary back; GrantGuard never deletes one.
+    "put_boundary": {
+        "user": ("iam:PutUserPermissionsBoundary",),
+        "role": ("iam:PutRolePermissionsBoundary",),
+    },
 }
 
 
@@ -221,6 +227,14 @@ class Boto3Remedy:
         raw = self._call("GetRole", "get_role", RoleName=role)["Role"]
         return document_of(raw["AssumeRolePolicyDocument"], "GetRole")
 
+    def boundary_of(self, kind: PrincipalKind | str, name: str) -> str | None:
+        """The user's or role's permissions boundary ARN now; None: it has none."""
+        api = APIS[PrincipalKind(kind)]
+        raw = self._call(f"Get{api.noun}", f"get_{api.snake}", **{api.key: name})[api.noun]
+        boundary = raw.get("PermissionsBoundary") or {}
+        arn = boundary.get("PermissionsBoundaryArn")
+        return str(arn) if arn else None
+
     def has_login_profile(self, user: str) -> bool:
         """Whether the user has a console password now (NotFoundError: the user is gone)."""
         try:
@@ -321,6 +335,16 @@ class Boto3Remedy:
         """Attach AWS's AWSDenyAll (the role's policy allows no other ARN)."""
         self._call(
             "AttachRolePolicy", "attach_role_policy", RoleName=role, PolicyArn=DENY_ALL_POLICY
+        )
+
+    def put_boundary(self, kind: PrincipalKind | str, name: str, boundary_arn: str) -> None:
+        """Set the user's or role's permissions boundary (a previous one, put back)."""
+        api = APIS[PrincipalKind(kind)]
+        self._call(
+            f"Put{api.noun}PermissionsBoundary",
+            f"put_{api.snake}_permissions_boundary",
+            PermissionsBoundary=boundary_arn,
+            **{api.key: name},
         )
 
     def delete_login_profile(self, user: str) -> bool:

@@ -43,6 +43,7 @@ from grantguard.grants.kinds import headline
 from grantguard.grants.model import (
     Grant,
     JoinGroup,
+    NewBoundary,
     NewCredential,
     NewDefaultVersion,
     NewTrust,
@@ -199,6 +200,10 @@ def _sentence(grant: Grant | None, policy: str, user: str) -> str:
     if isinstance(change, NewCredential):
         made = "was created" if change.created else "was changed"
         return f"{clean(change.policy_name)} {made} for {who}"
+    if isinstance(change, NewBoundary):
+        if change.boundary_arn is None:
+            return f"the permissions boundary of {who} was deleted"
+        return f"the permissions boundary of {who} was set to {clean(change.boundary_arn)}"
     if isinstance(change, NewTrust):
         if change.created:
             return f"{who} was created with a trust policy"

@@ -20,7 +20,7 @@ from grantguard.alerts.facts import (
 )
 from grantguard.alerts.text import clean
 from grantguard.grants.kinds import console_links, remove_command, undo_command
-from grantguard.grants.model import Grant, NewDefaultVersion, PutInline
+from grantguard.grants.model import Grant, NewBoundary, NewDefaultVersion, PutInline
 from grantguard.outcome import Outcome
 
 IAM_CONSOLE = "https://us-east-1.console.aws.amazon.com/iam/home#"
@@ -89,6 +89,8 @@ def _prior_for(outcome: Outcome) -> Any:
         return None
     if isinstance(grant.change, NewDefaultVersion):
         return state.prior.version_id
+    if isinstance(grant.change, NewBoundary):
+        return state.prior.boundary
     return state.prior.document
 
 

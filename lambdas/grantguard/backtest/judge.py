@@ -213,6 +213,12 @@ class ReadOnlyRemedy:
     def attach_deny_all(self, role: str) -> None:
         raise _refuse(f"attach AWSDenyAll to role {role}")
 
+    def boundary_of(self, kind: PrincipalKind, name: str) -> str | None:
+        return self._memo.get(("boundary", kind, name), lambda: self.inner.boundary_of(kind, name))
+
+    def put_boundary(self, kind: PrincipalKind, name: str, boundary_arn: str) -> None:
+        raise _refuse(f"put boundary {boundary_arn} on {kind.value} {name}")
+
     def set_access_key_status(self, user: str, key_id: str, status: str) -> None:
         raise _refuse(f"set access key {key_id} of user {user} {status}")
 

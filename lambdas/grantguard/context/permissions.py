@@ -15,6 +15,9 @@ analysis notes. Everything below is computed on that effective set:
 - conflicts: new allows made ineffective by an existing Deny or the boundary (shadowed), and new
   allows the user already had (duplicate), each naming the policy responsible;
 - the boundary's effect: how much of the new policy it blocks, and how what passes is rated.
+
+`boundary_delta` is the same reasoning for a boundary put or deleted: what the principal's own
+policies allow that the old ceiling blocked and the new one lets through.
 """
 
 from __future__ import annotations
@@ -144,6 +147,43 @@ def analyze_target(
         boundary_blocked=blocked,
         through_severity=through,
         notes=(APPROXIMATION,),
+    )
+
+
+@dataclass(frozen=True)
+class BoundaryDelta:
+    """What a boundary change lets the principal do that the previous boundary blocked."""
+
+    added: int  # actions now allowed that were not
+    delta: tuple[ServiceDelta, ...]  # by service, like `TargetAnalysis.delta`
+    added_services: int
+    severity: Severity  # the engine's rating of an Allow of exactly the added actions
+
+
+def boundary_delta(
+    policies: Mapping[str, Mapping[str, Any]],
+    old_boundary: Mapping[str, Any] | None,
+    new_boundary: Mapping[str, Any] | None,
+    engine: Engine | None = None,
+) -> BoundaryDelta:
+    """added = (allowed by the identity `policies`, their Denies subtracted) & new ceiling &
+    ~old ceiling; a boundary of None is no boundary (every action). A Put that tightens a
+    boundary or adds one where there was none adds nothing (NONE)."""
+    engine = engine or default_engine()
+    catalog = engine.catalog
+    reduced = tuple(reduce_policy(catalog, label, doc) for label, doc in policies.items())
+    allowed = _union(g.allowed for g in reduced) & ~_union(g.denied for g in reduced)
+
+    def ceiling(document: Mapping[str, Any] | None, label: str) -> int:
+        return catalog.all if document is None else reduce_policy(catalog, label, document).allowed
+
+    added = allowed & ceiling(new_boundary, "new boundary") & ~ceiling(old_boundary, "old boundary")
+    delta = _delta(catalog, added)
+    return BoundaryDelta(
+        added=added.bit_count(),
+        delta=delta[:DELTA_SERVICES_MAX],
+        added_services=len(delta),
+        severity=_rate(engine, added),
     )
 
 

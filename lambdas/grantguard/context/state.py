@@ -110,6 +110,7 @@ class Prior:
     taken_at: str | None = None
     why_unknown: str | None = None
     held: tuple[str, ...] = field(default_factory=tuple)  # groups the user was already in
+    boundary: str | None = None  # the permissions boundary's ARN before (None: there was none)
 
 
 @dataclass(frozen=True)
@@ -123,6 +124,8 @@ class PrincipalState:
     path: str = "/"
     service_linked: bool = False
     identity_center: bool = False
+    # A boundary change: the documents of the boundaries before and after, by ARN.
+    boundaries: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     @property
     def exists(self) -> bool:

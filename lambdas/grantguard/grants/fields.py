@@ -45,8 +45,8 @@ def iam_name(params: Mapping[str, Any], key: str, path: str, what: str) -> str:
     return value
 
 
-def policy_arn(params: Mapping[str, Any], path: str) -> str:
-    value = required_str(params, "policyArn", path)
+def policy_arn(params: Mapping[str, Any], path: str, key: str = "policyArn") -> str:
+    value = required_str(params, key, path)
     if len(value) > POLICY_ARN_MAX or not POLICY_ARN.fullmatch(value):
         raise EventError(f"{path} {shown(value)} is not an IAM policy ARN")
     return value

@@ -36,6 +36,7 @@ from grantguard.grants.model import (
     EventError,
     Grant,
     JoinGroup,
+    NewBoundary,
     NewCredential,
     NewDefaultVersion,
     NewTrust,
@@ -204,6 +205,19 @@ def _trust(created: bool) -> Parse:
     return parse
 
 
+def _boundary(kind: PrincipalKind, *, deleted: bool) -> Parse:
+    principal = _principal(kind)
+
+    def parse(params: Mapping[str, Any], _: Mapping[str, Any]) -> tuple[Principal, Change]:
+        who = principal(params)
+        if deleted:
+            return who, NewBoundary(None)
+        key = "permissionsBoundary"
+        return who, NewBoundary(policy_arn(params, f"{PATH}.{key}", key))
+
+    return parse
+
+
 # What a new role with an outside trust gets in enforce: additive, reversible, AWS's own.
 DENY_ALL_POLICY = "arn:aws:iam::aws:policy/AWSDenyAll"
 # The inline policy AWS's console writes to revoke a role's older sessions.
@@ -239,6 +253,20 @@ def _put_row(kind: PrincipalKind) -> Kind:
         grants="inline policy",
         reaches=REACHES[kind],
         revert_verb="delete (or put the previous document back)",
+    )
+
+
+def _boundary_row(kind: PrincipalKind, *, deleted: bool) -> Kind:
+    noun = kind.value.capitalize()
+    return Kind(
+        f"{'Delete' if deleted else 'Put'}{noun}PermissionsBoundary",
+        kind,
+        _boundary(kind, deleted=deleted),
+        reads=(*_PRINCIPAL_READS[kind], "managed_documents"),
+        remedies=("boundary_of", "put_boundary"),
+        grants="permissions boundary removal" if deleted else "new permissions boundary",
+        reaches=f"{REACHES[kind]}: whatever its own policies allow that the old boundary blocked",
+        revert_verb="put the previous boundary back (a boundary is never deleted)",
     )
 
 
@@ -334,6 +362,10 @@ KINDS: dict[str, Kind] = {
             reaches="whoever the trust lets in: every session they start, with all the role holds",
             revert_verb="attach AWSDenyAll (additive; detach it to undo)",
         ),
+        _boundary_row(USER, deleted=True),
+        _boundary_row(ROLE, deleted=True),
+        _boundary_row(USER, deleted=False),
+        _boundary_row(ROLE, deleted=False),
     )
 }
 
@@ -373,6 +405,11 @@ def headline(grant: Grant) -> str:
             if change.created
             else f"trust policy of {grant.subject} replaced"
         )
+    elif isinstance(change, NewBoundary):
+        what = f"permissions boundary of {grant.subject} deleted"
+        if change.boundary_arn is not None:
+            policy = change.boundary_arn.rsplit("/", 1)[-1]
+            what = f"permissions boundary of {grant.subject} set to {policy}"
     elif isinstance(change, NewCredential):
         made = "changed" if not change.created else "created"
         what = f"{change.policy_name} {made} for {grant.subject}"
@@ -442,12 +479,30 @@ def undo_command(grant: Grant) -> str | None:
             f"--policy-document {shlex.quote(compact(change.document_text))} && "
             f"aws iam delete-role-policy {_who(grant)} --policy-name {REVOKE_SESSIONS_POLICY}"
         )
+    if isinstance(change, NewBoundary):
+        return _boundary_command(grant, change.boundary_arn)
     if not _safe(change.group_name):
         return None
     return f"aws iam add-user-to-group {_who(grant)} --group-name {shlex.quote(change.group_name)}"
 
 
 NEW_PASSWORD = "'CHOOSE-A-NEW-PASSWORD'"
+
+
+def _boundary_command(grant: Grant, arn: str | None) -> str | None:
+    """Set the principal's boundary to `arn`, or delete it (None)."""
+    principal = grant.principal
+    if principal is None:
+        return None
+    noun = principal.kind.value
+    if arn is None:
+        return f"aws iam delete-{noun}-permissions-boundary {_who(grant)}"
+    if not _safe(arn):
+        return None
+    return (
+        f"aws iam put-{noun}-permissions-boundary {_who(grant)} "
+        f"--permissions-boundary {shlex.quote(arn)}"
+    )
 
 
 def _detach_deny_all(grant: Grant) -> str:
@@ -475,7 +530,8 @@ def _credential_command(grant: Grant, change: NewCredential, *, active: bool) ->
 
 def remove_command(grant: Grant, prior: str | Mapping[str, Any] | None = None) -> str | None:
     """The command that reverts the grant by hand (monitor mode, or a revert GrantGuard could not
-    do). `prior`: an overwritten inline document, or the previous default version id."""
+    do). `prior`: an overwritten inline document, the previous default version id, or the
+    previous permissions boundary's ARN."""
     change, principal = grant.change, grant.principal
     if principal is not None and not _safe(principal.name):
         return None
@@ -519,6 +575,10 @@ def remove_command(grant: Grant, prior: str | Mapping[str, Any] | None = None) -
             f"aws iam update-assume-role-policy {_who(grant)} "
             f"--policy-document {shlex.quote(compact(prior))}"
         )
+    if isinstance(change, NewBoundary):
+        if not isinstance(prior, str):
+            return None  # no boundary before, or unknown: never delete one by hand either
+        return _boundary_command(grant, prior)
     return None
 
 

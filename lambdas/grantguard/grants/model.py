@@ -1,10 +1,10 @@
 """What one CloudTrail record grants: who called, which principal, and what changed.
 
-Pure: no AWS imports, no environment reads. Every value here is frozen. A `Grant` is one of six
+Pure: no AWS imports, no environment reads. Every value here is frozen. A `Grant` is one of seven
 `Change`s (attach a managed policy, put an inline document, a new default policy version, join a
-group, a new credential for a user, a role's trust policy) on one `Principal` (a user, a group
-or a role); a new default version has no principal of its own: it reaches every entity the
-policy is attached to.
+group, a new credential for a user, a role's trust policy, a permissions boundary put or deleted)
+on one `Principal` (a user, a group or a role); a new default version has no principal of its
+own: it reaches every entity the policy is attached to.
 """
 
 from __future__ import annotations
@@ -185,7 +185,33 @@ class NewTrust:
         return parsed
 
 
-Change = AttachPolicy | PutInline | NewDefaultVersion | JoinGroup | NewCredential | NewTrust
+@dataclass(frozen=True)
+class NewBoundary:
+    """A user's or role's permissions boundary put (a new ceiling) or deleted (no ceiling). It
+    grants whatever the principal's own policies allow that the previous boundary blocked."""
+
+    boundary_arn: str | None  # the new boundary policy's ARN; None: the boundary was deleted
+
+    @property
+    def deleted(self) -> bool:
+        return self.boundary_arn is None
+
+    @property
+    def policy_name(self) -> str:  # what the grant is "of", in a subject line
+        if self.boundary_arn is None:
+            return "permissions boundary removal"
+        return f"permissions boundary {self.boundary_arn.rsplit('/', 1)[-1]}"
+
+
+Change = (
+    AttachPolicy
+    | PutInline
+    | NewDefaultVersion
+    | JoinGroup
+    | NewCredential
+    | NewTrust
+    | NewBoundary
+)
 
 
 @dataclass(frozen=True)
@@ -273,6 +299,8 @@ class Grant:
             what = f"credential {change.policy_name}"
         elif isinstance(change, NewTrust):
             what = "created with trust" if change.created else "trust"
+        elif isinstance(change, NewBoundary):
+            what = f"boundary {change.boundary_arn or '(deleted)'}"
         else:
             what = f"join {change.group_name}"
         return f"{who}: {what}"

@@ -213,14 +213,35 @@ CASES = {
         "role open",
     ),
     "UpdateLoginProfile": (of("UpdateLoginProfile", {"userName": "bob"}), "user bob"),
+    # bob and ops-admin hold AdministratorAccess; the boundary that held them back is removed,
+    # or replaced by AdministratorAccess itself (no ceiling at all).
+    "DeleteUserPermissionsBoundary": (
+        of("DeleteUserPermissionsBoundary", {"userName": "bob"}),
+        "user bob",
+    ),
+    "DeleteRolePermissionsBoundary": (
+        of("DeleteRolePermissionsBoundary", {"roleName": "ops-admin"}),
+        "role ops-admin",
+    ),
+    "PutUserPermissionsBoundary": (
+        of("PutUserPermissionsBoundary", {"userName": "bob", "permissionsBoundary": ADMIN}),
+        "user bob",
+    ),
+    "PutRolePermissionsBoundary": (
+        of("PutRolePermissionsBoundary", {"roleName": "ops-admin", "permissionsBoundary": ADMIN}),
+        "role ops-admin",
+    ),
 }
+# History holds no boundary before the event (CloudTrail never records it, the stack's snapshot is
+# newer): a boundary change is judged on the principal's policies alone and only alerted.
+BOUNDARIES = sorted(name for name in CASES if name.endswith("PermissionsBoundary"))
 
 
 def test_every_kind_of_the_table_has_a_case() -> None:
     assert set(CASES) == set(KINDS)
 
 
-@pytest.mark.parametrize("name", sorted(CASES))
+@pytest.mark.parametrize("name", sorted(set(CASES) - set(BOUNDARIES)))
 def test_every_kind_is_judged_critical_and_would_be_reverted(name: str) -> None:
     judge, _, remedy = dry(Settings(mode=Mode.ENFORCE))
     event, principal = CASES[name]
@@ -230,6 +251,20 @@ def test_every_kind_is_judged_critical_and_would_be_reverted(name: str) -> None:
     assert result.decision == "revert"
     assert result.principal == principal
     assert result.alert is not None and result.alert["event_name"] == name
+    assert remedy.writes == []
+
+
+@pytest.mark.parametrize("name", BOUNDARIES)
+def test_a_boundary_change_is_critical_but_without_the_old_boundary_not_reverted(
+    name: str,
+) -> None:
+    judge, _, remedy = dry(Settings(mode=Mode.ENFORCE))
+    event, principal = CASES[name]
+    result = judge.judge(event)
+    assert (result.status, result.severity) == ("judged", "CRITICAL"), result.problem
+    assert result.decision == "would_revert" and result.would_revert is False
+    assert any("the permissions boundary it replaced" in r for r in result.reasons)
+    assert result.principal == principal
     assert remedy.writes == []
 
 

@@ -14,6 +14,7 @@ from grantguard.grants import (
     AttachPolicy,
     EventError,
     JoinGroup,
+    NewBoundary,
     NewCredential,
     NewDefaultVersion,
     NewTrust,
@@ -41,6 +42,7 @@ ADMIN = {
 }
 POLICY = "arn:aws:iam::123456789012:policy/team/deploy"
 KEY_ID = "AKIAEXAMPLEBOBKEY001"
+READ_ONLY = "arn:aws:iam::aws:policy/ReadOnlyAccess"
 OPEN_TRUST = {
     "Version": "2012-10-17",
     "Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}],
@@ -86,6 +88,10 @@ REQUESTS: dict[str, tuple[dict[str, Any], dict[str, Any] | None]] = {
         {"roleName": "deploy", "assumeRolePolicyDocument": json.dumps(OPEN_TRUST)},
         {"role": {"roleName": "deploy", "arn": "arn:aws:iam::123456789012:role/deploy"}},
     ),
+    "DeleteUserPermissionsBoundary": ({"userName": "alice"}, None),
+    "DeleteRolePermissionsBoundary": ({"roleName": "deploy"}, None),
+    "PutUserPermissionsBoundary": ({"userName": "alice", "permissionsBoundary": READ_ONLY}, None),
+    "PutRolePermissionsBoundary": ({"roleName": "deploy", "permissionsBoundary": READ_ONLY}, None),
 }
 EXPECTED = {
     "AttachUserPolicy": (PrincipalKind.USER, "alice", AttachPolicy(POLICY)),
@@ -106,6 +112,10 @@ EXPECTED = {
     ),
     "UpdateAssumeRolePolicy": (PrincipalKind.ROLE, "deploy", NewTrust),
     "CreateRole": (PrincipalKind.ROLE, "deploy", NewTrust),
+    "DeleteUserPermissionsBoundary": (PrincipalKind.USER, "alice", NewBoundary(None)),
+    "DeleteRolePermissionsBoundary": (PrincipalKind.ROLE, "deploy", NewBoundary(None)),
+    "PutUserPermissionsBoundary": (PrincipalKind.USER, "alice", NewBoundary(READ_ONLY)),
+    "PutRolePermissionsBoundary": (PrincipalKind.ROLE, "deploy", NewBoundary(READ_ONLY)),
 }
 IDENTITIES = {
     "IAMUser": {
@@ -216,9 +226,13 @@ def test_every_row_has_an_undo_command_the_cli_can_read(name: str) -> None:
         "UpdateLoginProfile": "create-login-profile",
         "UpdateAssumeRolePolicy": "update-assume-role-policy",
         "CreateRole": "detach-role-policy",
+        "DeleteUserPermissionsBoundary": "delete-user-permissions-boundary",
+        "DeleteRolePermissionsBoundary": "delete-role-permissions-boundary",
+        "PutUserPermissionsBoundary": "put-user-permissions-boundary",
+        "PutRolePermissionsBoundary": "put-role-permissions-boundary",
     }[name]
     assert words[:3] == ["aws", "iam", verb]
-    if name.startswith("Put"):
+    if name.startswith("Put") and name.endswith("Policy"):
         saved = json.loads(words[words.index("--policy-document") + 1])
         assert saved == ADMIN  # the granted document, saved so the grant can be re-created
     if name == "CreatePolicyVersion":
@@ -231,6 +245,10 @@ def test_every_row_has_an_undo_command_the_cli_can_read(name: str) -> None:
         assert "AWSRevokeOlderSessions" in words  # and the session revocation removed
     if name == "CreateRole":
         assert words[-1] == "arn:aws:iam::aws:policy/AWSDenyAll"
+    if name.endswith("PermissionsBoundary"):
+        # re-create what the event did: the boundary it set, or none
+        expected = ["--permissions-boundary", READ_ONLY] if name.startswith("Put") else []
+        assert words[5:] == expected
 
 
 @pytest.mark.parametrize(
@@ -297,6 +315,27 @@ def test_remove_commands(name: str, prior: Any, expected: str) -> None:
     assert remove_command(parse_event(envelope(name)), prior) == expected
 
 
+@pytest.mark.parametrize(
+    "name",
+    [
+        "DeleteUserPermissionsBoundary",
+        "DeleteRolePermissionsBoundary",
+        "PutUserPermissionsBoundary",
+        "PutRolePermissionsBoundary",
+    ],
+)
+def test_a_boundary_change_is_removed_by_putting_the_previous_boundary_back(name: str) -> None:
+    grant = parse_event(envelope(name))
+    assert grant.principal is not None
+    noun, who = grant.principal.kind.value, grant.principal.name
+    previous = "arn:aws:iam::123456789012:policy/team-ceiling"
+    assert remove_command(grant, previous) == (
+        f"aws iam put-{noun}-permissions-boundary --{noun}-name {who} "
+        f"--permissions-boundary {previous}"
+    )
+    assert remove_command(grant, None) is None  # none before, or unknown: never a delete
+
+
 def test_a_trust_change_has_no_remove_command_without_the_previous_trust() -> None:
     assert remove_command(parse_event(envelope("UpdateAssumeRolePolicy"))) is None
 
@@ -346,6 +385,16 @@ def test_every_row_links_the_console_pages_of_what_it_names(name: str) -> None:
             "console password change changed for user bob "
             "(whoever set the password: every permission of the user)",
         ),
+        (
+            "DeleteRolePermissionsBoundary",
+            "permissions boundary of role deploy deleted (every session of the role: whatever "
+            "its own policies allow that the old boundary blocked)",
+        ),
+        (
+            "PutUserPermissionsBoundary",
+            "permissions boundary of user alice set to ReadOnlyAccess (the user: whatever its "
+            "own policies allow that the old boundary blocked)",
+        ),
     ],
 )
 def test_headlines_say_who_gets_what(name: str, expected: str) -> None:
@@ -383,6 +432,9 @@ def test_every_row_names_remedies_and_reads() -> None:
         ("CreateLoginProfile", "userName", "bad user!", "is not an IAM user name"),
         ("UpdateAssumeRolePolicy", "policyDocument", "{nope", "trust policy document is not JSON"),
         ("CreateRole", "assumeRolePolicyDocument", None, "assumeRolePolicyDocument is missing"),
+        ("PutUserPermissionsBoundary", "permissionsBoundary", None, "is missing"),
+        ("PutRolePermissionsBoundary", "permissionsBoundary", "ReadOnly", "not an IAM policy ARN"),
+        ("DeleteRolePermissionsBoundary", "roleName", None, "roleName is missing"),
     ],
 )
 def test_bad_requests_say_which_field(name: str, key: str, value: Any, message: str) -> None:
