@@ -41,7 +41,6 @@ from grantguard.grants.model import (
     NewBoundary,
     NewCredential,
     NewDefaultVersion,
-    NewTrust,
     PutInline,
 )
 from grantguard.scoring.assessment import Assessment, Severity
@@ -224,17 +223,15 @@ def reasons_not_to_act(
         reasons.append(
             f"{who} carries the exempt tag {key}={value!r}, so GrantGuard leaves it alone."
         )
-    overwrite = isinstance(grant.change, PutInline | NewDefaultVersion | NewBoundary) or (
-        isinstance(grant.change, NewTrust) and not grant.change.created
-    )
+    # A replaced trust is reverted even without the one it replaced: AWSDenyAll and the
+    # session revocation are additive and reversible (grantguard.revert).
+    overwrite = isinstance(grant.change, PutInline | NewDefaultVersion | NewBoundary)
     if state is not None and overwrite:
         prior = state.prior
         if not prior.known:
             what = (
                 "whether the inline policy was new or what it overwrote"
                 if isinstance(grant.change, PutInline)
-                else "the trust policy it replaced"
-                if isinstance(grant.change, NewTrust)
                 else "the permissions boundary it replaced"
                 if isinstance(grant.change, NewBoundary)
                 else "the previous default version"

@@ -40,6 +40,7 @@ class Outcome:
     granted: Granted | None = None  # what was granted (its document is the undo's)
     revert_note: str | None = None  # what the revert did, or why it found nothing to do
     trust: tuple[str, ...] = ()  # a role's trust: who can assume it now, worst first
+    revert_undo: str | None = None  # undoes this revert when it was not the kind's usual one
 
 
 def summary(outcome: Outcome) -> dict[str, Any]:

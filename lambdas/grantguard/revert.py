@@ -13,7 +13,8 @@ again and raises `RevertNotConfirmed` when IAM does not show the state it was as
 - a new access key        -> set it Inactive (never deleted: the undo re-activates it)
 - a console password      -> delete the login profile (only at CRITICAL, by the decision)
 - a role's trust replaced -> put the previous trust back (from the snapshot), then revoke the
-  sessions issued before now (AWS's AWSRevokeOlderSessions inline deny on aws:TokenIssueTime)
+  sessions issued before now (AWS's AWSRevokeOlderSessions inline deny on aws:TokenIssueTime);
+  without the previous trust: attach AWSDenyAll and revoke (both additive and reversible)
 - a new role whose trust lets outsiders in -> attach AWS's AWSDenyAll (additive, reversible)
 - a permissions boundary deleted or loosened -> put the previous boundary back (from the
   snapshot); a boundary is never deleted (none before: nothing looser to undo)
@@ -21,6 +22,7 @@ again and raises `RevertNotConfirmed` when IAM does not show the state it was as
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -94,6 +96,7 @@ class RevertResult:
     reverted: bool  # GrantGuard changed IAM, and read the wanted state back
     already: bool = False  # nothing was left to undo (principal gone, grant no longer there)
     note: str = ""  # one sentence for the alert: what was done, or why nothing was
+    undo: str | None = None  # the command that undoes this revert, when not the kind's usual one
 
 
 def revert(
@@ -288,29 +291,57 @@ def _trust(
     now: datetime,
 ) -> RevertResult:
     who, role = principal.label, principal.name
-    if not prior.known or prior.document is None:
-        raise RevertImpossible(
-            f"without a snapshot of {who} GrantGuard does not know the trust it replaced"
-        )
     current = _first(lambda: remedy.trust_document(role))
     if dict(current) != change.document():
         return RevertResult(
             False, True, f"The trust of {who} changed again after the event; left alone."
         )
+    if not prior.known or prior.document is None:
+        return _deny_and_revoke(principal, remedy, done, now)
     remedy.set_trust(role, prior.document)
     done()
     if dict(_back(lambda: remedy.trust_document(role))) != dict(prior.document):
         raise RevertNotConfirmed(f"the trust of {who} does not read back as before")
+    stamp = _revoke(principal, remedy, now)
+    return RevertResult(
+        True,
+        note=f"Put the previous trust of {who} back and revoked its sessions issued before "
+        f"{stamp} ({REVOKE_SESSIONS_POLICY}).",
+    )
+
+
+def _revoke(principal: Principal, remedy: Remedy, now: datetime) -> str:
+    """Deny everything to the role's sessions issued before `now`; the stamp, read back."""
+    who, role = principal.label, principal.name
     revoke = revoke_sessions_document(now)
     remedy.put_inline(principal.kind, role, REVOKE_SESSIONS_POLICY, revoke)
     back = _back(lambda: remedy.inline_document(principal.kind, role, REVOKE_SESSIONS_POLICY))
     if back is None or dict(back) != revoke:
         raise RevertNotConfirmed(f"the session revocation of {who} does not read back")
-    stamp = revoke["Statement"][0]["Condition"]["DateLessThan"]["aws:TokenIssueTime"]
+    return str(revoke["Statement"][0]["Condition"]["DateLessThan"]["aws:TokenIssueTime"])
+
+
+def _deny_and_revoke(
+    principal: Principal, remedy: Remedy, done: Done, now: datetime
+) -> RevertResult:
+    """The previous trust is unknown: make every session of the role powerless instead."""
+    who, role = principal.label, principal.name
+    if DENY_ALL_POLICY not in _first(lambda: remedy.attached(principal.kind, role)):
+        remedy.attach_deny_all(role)
+    done()
+    if DENY_ALL_POLICY not in _back(lambda: remedy.attached(principal.kind, role)):
+        raise RevertNotConfirmed(f"AWSDenyAll does not read back as attached to {who}")
+    stamp = _revoke(principal, remedy, now)
+    name = shlex.quote(role)
     return RevertResult(
         True,
-        note=f"Put the previous trust of {who} back and revoked its sessions issued before "
-        f"{stamp} ({REVOKE_SESSIONS_POLICY}).",
+        note=f"The trust it replaced is unknown (no snapshot), so GrantGuard attached AWSDenyAll "
+        f"to {who} and revoked its sessions issued before {stamp}; the new trust is still in "
+        "place: set the right one by hand.",
+        undo=(
+            f"aws iam detach-role-policy --role-name {name} --policy-arn {DENY_ALL_POLICY} && "
+            f"aws iam delete-role-policy --role-name {name} --policy-name {REVOKE_SESSIONS_POLICY}"
+        ),
     )
 
 

@@ -396,7 +396,7 @@ class Responder:
         if not result.reverted:
             return self._not_reverted(outcome, grant, result, log)
         logger.info("grant reverted", extra={**log, "note": result.note})
-        return replace(outcome, reverted=True, revert_note=result.note)
+        return replace(outcome, reverted=True, revert_note=result.note, revert_undo=result.undo)
 
     def _note_revert(self, grant: Grant, log: Mapping[str, str]) -> None:
         """Remember the revert before the alert goes out, for a retry after a failed publish."""

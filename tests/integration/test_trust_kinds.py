@@ -2,8 +2,8 @@
 
 A trust opened to `*` on an admin role is CRITICAL; in enforce the previous trust comes back from
 the snapshot and the sessions issued before now are revoked, and the alert's undo commands put it
-all back. A new role whose trust lets anyone in gets AWSDenyAll. A trust to an account in
-`trustedAccounts` is LOW. The emulator never evaluates trust policies or the revocation's
+all back; without a snapshot the role gets AWSDenyAll and the revocation instead. A new role
+whose trust lets anyone in gets AWSDenyAll. A trust to an account in `trustedAccounts` is LOW. The emulator never evaluates trust policies or the revocation's
 condition: the tests assert what IAM stores.
 """
 
@@ -99,19 +99,32 @@ def test_a_public_trust_on_an_admin_role_is_put_back_and_old_sessions_revoked(
     assert kinds.iam.list_role_policies(RoleName="ops-admin")["PolicyNames"] == []
 
 
-def test_without_a_snapshot_a_trust_change_is_alerted_and_left_alone(kinds: Stack) -> None:
+def test_without_a_snapshot_a_public_trust_gets_aws_deny_all_and_the_revoke(
+    kinds: Stack,
+) -> None:
     admin_role(kinds, "build", PUBLIC)
 
     params = {"roleName": "build", "policyDocument": json.dumps(PUBLIC)}
     result = kinds.invoke(event("UpdateAssumeRolePolicy", params))
 
     assert (result["decision"], result["reverted"], result["severity"]) == (
-        "would_revert",
-        False,
+        "revert",
+        True,
         "CRITICAL",
     )
-    assert any("the trust policy it replaced" in r for r in result["reasons"])
-    assert trust_of(kinds, "build") == PUBLIC
+    assert trust_of(kinds, "build") == PUBLIC  # unknown before: not guessed, left as it is
+    attached = kinds.iam.list_attached_role_policies(RoleName="build")["AttachedPolicies"]
+    assert sorted(p["PolicyArn"] for p in attached) == sorted([ADMIN, DENY_ALL])
+    assert kinds.iam.list_role_policies(RoleName="build")["PolicyNames"] == [
+        "AWSRevokeOlderSessions"
+    ]
+    body = json.loads(kinds.alerts(expected=1)[0]["Message"])
+    assert "no snapshot" in body["revert_note"]
+    for command in body["undo_command"].split(" && "):
+        run_aws(kinds, command)
+    attached = kinds.iam.list_attached_role_policies(RoleName="build")["AttachedPolicies"]
+    assert [p["PolicyArn"] for p in attached] == [ADMIN]
+    assert kinds.iam.list_role_policies(RoleName="build")["PolicyNames"] == []
 
 
 def test_a_trust_to_a_trusted_partner_account_is_low(kinds: Stack) -> None:

@@ -43,7 +43,10 @@ def undo(kind: Kind, facts: Facts, outcome: Outcome) -> tuple[list[str], str | N
             f"{done}. If the grant was legitimate (and the principal exists), re-create it "
             f"exactly {creds}:"
         )
-        if grant is not None:
+        command: str | None
+        if outcome.revert_undo is not None:
+            command = outcome.revert_undo  # the revert was not the kind's usual one
+        elif grant is not None:
             command = undo_command(grant)
         else:
             command = cli("attach-user-policy", facts.user, facts.policy_arn)

@@ -570,7 +570,8 @@ def remove_command(grant: Grant, prior: str | Mapping[str, Any] | None = None) -
         if change.created:
             return f"aws iam attach-role-policy {_who(grant)} --policy-arn {DENY_ALL_POLICY}"
         if prior is None or isinstance(prior, str):
-            return None  # the previous trust is unknown: no command can restore it
+            # The previous trust is unknown: make the role's sessions powerless instead.
+            return f"aws iam attach-role-policy {_who(grant)} --policy-arn {DENY_ALL_POLICY}"
         return (
             f"aws iam update-assume-role-policy {_who(grant)} "
             f"--policy-document {shlex.quote(compact(prior))}"

@@ -336,8 +336,11 @@ def test_a_boundary_change_is_removed_by_putting_the_previous_boundary_back(name
     assert remove_command(grant, None) is None  # none before, or unknown: never a delete
 
 
-def test_a_trust_change_has_no_remove_command_without_the_previous_trust() -> None:
-    assert remove_command(parse_event(envelope("UpdateAssumeRolePolicy"))) is None
+def test_without_the_previous_trust_the_remove_command_makes_the_role_powerless() -> None:
+    assert remove_command(parse_event(envelope("UpdateAssumeRolePolicy"))) == (
+        "aws iam attach-role-policy --role-name deploy "
+        "--policy-arn arn:aws:iam::aws:policy/AWSDenyAll"
+    )
 
 
 def test_a_version_change_has_no_remove_command_without_the_previous_version() -> None:
