@@ -3,8 +3,9 @@
 A trust opened to `*` on an admin role is CRITICAL; in enforce the previous trust comes back from
 the snapshot and the sessions issued before now are revoked, and the alert's undo commands put it
 all back; without a snapshot the role gets AWSDenyAll and the revocation instead. A new role
-whose trust lets anyone in gets AWSDenyAll. A trust to an account in `trustedAccounts` is LOW. The emulator never evaluates trust policies or the revocation's
-condition: the tests assert what IAM stores.
+whose trust lets anyone in gets AWSDenyAll. A trust to an account in `trustedAccounts` is LOW.
+The emulator never evaluates trust policies or the revocation's condition: the tests assert what
+IAM stores.
 """
 
 from __future__ import annotations
