@@ -49,7 +49,7 @@ from grantguard.ports import (
     TargetReader,
 )
 from grantguard.scoring import PolicyDocumentError
-from grantguard.snapshot import SnapshotError, SnapshotStore
+from grantguard.snapshot import PrincipalRecord, SnapshotError, SnapshotStore
 
 READS_OF_POLICIES = ("GetPolicy", "GetPolicyVersion")
 # What a user with no policy can do, as a document the scorer reads: nothing.
@@ -465,7 +465,9 @@ class Reads:
             return self._boundary_prior(grant)
         return Prior(known=True)
 
-    def _inline_prior(self, grant: Grant, change: PutInline) -> Prior:
+    def _record(self, grant: Grant, shows: str) -> PrincipalRecord | Prior:
+        """The principal's snapshot record taken before the event, or the unknown Prior that
+        says why there is none (`shows`: what a later record may already show)."""
         principal = grant.principal
         assert principal is not None
         if self.snapshots is None:
@@ -485,64 +487,35 @@ class Reads:
                 taken_at=record.taken_at,
                 why_unknown=(
                     f"the snapshot of {principal.label} was taken after the event "
-                    f"({record.taken_at}), so it may already show the grant"
+                    f"({record.taken_at}), so it may already show {shows}"
                 ),
             )
+        return record
+
+    def _inline_prior(self, grant: Grant, change: PutInline) -> Prior:
+        record = self._record(grant, "the grant")
+        if isinstance(record, Prior):
+            return record
         return Prior(
             known=True, document=record.inline.get(change.policy_name), taken_at=record.taken_at
         )
 
     def _trust_prior(self, grant: Grant) -> Prior:
         """The role's trust before the event, from the snapshot (`Prior.document`)."""
-        principal = grant.principal
-        assert principal is not None
-        if self.snapshots is None:
-            return Prior(known=False, why_unknown=NO_SNAPSHOT_STORE)
-        try:
-            self.calls.append("snapshot_principal")
-            record = self.snapshots.principal(principal.kind, principal.name)
-        except SnapshotError as error:
-            return Prior(known=False, why_unknown=f"the snapshot could not be read ({error})")
-        if record is None or record.trust is None:
-            return Prior(
-                known=False, why_unknown=f"the snapshot holds no trust of {principal.label}"
-            )
-        if grant.event_time and record.taken_at > grant.event_time:
-            return Prior(
-                known=False,
-                taken_at=record.taken_at,
-                why_unknown=(
-                    f"the snapshot of {principal.label} was taken after the event "
-                    f"({record.taken_at}), so it may already show the new trust"
-                ),
-            )
+        record = self._record(grant, "the new trust")
+        if isinstance(record, Prior):
+            return record
+        if record.trust is None:
+            label = grant.principal.label if grant.principal else grant.subject
+            return Prior(known=False, why_unknown=f"the snapshot holds no trust of {label}")
         return Prior(known=True, document=record.trust, taken_at=record.taken_at)
 
     def _boundary_prior(self, grant: Grant) -> Prior:
         """The principal's boundary before the event, from the snapshot (`Prior.boundary`,
         None: it had none)."""
-        principal = grant.principal
-        assert principal is not None
-        if self.snapshots is None:
-            return Prior(known=False, why_unknown=NO_SNAPSHOT_STORE)
-        try:
-            self.calls.append("snapshot_principal")
-            record = self.snapshots.principal(principal.kind, principal.name)
-        except SnapshotError as error:
-            return Prior(known=False, why_unknown=f"the snapshot could not be read ({error})")
-        if record is None:
-            return Prior(
-                known=False, why_unknown=f"the snapshot holds no record of {principal.label}"
-            )
-        if grant.event_time and record.taken_at > grant.event_time:
-            return Prior(
-                known=False,
-                taken_at=record.taken_at,
-                why_unknown=(
-                    f"the snapshot of {principal.label} was taken after the event "
-                    f"({record.taken_at}), so it may already show the new boundary"
-                ),
-            )
+        record = self._record(grant, "the new boundary")
+        if isinstance(record, Prior):
+            return record
         return Prior(known=True, boundary=record.boundary, taken_at=record.taken_at)
 
     def _version_prior(self, grant: Grant, change: NewDefaultVersion) -> Prior:
