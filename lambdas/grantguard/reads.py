@@ -317,17 +317,18 @@ class Reads:
             return self._gone("role")
         except PermanentAwsError as error:
             return self._unreadable(grant, "role", error)
-        sources = self._sources(
-            grant,
-            role.attached,
-            role.inline,
-            managed_kind=PolicyKind.ROLE_MANAGED,
-            inline_kind=PolicyKind.ROLE_INLINE,
-            group=None,
-        )
-        if isinstance(grant.change, NewTrust | NewBoundary):
-            sources = ()  # whoever the trust now lets in held none of it before; a boundary
-            # change is judged on all the role holds, against the old and new ceilings
+        # Whoever a new trust lets in held none of it before; a boundary change is judged on
+        # all the role holds, against the old and new ceilings: neither needs the other policies.
+        sources: tuple[PolicySource, ...] = ()
+        if not isinstance(grant.change, NewTrust | NewBoundary):
+            sources = self._sources(
+                grant,
+                role.attached,
+                role.inline,
+                managed_kind=PolicyKind.ROLE_MANAGED,
+                inline_kind=PolicyKind.ROLE_INLINE,
+                group=None,
+            )
         boundary = None
         if role.boundary:
             self.calls.append("managed_documents")
