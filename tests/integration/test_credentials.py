@@ -8,13 +8,13 @@ made for someone else is deleted only at CRITICAL; monitor mode changes nothing.
 from __future__ import annotations
 
 import json
-import shlex
 from typing import Any
 
 import pytest
 
 from grantguard.demo import events
 from tests.integration.conftest import Stack
+from tests.integration.test_kinds import run_aws
 
 pytestmark = pytest.mark.integration
 
@@ -34,16 +34,6 @@ def key_event(caller: str, user: str, key_id: str) -> dict[str, Any]:
 def status(stack: Stack, user: str, key_id: str) -> str:
     keys = stack.iam.list_access_keys(UserName=user)["AccessKeyMetadata"]
     return next(str(k["Status"]) for k in keys if k["AccessKeyId"] == key_id)
-
-
-def run_aws(stack: Stack, command: str) -> None:
-    words = shlex.split(command)
-    assert words[:2] == ["aws", "iam"], command
-    params = {
-        "".join(p.capitalize() for p in flag.removeprefix("--").split("-")): value
-        for flag, value in zip(words[3::2], words[4::2], strict=True)
-    }
-    getattr(stack.iam, words[2].replace("-", "_"))(**params)
 
 
 @pytest.fixture
