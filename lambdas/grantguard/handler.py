@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -134,6 +135,52 @@ def record_metrics(outcome: Outcome) -> None:
             metric.add_dimension(name="severity", value=severity)
 
 
+def build_responder(
+    runtime_config: config.RuntimeConfig,
+    settings: config.Settings,
+    budget: Budget,
+    boto_session: Any = None,
+    limits: Mapping[str, session.CallLimits] | None = None,
+) -> Responder:
+    """A Responder over boto3: the function's own credentials, or `boto_session`'s (a member
+    account's, in organization mode). The tables and the topic are always the central ones."""
+    if runtime_config.topic_arn is None:
+        raise config.ConfigError("GG_ALERT_TOPIC_ARN is not set; the function needs its topic")
+    if runtime_config.idempotency_table is None:
+        raise config.ConfigError("GG_IDEMPOTENCY_TABLE is not set; the function needs it")
+
+    def client(service: str, phase: Phase, *, member: bool = True) -> Any:
+        return session.budgeted(
+            service, budget, phase, boto_session if member else None, limits=limits
+        )
+
+    iam = Boto3Iam(client("iam", Phase.ASSESS))
+    act_iam = client("iam", Phase.ACT)
+    table = runtime_config.snapshot_table
+    return Responder(
+        settings=settings,
+        iam=iam,
+        publisher=SnsPublisher(runtime_config.topic_arn, client("sns", Phase.ALERT, member=False)),
+        target=Boto3Target(iam),  # shares the client and the policy document cache
+        remedy=Boto3Iam(act_iam),
+        principals=Boto3Principals(iam.client),
+        undo=Boto3Remedy(act_iam),
+        snapshots=(
+            DynamoSnapshotStore(
+                table,
+                client("dynamodb", Phase.ACT, member=False),
+                scope=settings.place.account_id if settings.place else None,
+            )
+            if table
+            else None
+        ),
+        journal=DynamoDbJournal(
+            runtime_config.idempotency_table, client("dynamodb", Phase.ACT, member=False)
+        ),
+        budget=budget,
+    )
+
+
 class Runtime:
     """What the warm container keeps: settings, adapters and the idempotent processing step."""
 
@@ -145,32 +192,7 @@ class Runtime:
             raise config.ConfigError("GG_IDEMPOTENCY_TABLE is not set; the function needs it")
         # Each phase's clients refuse HTTP attempts that would end past its deadline.
         self.budget = Budget()
-        iam = Boto3Iam(session.budgeted("iam", self.budget, Phase.ASSESS))
-        act_iam = session.budgeted("iam", self.budget, Phase.ACT)
-        self.responder = Responder(
-            settings=runtime_config.settings,
-            iam=iam,
-            publisher=SnsPublisher(
-                runtime_config.topic_arn, session.budgeted("sns", self.budget, Phase.ALERT)
-            ),
-            target=Boto3Target(iam),  # shares the client and the policy document cache
-            remedy=Boto3Iam(act_iam),
-            principals=Boto3Principals(iam.client),
-            undo=Boto3Remedy(act_iam),
-            snapshots=(
-                DynamoSnapshotStore(
-                    runtime_config.snapshot_table,
-                    session.budgeted("dynamodb", self.budget, Phase.ACT),
-                )
-                if runtime_config.snapshot_table
-                else None
-            ),
-            journal=DynamoDbJournal(
-                runtime_config.idempotency_table,
-                session.budgeted("dynamodb", self.budget, Phase.ACT),
-            ),
-            budget=self.budget,
-        )
+        self.responder = build_responder(runtime_config, runtime_config.settings, self.budget)
         # The key is the whole data argument (no JMESPath): a string eventID hashes as before.
         self.idempotency = IdempotencyConfig(expires_after_seconds=IDEMPOTENCY_TTL_SECONDS)
         store = DynamoDBPersistenceLayer(

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from fnmatch import fnmatchcase
 
+from grantguard.org.place import AccountPlace
 from grantguard.scoring.assessment import Severity
 
 # AWS attaches these to quarantine leaked keys (a managed policy, or an inline one it writes under
@@ -55,6 +56,8 @@ class Settings:
     )
     trusted_accounts: tuple[str, ...] = ()  # other accounts a role's trust may let in (LOW)
     organization_id: str | None = None  # o-...: aws:PrincipalOrgID conditions naming it narrow
+    # Organization mode: the member account these settings are for (its name, OU, switch role).
+    place: AccountPlace | None = None
 
     def threshold(self, kind: str) -> Severity:
         """The lowest severity reverted for a grant on this kind of principal."""

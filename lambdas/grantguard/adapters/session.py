@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,6 +37,10 @@ class CallLimits:
     connect_timeout: float
     read_timeout: float
     total_max_attempts: int
+    # "adaptive" (organization mode): exponential backoff with jitter, plus a client-side rate
+    # limiter that slows this client when AWS throttles it. Clients are per member account, so
+    # one throttled account's limiter never slows another's calls.
+    mode: str = "standard"
 
     @property
     def attempt_s(self) -> float:
@@ -46,7 +51,7 @@ class CallLimits:
         return Config(
             connect_timeout=self.connect_timeout,
             read_timeout=self.read_timeout,
-            retries={"mode": "standard", "total_max_attempts": self.total_max_attempts},
+            retries={"mode": self.mode, "total_max_attempts": self.total_max_attempts},
         )
 
 
@@ -57,6 +62,30 @@ SNS_LIMITS = CallLimits(connect_timeout=1, read_timeout=4, total_max_attempts=1)
 # The idempotency record and the revert note.
 DYNAMODB_LIMITS = CallLimits(connect_timeout=1, read_timeout=2, total_max_attempts=2)
 RESPONDER_LIMITS = {"iam": IAM_LIMITS, "sns": SNS_LIMITS, "dynamodb": DYNAMODB_LIMITS}
+# Organization mode: IAM's rate limits are per account, unpublished and fixed, and a Terraform
+# apply in one account can exhaust them. Adaptive retries ride out a short throttle; a longer one
+# raises (the event goes back to the queue and the account's next events are deferred) well
+# before the assessment deadline, so a throttled read is never judged "out of time".
+ORG_IAM_LIMITS = CallLimits(
+    connect_timeout=1, read_timeout=3, total_max_attempts=4, mode="adaptive"
+)
+ORG_LIMITS = {**RESPONDER_LIMITS, "iam": ORG_IAM_LIMITS}
+THROTTLE_CODES = frozenset(
+    {"Throttling", "ThrottlingException", "TooManyRequestsException", "RequestLimitExceeded"}
+)
+
+
+def is_throttle(error: BaseException) -> bool:
+    """Whether `error` (or what caused it) is AWS refusing for rate."""
+    seen: BaseException | None = error
+    for _ in range(4):
+        if seen is None:
+            return False
+        response = getattr(seen, "response", None)
+        if isinstance(response, dict) and response.get("Error", {}).get("Code") in THROTTLE_CODES:
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 class CallCounter:
@@ -130,9 +159,10 @@ def budgeted(
     budget: Budget,
     phase: Phase,
     session: boto3.session.Session | None = None,
+    limits: Mapping[str, CallLimits] | None = None,
 ) -> Any:
     """A responder client: limits for `service`, attempts refused past `phase`'s deadline."""
-    limits = RESPONDER_LIMITS[service]
-    made = client(service, session, config=limits.config())
-    made.meta.events.register("before-send", DeadlineHook(budget, phase, limits.attempt_s))
+    limit = (limits or RESPONDER_LIMITS)[service]
+    made = client(service, session, config=limit.config())
+    made.meta.events.register("before-send", DeadlineHook(budget, phase, limit.attempt_s))
     return made

@@ -47,8 +47,12 @@ class DynamoSnapshotStore:
         table_name: str,
         client: Any = None,
         sleep: Callable[[float], None] = time.sleep,
+        scope: str | None = None,
     ) -> None:
         self.table_name = table_name
+        # Organization mode: one table for every member account, each record's id prefixed
+        # with its account ("111122223333#user/alice"); None keeps the single-account ids.
+        self.scope = scope
         self._client = session.LazyClient("dynamodb", client)
         self._sleep = sleep
 
@@ -61,13 +65,19 @@ class DynamoSnapshotStore:
         return expect(self._get(key), PolicyRecord, key)
 
     def save_principal(self, record: PrincipalRecord) -> None:
-        self._put(to_item(record))
+        self._put(self._scoped(to_item(record)))
 
     def save_policy(self, record: PolicyRecord) -> None:
-        self._put(to_item(record))
+        self._put(self._scoped(to_item(record)))
+
+    def _scoped(self, item: Item) -> Item:
+        if self.scope is None:
+            return item
+        return {**item, "id": {"S": f"{self.scope}#{item['id']['S']}"}}
 
     def refresh(self, authorization: AccountAuthorization, taken_at: str) -> int:
         items, oversized = refresh_items(authorization, taken_at)
+        items = [self._scoped(item) for item in items]
         for start in range(0, len(items), BATCH_SIZE):
             self._write_batch(items[start : start + BATCH_SIZE])
         if oversized:
@@ -77,11 +87,15 @@ class DynamoSnapshotStore:
     def _get(self, key: str) -> Record | None:
         try:
             response = self._client.get().get_item(
-                TableName=self.table_name, Key={"id": {"S": key}}, ConsistentRead=True
+                TableName=self.table_name,
+                Key={"id": {"S": key if self.scope is None else f"{self.scope}#{key}"}},
+                ConsistentRead=True,
             )
         except AwsError as error:
             raise self._failed("GetItem", key, error) from error
         item = response.get("Item")
+        if item and self.scope is not None:
+            item = {**item, "id": {"S": key}}
         return from_item(item) if item else None
 
     def _put(self, item: Item) -> None:

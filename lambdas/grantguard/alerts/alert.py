@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from typing import Any
 
 from grantguard.alerts.facts import (
@@ -49,6 +50,7 @@ from grantguard.grants.model import (
     NewTrust,
     PutInline,
 )
+from grantguard.org.place import AccountPlace
 from grantguard.outcome import Outcome
 from grantguard.scoring.assessment import Assessment, Severity
 from grantguard.settings import Settings
@@ -69,11 +71,12 @@ def render_alert(outcome: Outcome, settings: Settings) -> Alert:
     )
     severity_name = (severity or COULD_NOT_PROCESS_SEVERITY).name
     undo_note, undo_command = undo(kind, facts, outcome)
+    place = _place(facts, settings)
     email = "\n".join(
         [
-            *_headline(kind, facts, outcome, severity),
+            *_headline(kind, _named(facts, place), outcome, severity),
             "",
-            *_what_happened(facts, outcome.grant),
+            *_what_happened(facts, outcome.grant, place),
             "",
             *why_risky(outcome.assessment, outcome.problem, kind is ATTEMPTED, outcome.context),
             "",
@@ -86,22 +89,53 @@ def render_alert(outcome: Outcome, settings: Settings) -> Alert:
             *([f"    {undo_command}"] if undo_command else []),
             "",
             "LINKS",
-            *[f"  {label:<11} {url}" for label, url in links(facts, outcome.grant)],
+            *[f"  {label:<11} {url}" for label, url in _links(facts, outcome.grant, place)],
             *_raw_event_section(outcome, kind),
             "",
             f"-- GrantGuard (mode {settings.mode.value}, revert at {settings.revert_at.name})",
         ]
     )
     return Alert(
-        subject=_subject(kind, severity, facts),
+        subject=_subject(kind, severity, facts, place),
         email=email + "\n",
-        json_body=_json_body(kind, facts, outcome, settings, undo_command),
+        json_body=_json_body(kind, facts, outcome, settings, undo_command, place=place),
         attributes={
             "severity": severity_name,
             "action": kind.action,
             "event_name": outcome.grant.event_name if outcome.grant else "unknown",
         },
     )
+
+
+def _place(facts: Facts, settings: Settings) -> AccountPlace | None:
+    """Where the event's account sits in the organization (organization mode only)."""
+    place = settings.place
+    if place is None or (facts.account is not None and facts.account != place.account_id):
+        return None
+    return place
+
+
+def _org_fields(place: AccountPlace | None) -> dict[str, Any]:
+    """The account's name and OU in the JSON body (organization mode only)."""
+    if place is None:
+        return {}
+    ou = place.ou
+    return {
+        "account_name": place.name,
+        "ou": {"id": ou.id, "name": ou.name} if ou is not None else None,
+    }
+
+
+def _named(facts: Facts, place: AccountPlace | None) -> Facts:
+    """The facts with the account named as the organization knows it (for sentences)."""
+    return facts if place is None else replace(facts, account=place.label)
+
+
+def _links(facts: Facts, grant: Grant | None, place: AccountPlace | None) -> list[tuple[str, str]]:
+    """The console links; in organization mode first the switch-role link into the account."""
+    found = links(facts, grant)
+    switch = place.switch_role_link() if place is not None else None
+    return [("Switch role", switch), *found] if switch else found
 
 
 def _with_gap(lines: list[str]) -> list[str]:
@@ -118,8 +152,11 @@ def _trust_section(outcome: Outcome) -> list[str]:
 # -- subject ---------------------------------------------------------------------------------
 
 
-def _subject(kind: Kind, severity: Severity | None, facts: Facts) -> str:
-    account = ascii_only(facts.account or "unknown account")[:20]
+def _subject(
+    kind: Kind, severity: Severity | None, facts: Facts, place: AccountPlace | None = None
+) -> str:
+    named = place.name if place is not None and place.name else None
+    account = ascii_only(named or facts.account or "unknown account")[:20]
     head = f"[GrantGuard] {severity.name} {account}: " if severity else f"[GrantGuard] {account}: "
     tail = f" - {kind.word}"
     budget = SUBJECT_MAX - len(head) - len(tail)
@@ -211,12 +248,14 @@ def _sentence(grant: Grant | None, policy: str, user: str) -> str:
     return f"{policy} was attached to {who}"
 
 
-def _what_happened(facts: Facts, grant: Grant | None) -> list[str]:
+def _what_happened(
+    facts: Facts, grant: Grant | None, place: AccountPlace | None = None
+) -> list[str]:
     rows: list[tuple[str, str | None]] = [
         ("Event", facts.event_name),
         ("Event ID", facts.event_id),
         ("Time", facts.event_time),
-        ("Account", facts.account),
+        ("Account", place.label if place is not None else facts.account),
         ("Region", facts.region),
         ("Target user" if grant is None or grant.target_user else "Target", facts.user),
         ("Policy", facts.policy_arn),
@@ -224,6 +263,8 @@ def _what_happened(facts: Facts, grant: Grant | None) -> list[str]:
     if grant is not None:
         rows[5] = ("Target", facts.who) if grant.target_user is None else rows[5]
         rows.append(("Grant", headline(grant)))
+    if place is not None and place.unread:
+        rows.append(("Organization", f"{place.unread}; only account-level settings apply"))
     if grant is not None:
         actor = grant.actor
         mfa = {True: "yes", False: "no", None: None}[actor.mfa_authenticated]
@@ -282,7 +323,13 @@ def _raw_event_section(outcome: Outcome, kind: Kind) -> list[str]:
 
 
 def _json_body(
-    kind: Kind, facts: Facts, outcome: Outcome, settings: Settings, undo_command: str | None
+    kind: Kind,
+    facts: Facts,
+    outcome: Outcome,
+    settings: Settings,
+    undo_command: str | None,
+    *,
+    place: AccountPlace | None = None,
 ) -> dict[str, Any]:
     grant, assessment, decision = outcome.grant, outcome.assessment, outcome.decision
     severity = decision.severity if decision and kind is not COULD_NOT_PROCESS else None
@@ -292,6 +339,7 @@ def _json_body(
         "event_id": facts.event_id,
         "event_time": facts.event_time,
         "account": facts.account,
+        **_org_fields(place),
         "region": facts.region,
         "event_name": facts.event_name,
         "actor": actor_dict(grant.actor) if grant else None,
