@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import os
 import uuid
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -140,7 +139,6 @@ def build_responder(
     settings: config.Settings,
     budget: Budget,
     boto_session: Any = None,
-    limits: Mapping[str, session.CallLimits] | None = None,
 ) -> Responder:
     """A Responder over boto3: the function's own credentials, or `boto_session`'s (a member
     account's, in organization mode). The tables and the topic are always the central ones."""
@@ -150,9 +148,7 @@ def build_responder(
         raise config.ConfigError("GG_IDEMPOTENCY_TABLE is not set; the function needs it")
 
     def client(service: str, phase: Phase, *, member: bool = True) -> Any:
-        return session.budgeted(
-            service, budget, phase, boto_session if member else None, limits=limits
-        )
+        return session.budgeted(service, budget, phase, boto_session if member else None)
 
     iam = Boto3Iam(client("iam", Phase.ASSESS))
     act_iam = client("iam", Phase.ACT)

@@ -97,9 +97,7 @@ class OrgRuntime:
         def factory(account_id: str, placed: config.Settings) -> Responder:
             own = account_id == self.home_account
             member = None if own else self.sessions.session(account_id)
-            return build_responder(
-                runtime_config, placed, Budget(), member, limits=session.ORG_LIMITS
-            )
+            return build_responder(runtime_config, placed, Budget(), member)
 
         self.org = OrgResponder(
             settings,

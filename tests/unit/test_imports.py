@@ -24,6 +24,7 @@ PURE_CORE = (  # every stage of test_architecture.STAGES, and the modules they s
     "grantguard.scoring",
     "grantguard.grants",
     "grantguard.settings",
+    "grantguard.org",
     "grantguard.evaluate",
     "grantguard.outcome",
     "grantguard.revert",

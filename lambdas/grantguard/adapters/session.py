@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,10 +36,6 @@ class CallLimits:
     connect_timeout: float
     read_timeout: float
     total_max_attempts: int
-    # "adaptive" (organization mode): exponential backoff with jitter, plus a client-side rate
-    # limiter that slows this client when AWS throttles it. Clients are per member account, so
-    # one throttled account's limiter never slows another's calls.
-    mode: str = "standard"
 
     @property
     def attempt_s(self) -> float:
@@ -51,7 +46,7 @@ class CallLimits:
         return Config(
             connect_timeout=self.connect_timeout,
             read_timeout=self.read_timeout,
-            retries={"mode": self.mode, "total_max_attempts": self.total_max_attempts},
+            retries={"mode": "standard", "total_max_attempts": self.total_max_attempts},
         )
 
 
@@ -63,13 +58,13 @@ SNS_LIMITS = CallLimits(connect_timeout=1, read_timeout=4, total_max_attempts=1)
 DYNAMODB_LIMITS = CallLimits(connect_timeout=1, read_timeout=2, total_max_attempts=2)
 RESPONDER_LIMITS = {"iam": IAM_LIMITS, "sns": SNS_LIMITS, "dynamodb": DYNAMODB_LIMITS}
 # Organization mode: IAM's rate limits are per account, unpublished and fixed, and a Terraform
-# apply in one account can exhaust them. Adaptive retries ride out a short throttle; a longer one
-# raises (the event goes back to the queue and the account's next events are deferred) well
-# before the assessment deadline, so a throttled read is never judged "out of time".
-ORG_IAM_LIMITS = CallLimits(
-    connect_timeout=1, read_timeout=3, total_max_attempts=4, mode="adaptive"
-)
-ORG_LIMITS = {**RESPONDER_LIMITS, "iam": ORG_IAM_LIMITS}
+# apply in one account can exhaust them. Each call keeps the standard retries (exponential backoff
+# with full jitter, three attempts, well inside the assessment budget); a throttle that outlasts
+# them raises, and the org handler adapts at the account's level instead: the event goes back to
+# the queue and the account's next events are deferred with a doubling, jittered delay. botocore's
+# "adaptive" mode is not used: its client-side limiter waits without bound before each attempt,
+# and an assessment that runs out of time is judged CRITICAL (a false page, or a revert in enforce
+# mode) where a throttled one should simply be retried later.
 THROTTLE_CODES = frozenset(
     {"Throttling", "ThrottlingException", "TooManyRequestsException", "RequestLimitExceeded"}
 )
@@ -159,10 +154,9 @@ def budgeted(
     budget: Budget,
     phase: Phase,
     session: boto3.session.Session | None = None,
-    limits: Mapping[str, CallLimits] | None = None,
 ) -> Any:
     """A responder client: limits for `service`, attempts refused past `phase`'s deadline."""
-    limit = (limits or RESPONDER_LIMITS)[service]
+    limit = RESPONDER_LIMITS[service]
     made = client(service, session, config=limit.config())
     made.meta.events.register("before-send", DeadlineHook(budget, phase, limit.attempt_s))
     return made
