@@ -28,8 +28,13 @@ exemptTag           IAM user tag key that exempts a user from detachment (defaul
                     "grantguard:exempt").
 logRetentionDays    retention of the function's log group in days; one of CloudWatch Logs'
                     allowed values (default 90).
-reservedConcurrency concurrent executions reserved for the responder function, 1 to 1000
-                    (default 5). The posture function always reserves exactly 1.
+reservedConcurrency concurrent executions reserved for the responder function (and, in
+                    organization mode, the organization responder), 1 to 1000, or unset
+                    (default null: no reservation). Unset by default because new accounts have
+                    reduced Lambda concurrency quotas (as low as 10) and Lambda must keep 100
+                    executions unreserved, so a reservation can fail the deploy; set it in an
+                    account with the normal quota to guarantee the responder capacity and cap
+                    its cost. The posture function always reserves exactly 1.
 postureHourUtc      hour of the day, 0 to 23 in UTC, at which the daily account posture check
                     runs and publishes its digest to the alert topic (default 6).
 deactivateUnusedKeys
@@ -63,6 +68,30 @@ archiveDays         days the EventBridge archive keeps every grant event the res
                     matches, for `grantguard backtest --source archive` after tuning (default
                     365; 0: no archive). EventBridge itself reads 0 as "forever"; GrantGuard never
                     asks for that.
+organization        opt-in organization mode: one deployment guards every account of an AWS
+                    Organization (infra/organization.py). An object; keys left out take
+                    ORGANIZATION_DEFAULTS:
+                    enabled          true or false (default false)
+                    targetOus        ou-... or r-... ids the member StackSet deploys to
+                                     (required when enabled; organizationId is required too)
+                    memberRoleName   the role the StackSet creates in each member account
+                                     (default "GrantGuardMember")
+                    switchRoleName   the role on-call switches to in a member account; alerts
+                                     name it, GrantGuard never assumes it (default
+                                     "OrganizationAccountAccessRole")
+                    managementAccount 12-digit id, or "" (default): when set, the app also
+                                     builds the GrantGuardManagement stack (StackSets never
+                                     deploy to the management account)
+                    accountWorkers   1 to 32 accounts handled at once per batch (default 8)
+                    maxConcurrency   2 to 1000 concurrent organization responders, the SQS
+                                     event source's maximum concurrency (default 5)
+                    callAs           DELEGATED_ADMIN (default: GrantGuard's account is the
+                                     StackSets delegated administrator) or SELF (it is the
+                                     management account)
+                    overrides        per account id (12 digits) or OU/root id (ou-.../r-...),
+                                     an object of mode, revertAt, revertAtFor, allowActors,
+                                     protectedPolicies and protectedPrincipals, validated like
+                                     the top-level keys (default {})
 region              optional; only us-east-1 is accepted (see REGION below).
 
 A wrong value fails synth with one sentence naming the key, the value and what is allowed.
@@ -115,7 +144,7 @@ DEFAULTS: dict[str, Any] = {
     "revertAtFor": {"group": "CRITICAL", "role": "CRITICAL", "policy": "CRITICAL"},
     "exemptTag": "grantguard:exempt",
     "logRetentionDays": 90,
-    "reservedConcurrency": 5,
+    "reservedConcurrency": None,
     "postureHourUtc": 6,
     "deactivateUnusedKeys": False,
     "mfaGuardConsoleUsers": False,
@@ -124,12 +153,52 @@ DEFAULTS: dict[str, Any] = {
     "archiveDays": 365,
     "trustedAccounts": [],
     "organizationId": "",
+    "organization": {
+        "enabled": False,
+        "targetOus": [],
+        "memberRoleName": "GrantGuardMember",
+        "switchRoleName": "OrganizationAccountAccessRole",
+        "managementAccount": "",
+        "accountWorkers": 8,
+        "maxConcurrency": 5,
+        "callAs": "DELEGATED_ADMIN",
+        "overrides": {},
+    },
 }
 KEYS = (*DEFAULTS, "region", "detachAt")
+ORGANIZATION_DEFAULTS: dict[str, Any] = DEFAULTS["organization"]
+OVERRIDE_KEYS = (
+    "mode",
+    "revertAt",
+    "revertAtFor",
+    "allowActors",
+    "protectedPolicies",
+    "protectedPrincipals",
+)
+CALL_AS = ("DELEGATED_ADMIN", "SELF")
+MAX_ACCOUNT_WORKERS = 32
+# The SQS event source's MaximumConcurrency: Lambda accepts 2 to 1000.
+MIN_MAX_CONCURRENCY, MAX_MAX_CONCURRENCY = 2, 1000
 
 
 class ConfigError(ValueError):
     """A context value GrantGuard cannot deploy with; the message names key, value and remedy."""
+
+
+@dataclass(frozen=True)
+class OrganizationConfig:
+    """Organization mode (context key `organization`); off unless `enabled`."""
+
+    enabled: bool = False
+    target_ous: tuple[str, ...] = ()
+    member_role_name: str = "GrantGuardMember"
+    switch_role_name: str = "OrganizationAccountAccessRole"
+    management_account: str = ""  # empty: no GrantGuardManagement stack
+    account_workers: int = 8
+    max_concurrency: int = 5
+    call_as: str = "DELEGATED_ADMIN"
+    # account id or ou-/r- id -> the override's keys (OVERRIDE_KEYS), validated and normalised.
+    overrides: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -142,7 +211,7 @@ class GrantGuardConfig:
     protected_policies: tuple[str, ...]  # the configured ones plus ALWAYS_PROTECTED
     exempt_tag: str
     log_retention_days: int
-    reserved_concurrency: int
+    reserved_concurrency: int | None  # None: no reservation
     posture_hour_utc: int = 6
     deactivate_unused_keys: bool = False
     protected_principals: tuple[str, ...] = ()
@@ -153,6 +222,7 @@ class GrantGuardConfig:
     mfa_guard_console_users: bool = False
     reset_stale_passwords: bool = False
     canary_user: str = ""  # empty: no canary
+    organization: OrganizationConfig = field(default_factory=OrganizationConfig)
 
     @property
     def deactivates_keys(self) -> bool:
@@ -259,7 +329,7 @@ def _principal_patterns(key: str, value: Any) -> tuple[str, ...]:
     return patterns
 
 
-def _revert_at_for(value: Any, threshold: str) -> dict[str, str]:
+def _revert_at_for(value: Any, threshold: str, key: str = "revertAtFor") -> dict[str, str]:
     """Per principal kind, a severity equal to or stricter than `threshold`."""
     items = value
     if isinstance(value, str):
@@ -269,20 +339,19 @@ def _revert_at_for(value: Any, threshold: str) -> dict[str, str]:
             items = None
     if not isinstance(items, dict):
         raise ConfigError(
-            f"context revertAtFor={_show(value)} is not a JSON object; use e.g. "
-            '{"role": "CRITICAL"}'
+            f'context {key}={_show(value)} is not a JSON object; use e.g. {{"role": "CRITICAL"}}'
         )
     result: dict[str, str] = {}
     for kind, severity in items.items():
         if kind not in PRINCIPAL_KINDS:
             raise ConfigError(
-                f"context revertAtFor has {kind!r}, which is not a principal kind; use "
+                f"context {key} has {kind!r}, which is not a principal kind; use "
                 f"{', '.join(PRINCIPAL_KINDS)}"
             )
-        level = _choice(f"revertAtFor.{kind}", severity, SEVERITIES[1:], upper=True)
+        level = _choice(f"{key}.{kind}", severity, SEVERITIES[1:], upper=True)
         if SEVERITIES.index(level) < SEVERITIES.index(threshold):
             raise ConfigError(
-                f"context revertAtFor.{kind}={_show(severity)} is less strict than revertAt="
+                f"context {key}.{kind}={_show(severity)} is less strict than revertAt="
                 f"{threshold}; use {threshold} or a higher severity"
             )
         result[kind] = level
@@ -369,6 +438,162 @@ def _revert_at(context: Mapping[str, Any]) -> str:
     )
 
 
+_ROLE_NAME = re.compile(r"^[\w+=,.@\-]{1,64}$")
+_OU = re.compile(r"^(ou-[0-9a-z]{4,32}-[0-9a-z]{8,32}|r-[0-9a-z]{4,32})$")
+
+
+def _object(key: str, value: Any) -> dict[str, Any]:
+    """A JSON object from cdk.json, or from a `-c key='{...}'` string."""
+    items = value
+    if isinstance(value, str):
+        try:
+            items = json.loads(value)
+        except json.JSONDecodeError:
+            items = None
+    if not isinstance(items, dict):
+        raise ConfigError(f"context {key}={_show(value)} is not a JSON object; use e.g. {{}}")
+    return items
+
+
+def _role_name(key: str, value: Any) -> str:
+    text = value.strip() if isinstance(value, str) else ""
+    if not _ROLE_NAME.match(text):
+        raise ConfigError(
+            f"context {key}={_show(value)} is not an IAM role name; use 1-64 letters, digits "
+            "or +=,.@_-"
+        )
+    return text
+
+
+def _ous(value: Any) -> tuple[str, ...]:
+    ous = _string_list("organization.targetOus", value)
+    for ou in ous:
+        if not _OU.match(ou):
+            raise ConfigError(
+                f"context organization.targetOus has {ou!r}, which is not an OU or root id; "
+                "use ids like ou-ab12-cdef3456 or r-ab12"
+            )
+    return ous
+
+
+def _override(target: str, value: Any, top_revert_at: str) -> dict[str, Any]:
+    """One override, its keys validated like the top-level ones and normalised for JSON."""
+    key = f"organization.overrides.{target}"
+    items = _object(key, value)
+    unknown = sorted(set(items) - set(OVERRIDE_KEYS))
+    if unknown:
+        raise ConfigError(
+            f"context {key} has {', '.join(map(repr, unknown))}, which an override cannot set; "
+            f"use only {', '.join(OVERRIDE_KEYS)}"
+        )
+    result: dict[str, Any] = {}
+    if "mode" in items:
+        result["mode"] = _choice(f"{key}.mode", items["mode"], MODES, upper=False)
+    revert_at = top_revert_at
+    if "revertAt" in items:
+        revert_at = _choice(f"{key}.revertAt", items["revertAt"], SEVERITIES[1:], upper=True)
+        result["revertAt"] = revert_at
+    if "revertAtFor" in items:
+        result["revertAtFor"] = _revert_at_for(
+            items["revertAtFor"], revert_at, key=f"{key}.revertAtFor"
+        )
+    if "allowActors" in items:
+        result["allowActors"] = list(_arn_patterns(f"{key}.allowActors", items["allowActors"]))
+    if "protectedPolicies" in items:
+        configured = _arn_patterns(f"{key}.protectedPolicies", items["protectedPolicies"])
+        # As at the top level: the quarantine policies stay protected whatever a list says.
+        result["protectedPolicies"] = [
+            *configured,
+            *(p for p in ALWAYS_PROTECTED if p not in configured),
+        ]
+    if "protectedPrincipals" in items:
+        result["protectedPrincipals"] = list(
+            _principal_patterns(f"{key}.protectedPrincipals", items["protectedPrincipals"])
+        )
+    return result
+
+
+def _overrides(value: Any, top_revert_at: str) -> dict[str, dict[str, Any]]:
+    items = _object("organization.overrides", value)
+    result: dict[str, dict[str, Any]] = {}
+    for target, override in items.items():
+        if not (_ACCOUNT.match(target) or _OU.match(target)):
+            raise ConfigError(
+                f"context organization.overrides has {target!r}, which is neither a 12-digit "
+                "account id nor an OU or root id (ou-..., r-...)"
+            )
+        result[target] = _override(target, override, top_revert_at)
+    return result
+
+
+def _organization_mode(value: Any, organization_id: str, top_revert_at: str) -> OrganizationConfig:
+    """The `organization` object: its keys merged over ORGANIZATION_DEFAULTS and validated."""
+    given = _object("organization", value)
+    unknown = sorted(set(given) - set(ORGANIZATION_DEFAULTS))
+    if unknown:
+        raise ConfigError(
+            f"context organization has {', '.join(map(repr, unknown))}, which is not an "
+            f"organization setting; use {', '.join(ORGANIZATION_DEFAULTS)}"
+        )
+    raw = {**ORGANIZATION_DEFAULTS, **given}
+    enabled = _boolean("organization.enabled", raw["enabled"])
+    target_ous = _ous(raw["targetOus"])
+    if enabled and not target_ous:
+        raise ConfigError(
+            "context organization.targetOus is empty; organization mode needs the OU or root "
+            'ids the member StackSet deploys to, e.g. ["r-ab12"]'
+        )
+    if enabled and not organization_id:
+        raise ConfigError(
+            "context organizationId is empty; organization mode needs the o-... id of the "
+            "AWS Organization (aws organizations describe-organization)"
+        )
+    management = raw["managementAccount"]
+    management = management.strip() if isinstance(management, str) else management
+    if management != "" and not (isinstance(management, str) and _ACCOUNT.match(management)):
+        raise ConfigError(
+            f"context organization.managementAccount={_show(raw['managementAccount'])} is not "
+            "a 12-digit AWS account id; use the management account's id or leave it empty"
+        )
+    return OrganizationConfig(
+        enabled=enabled,
+        target_ous=target_ous,
+        member_role_name=_role_name("organization.memberRoleName", raw["memberRoleName"]),
+        switch_role_name=_role_name("organization.switchRoleName", raw["switchRoleName"]),
+        management_account=management,
+        account_workers=_integer(
+            "organization.accountWorkers",
+            raw["accountWorkers"],
+            f"a whole number from 1 to {MAX_ACCOUNT_WORKERS}",
+            1,
+            MAX_ACCOUNT_WORKERS,
+        ),
+        max_concurrency=_integer(
+            "organization.maxConcurrency",
+            raw["maxConcurrency"],
+            f"a whole number from {MIN_MAX_CONCURRENCY} to {MAX_MAX_CONCURRENCY} (the SQS "
+            "event source's maximum concurrency)",
+            MIN_MAX_CONCURRENCY,
+            MAX_MAX_CONCURRENCY,
+        ),
+        call_as=_choice("organization.callAs", raw["callAs"], CALL_AS, upper=True),
+        overrides=_overrides(raw["overrides"], top_revert_at),
+    )
+
+
+def _reserved_concurrency(value: Any) -> int | None:
+    """None (cdk.json's null, or an empty `-c reservedConcurrency=`): no reservation."""
+    if value is None or (isinstance(value, str) and value.strip().lower() in ("", "null")):
+        return None
+    return _integer(
+        "reservedConcurrency",
+        value,
+        f"a whole number from 1 to {MAX_RESERVED_CONCURRENCY}, or null for no reservation",
+        1,
+        MAX_RESERVED_CONCURRENCY,
+    )
+
+
 def load_config(context: Mapping[str, Any]) -> GrantGuardConfig:
     """The validated settings from CDK context (keys absent from `context` take DEFAULTS)."""
     _unknown_keys(context)
@@ -381,6 +606,7 @@ def load_config(context: Mapping[str, Any]) -> GrantGuardConfig:
                 "use addresses like oncall@example.com"
             )
     revert_at = _revert_at(context)
+    organization_id = _organization(raw["organizationId"])
     exempt_tag = str(raw["exemptTag"]).strip()
     if not _TAG_KEY.match(exempt_tag) or exempt_tag.lower().startswith("aws:"):
         raise ConfigError(
@@ -421,13 +647,7 @@ def load_config(context: Mapping[str, Any]) -> GrantGuardConfig:
         protected_policies=protected,
         exempt_tag=exempt_tag,
         log_retention_days=retention,
-        reserved_concurrency=_integer(
-            "reservedConcurrency",
-            raw["reservedConcurrency"],
-            f"a whole number from 1 to {MAX_RESERVED_CONCURRENCY}",
-            1,
-            MAX_RESERVED_CONCURRENCY,
-        ),
+        reserved_concurrency=_reserved_concurrency(raw["reservedConcurrency"]),
         posture_hour_utc=_integer(
             "postureHourUtc", raw["postureHourUtc"], "a whole hour from 0 to 23 (UTC)", 0, 23
         ),
@@ -438,7 +658,8 @@ def load_config(context: Mapping[str, Any]) -> GrantGuardConfig:
         protected_principals=principals,
         revert_at_for=_revert_at_for(raw["revertAtFor"], revert_at),
         trusted_accounts=_accounts(raw["trustedAccounts"]),
-        organization_id=_organization(raw["organizationId"]),
+        organization_id=organization_id,
+        organization=_organization_mode(raw["organization"], organization_id, revert_at),
         archive_days=_integer(
             "archiveDays",
             raw["archiveDays"],
