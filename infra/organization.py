@@ -147,6 +147,8 @@ class Organization(Construct):
         organization = config.organization
 
         self.bus = events.EventBus(self, "Bus", event_bus_name=member.CENTRAL_BUS_NAME)
+        # cdk-nag's EVB1 check reads the policy's deprecated `principal` property, so each synth
+        # prints a deprecation warning for it; the template is unaffected.
         self.bus.add_to_resource_policy(
             iam.PolicyStatement(
                 sid="OrganizationMayPutEvents",

@@ -5,9 +5,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+from aws_cdk import App
+
 from grantguard.grants import kinds
 from infra import member, organization
-from infra.config import load_config
+from infra.app import create
+from infra.config import ConfigError, load_config
 from tests.infra.conftest import ORG_ID, ORG_OVERRIDES, OrgSynth, Synth, cdk_json_context
 
 ORG_RESOURCE_TYPES = {
@@ -267,3 +271,16 @@ def test_the_environment_estimate_counts_references_at_a_long_arns_length() -> N
     assert (
         organization.environment_bytes({"A": "${Token[TOKEN.12]}"}) == 1 + organization.TOKEN_BYTES
     )
+
+
+def test_overrides_too_large_for_the_lambda_environment_fail_synth_with_the_size() -> None:
+    overrides = {
+        f"{i:012d}": {"allowActors": [f"arn:aws:iam::{i:012d}:role/deploy-pipeline-*"]}
+        for i in range(1, 60)
+    }
+    organization = {**ORG_OVERRIDES["organization"], "overrides": overrides}
+    app = App(context={**cdk_json_context(), **ORG_OVERRIDES, "organization": organization})
+    with pytest.raises(
+        ConfigError, match=r"environment would take about \d+ bytes, over Lambda's 4096"
+    ):
+        create(app, environ={})
