@@ -108,12 +108,48 @@ from typing import Any
 
 # The quarantine patterns live once, in the Lambda's settings; the stack reuses them.
 from grantguard.settings import ALWAYS_PROTECTED
+from infra.context_values import (
+    ACCOUNT,
+    MODES,
+    PRINCIPAL_KINDS,
+    SEVERITIES,
+    ConfigError,
+    arn_patterns,
+    boolean,
+    choice,
+    integer,
+    principal_patterns,
+    revert_at_for,
+    show,
+    string_list,
+)
+from infra.organization_config import (
+    ORGANIZATION_DEFAULTS,
+    OVERRIDE_KEYS,
+    OrganizationConfig,
+    organization_mode,
+)
+
+# Re-exported: the stack and the tests name them from here.
+__all__ = [
+    "ALWAYS_PROTECTED",
+    "DEFAULTS",
+    "LOG_RETENTION_DAYS",
+    "MODES",
+    "ORGANIZATION_DEFAULTS",
+    "OVERRIDE_KEYS",
+    "PRINCIPAL_KINDS",
+    "REGION",
+    "SEVERITIES",
+    "ConfigError",
+    "GrantGuardConfig",
+    "OrganizationConfig",
+    "check_region",
+    "load_config",
+]
 
 # IAM's CloudTrail events are delivered to EventBridge only in us-east-1.
 REGION = "us-east-1"
-
-SEVERITIES = ("NONE", "LOW", "MEDIUM", "HIGH", "CRITICAL")
-MODES = ("monitor", "enforce")
 
 # The values CloudWatch Logs accepts for RetentionInDays (aws_logs.RetentionDays, in order).
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096,
@@ -121,7 +157,6 @@ LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 
 
 MAX_RESERVED_CONCURRENCY = 1000
 MAX_ARCHIVE_DAYS = 3653
-BOOLEANS = {"true": True, "false": False}
 # Lambda caps all environment variables at 4 KB together; leave room for the fixed ones.
 MAX_PATTERN_ENV_BYTES = 3000
 
@@ -130,8 +165,6 @@ _EMAIL = re.compile(r"^[^@\s,;]+@[^@\s,;]+\.[A-Za-z]{2,}$")
 # IAM user names: letters, digits and + = , . @ _ -, up to 64 characters.
 _USER_NAME = re.compile(r"^[\w+=,.@\-]{1,64}$")
 _TAG_KEY = re.compile(r"^[\w .:/=+\-@]{1,128}$")
-# An ARN pattern usable both by fnmatch (the Lambda) and by IAM's ArnLike (the role's guard).
-_ARN_PATTERN = re.compile(r"^arn:[\w*?.\-]+:[\w*?\-]+:[\w*?\-]*:[\w*?\-]*:[^\s\[\]]+$")
 
 DEFAULTS: dict[str, Any] = {
     "mode": "monitor",
@@ -153,52 +186,9 @@ DEFAULTS: dict[str, Any] = {
     "archiveDays": 365,
     "trustedAccounts": [],
     "organizationId": "",
-    "organization": {
-        "enabled": False,
-        "targetOus": [],
-        "memberRoleName": "GrantGuardMember",
-        "switchRoleName": "OrganizationAccountAccessRole",
-        "managementAccount": "",
-        "accountWorkers": 8,
-        "maxConcurrency": 5,
-        "callAs": "DELEGATED_ADMIN",
-        "overrides": {},
-    },
+    "organization": ORGANIZATION_DEFAULTS,
 }
 KEYS = (*DEFAULTS, "region", "detachAt")
-ORGANIZATION_DEFAULTS: dict[str, Any] = DEFAULTS["organization"]
-OVERRIDE_KEYS = (
-    "mode",
-    "revertAt",
-    "revertAtFor",
-    "allowActors",
-    "protectedPolicies",
-    "protectedPrincipals",
-)
-CALL_AS = ("DELEGATED_ADMIN", "SELF")
-MAX_ACCOUNT_WORKERS = 32
-# The SQS event source's MaximumConcurrency: Lambda accepts 2 to 1000.
-MIN_MAX_CONCURRENCY, MAX_MAX_CONCURRENCY = 2, 1000
-
-
-class ConfigError(ValueError):
-    """A context value GrantGuard cannot deploy with; the message names key, value and remedy."""
-
-
-@dataclass(frozen=True)
-class OrganizationConfig:
-    """Organization mode (context key `organization`); off unless `enabled`."""
-
-    enabled: bool = False
-    target_ous: tuple[str, ...] = ()
-    member_role_name: str = "GrantGuardMember"
-    switch_role_name: str = "OrganizationAccountAccessRole"
-    management_account: str = ""  # empty: no GrantGuardManagement stack
-    account_workers: int = 8
-    max_concurrency: int = 5
-    call_as: str = "DELEGATED_ADMIN"
-    # account id or ou-/r- id -> the override's keys (OVERRIDE_KEYS), validated and normalised.
-    overrides: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -245,59 +235,13 @@ class GrantGuardConfig:
         return SEVERITIES[SEVERITIES.index(self.alert_min_severity) :]
 
 
-def _show(value: Any) -> str:
-    return json.dumps(value) if not isinstance(value, str) else repr(value)
-
-
-def _choice(key: str, value: Any, allowed: tuple[str, ...], *, upper: bool) -> str:
-    text = str(value).strip()
-    text = text.upper() if upper else text.lower()
-    if text not in allowed:
-        raise ConfigError(
-            f"context {key}={_show(value)} is not allowed; use one of: {', '.join(allowed)}"
-        )
-    return text
-
-
-def _string_list(key: str, value: Any) -> tuple[str, ...]:
-    """A list from JSON context, or from a `-c key=...` string (JSON list or comma-separated)."""
-    items = value
-    if isinstance(value, str):
-        text = value.strip()
-        if text.startswith("["):
-            try:
-                items = json.loads(text)
-            except json.JSONDecodeError:
-                raise ConfigError(
-                    f"context {key}={_show(value)} is not a valid JSON list; "
-                    'use e.g. ["a", "b"] or a comma-separated string'
-                ) from None
-        else:
-            items = [part.strip() for part in text.split(",") if part.strip()]
-    if not isinstance(items, list) or not all(isinstance(i, str) and i.strip() for i in items):
-        raise ConfigError(f"context {key}={_show(value)} must be a list of non-empty strings")
-    return tuple(dict.fromkeys(i.strip() for i in items))
-
-
-def _arn_patterns(key: str, value: Any) -> tuple[str, ...]:
-    patterns = _string_list(key, value)
-    for pattern in patterns:
-        if not _ARN_PATTERN.match(pattern):
-            raise ConfigError(
-                f"context {key} has {pattern!r}, which is not an ARN pattern; use a full ARN "
-                "with only * and ? as wildcards, e.g. arn:aws:iam::123456789012:role/deploy-*"
-            )
-    return patterns
-
-
-_ACCOUNT = re.compile(r"^[0-9]{12}$")
 _ORGANIZATION = re.compile(r"^o-[a-z0-9]{10,32}$")
 
 
 def _accounts(value: Any) -> tuple[str, ...]:
-    accounts = _string_list("trustedAccounts", value)
+    accounts = string_list("trustedAccounts", value)
     for account in accounts:
-        if not _ACCOUNT.match(account):
+        if not ACCOUNT.match(account):
             raise ConfigError(
                 f"context trustedAccounts has {account!r}, which is not a 12-digit AWS account id"
             )
@@ -308,74 +252,10 @@ def _organization(value: Any) -> str:
     text = str(value).strip() if value is not None else ""
     if text and not _ORGANIZATION.match(text):
         raise ConfigError(
-            f"context organizationId={_show(value)} is not an organization id; use o- and "
+            f"context organizationId={show(value)} is not an organization id; use o- and "
             "10 to 32 lower-case letters or digits, or leave it empty"
         )
     return text
-
-
-PRINCIPAL_KINDS = ("user", "group", "role", "policy")
-_PRINCIPAL_ARN = re.compile(r"^arn:[^:]+:iam::[^:]*:(user|group|role)/")
-
-
-def _principal_patterns(key: str, value: Any) -> tuple[str, ...]:
-    patterns = _arn_patterns(key, value)
-    for pattern in patterns:
-        if not _PRINCIPAL_ARN.match(pattern):
-            raise ConfigError(
-                f"context {key} has {pattern!r}, which is not an IAM user, group or role ARN "
-                "pattern; use e.g. arn:aws:iam::123456789012:role/break-glass-*"
-            )
-    return patterns
-
-
-def _revert_at_for(value: Any, threshold: str, key: str = "revertAtFor") -> dict[str, str]:
-    """Per principal kind, a severity equal to or stricter than `threshold`."""
-    items = value
-    if isinstance(value, str):
-        try:
-            items = json.loads(value)
-        except json.JSONDecodeError:
-            items = None
-    if not isinstance(items, dict):
-        raise ConfigError(
-            f'context {key}={_show(value)} is not a JSON object; use e.g. {{"role": "CRITICAL"}}'
-        )
-    result: dict[str, str] = {}
-    for kind, severity in items.items():
-        if kind not in PRINCIPAL_KINDS:
-            raise ConfigError(
-                f"context {key} has {kind!r}, which is not a principal kind; use "
-                f"{', '.join(PRINCIPAL_KINDS)}"
-            )
-        level = _choice(f"{key}.{kind}", severity, SEVERITIES[1:], upper=True)
-        if SEVERITIES.index(level) < SEVERITIES.index(threshold):
-            raise ConfigError(
-                f"context {key}.{kind}={_show(severity)} is less strict than revertAt="
-                f"{threshold}; use {threshold} or a higher severity"
-            )
-        result[kind] = level
-    return result
-
-
-def _integer(key: str, value: Any, allowed: str, lowest: int, highest: int) -> int:
-    number: int | None = None
-    if isinstance(value, int) and not isinstance(value, bool):
-        number = value
-    elif isinstance(value, str) and value.strip().isdigit():
-        number = int(value.strip())
-    if number is None or not lowest <= number <= highest:
-        raise ConfigError(f"context {key}={_show(value)} is not allowed; use {allowed}")
-    return number
-
-
-def _boolean(key: str, value: Any) -> bool:
-    """A JSON boolean from cdk.json, or "true"/"false" from `-c key=value` (any case)."""
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().lower() in BOOLEANS:
-        return BOOLEANS[value.strip().lower()]
-    raise ConfigError(f"context {key}={_show(value)} is not allowed; use true or false")
 
 
 def _user_name(key: str, value: Any) -> str:
@@ -383,7 +263,7 @@ def _user_name(key: str, value: Any) -> str:
     text = "" if value is None else str(value).strip() if isinstance(value, str) else None
     if text is None or (text and not _USER_NAME.match(text)):
         raise ConfigError(
-            f"context {key}={_show(value)} is not an IAM user name; use 1-64 letters, digits "
+            f"context {key}={show(value)} is not an IAM user name; use 1-64 letters, digits "
             "or +=,.@_- (or leave it empty for none)"
         )
     return text
@@ -415,7 +295,7 @@ def check_region(context: Mapping[str, Any], environ: Mapping[str, str]) -> str:
         if value:
             if str(value).strip() != REGION:
                 raise ConfigError(
-                    f"{source}={_show(value)} is not allowed; GrantGuard deploys only to {REGION} "
+                    f"{source}={show(value)} is not allowed; GrantGuard deploys only to {REGION} "
                     "because IAM's CloudTrail events reach EventBridge only there "
                     f"(run with AWS_REGION={REGION} or -c region={REGION})"
                 )
@@ -428,156 +308,13 @@ def _revert_at(context: Mapping[str, Any]) -> str:
     new, old = context.get("revertAt"), context.get("detachAt")
     if new is not None and old is not None and str(new).upper() != str(old).upper():
         raise ConfigError(
-            f"context revertAt={_show(new)} and its old name detachAt={_show(old)} disagree; "
+            f"context revertAt={show(new)} and its old name detachAt={show(old)} disagree; "
             "set only revertAt"
         )
     if new is None and old is not None:
-        return _choice("detachAt", old, SEVERITIES[1:], upper=True)
-    return _choice(
+        return choice("detachAt", old, SEVERITIES[1:], upper=True)
+    return choice(
         "revertAt", DEFAULTS["revertAt"] if new is None else new, SEVERITIES[1:], upper=True
-    )
-
-
-_ROLE_NAME = re.compile(r"^[\w+=,.@\-]{1,64}$")
-_OU = re.compile(r"^(ou-[0-9a-z]{4,32}-[0-9a-z]{8,32}|r-[0-9a-z]{4,32})$")
-
-
-def _object(key: str, value: Any) -> dict[str, Any]:
-    """A JSON object from cdk.json, or from a `-c key='{...}'` string."""
-    items = value
-    if isinstance(value, str):
-        try:
-            items = json.loads(value)
-        except json.JSONDecodeError:
-            items = None
-    if not isinstance(items, dict):
-        raise ConfigError(f"context {key}={_show(value)} is not a JSON object; use e.g. {{}}")
-    return items
-
-
-def _role_name(key: str, value: Any) -> str:
-    text = value.strip() if isinstance(value, str) else ""
-    if not _ROLE_NAME.match(text):
-        raise ConfigError(
-            f"context {key}={_show(value)} is not an IAM role name; use 1-64 letters, digits "
-            "or +=,.@_-"
-        )
-    return text
-
-
-def _ous(value: Any) -> tuple[str, ...]:
-    ous = _string_list("organization.targetOus", value)
-    for ou in ous:
-        if not _OU.match(ou):
-            raise ConfigError(
-                f"context organization.targetOus has {ou!r}, which is not an OU or root id; "
-                "use ids like ou-ab12-cdef3456 or r-ab12"
-            )
-    return ous
-
-
-def _override(target: str, value: Any, top_revert_at: str) -> dict[str, Any]:
-    """One override, its keys validated like the top-level ones and normalised for JSON."""
-    key = f"organization.overrides.{target}"
-    items = _object(key, value)
-    unknown = sorted(set(items) - set(OVERRIDE_KEYS))
-    if unknown:
-        raise ConfigError(
-            f"context {key} has {', '.join(map(repr, unknown))}, which an override cannot set; "
-            f"use only {', '.join(OVERRIDE_KEYS)}"
-        )
-    result: dict[str, Any] = {}
-    if "mode" in items:
-        result["mode"] = _choice(f"{key}.mode", items["mode"], MODES, upper=False)
-    revert_at = top_revert_at
-    if "revertAt" in items:
-        revert_at = _choice(f"{key}.revertAt", items["revertAt"], SEVERITIES[1:], upper=True)
-        result["revertAt"] = revert_at
-    if "revertAtFor" in items:
-        result["revertAtFor"] = _revert_at_for(
-            items["revertAtFor"], revert_at, key=f"{key}.revertAtFor"
-        )
-    if "allowActors" in items:
-        result["allowActors"] = list(_arn_patterns(f"{key}.allowActors", items["allowActors"]))
-    if "protectedPolicies" in items:
-        configured = _arn_patterns(f"{key}.protectedPolicies", items["protectedPolicies"])
-        # As at the top level: the quarantine policies stay protected whatever a list says.
-        result["protectedPolicies"] = [
-            *configured,
-            *(p for p in ALWAYS_PROTECTED if p not in configured),
-        ]
-    if "protectedPrincipals" in items:
-        result["protectedPrincipals"] = list(
-            _principal_patterns(f"{key}.protectedPrincipals", items["protectedPrincipals"])
-        )
-    return result
-
-
-def _overrides(value: Any, top_revert_at: str) -> dict[str, dict[str, Any]]:
-    items = _object("organization.overrides", value)
-    result: dict[str, dict[str, Any]] = {}
-    for target, override in items.items():
-        if not (_ACCOUNT.match(target) or _OU.match(target)):
-            raise ConfigError(
-                f"context organization.overrides has {target!r}, which is neither a 12-digit "
-                "account id nor an OU or root id (ou-..., r-...)"
-            )
-        result[target] = _override(target, override, top_revert_at)
-    return result
-
-
-def _organization_mode(value: Any, organization_id: str, top_revert_at: str) -> OrganizationConfig:
-    """The `organization` object: its keys merged over ORGANIZATION_DEFAULTS and validated."""
-    given = _object("organization", value)
-    unknown = sorted(set(given) - set(ORGANIZATION_DEFAULTS))
-    if unknown:
-        raise ConfigError(
-            f"context organization has {', '.join(map(repr, unknown))}, which is not an "
-            f"organization setting; use {', '.join(ORGANIZATION_DEFAULTS)}"
-        )
-    raw = {**ORGANIZATION_DEFAULTS, **given}
-    enabled = _boolean("organization.enabled", raw["enabled"])
-    target_ous = _ous(raw["targetOus"])
-    if enabled and not target_ous:
-        raise ConfigError(
-            "context organization.targetOus is empty; organization mode needs the OU or root "
-            'ids the member StackSet deploys to, e.g. ["r-ab12"]'
-        )
-    if enabled and not organization_id:
-        raise ConfigError(
-            "context organizationId is empty; organization mode needs the o-... id of the "
-            "AWS Organization (aws organizations describe-organization)"
-        )
-    management = raw["managementAccount"]
-    management = management.strip() if isinstance(management, str) else management
-    if management != "" and not (isinstance(management, str) and _ACCOUNT.match(management)):
-        raise ConfigError(
-            f"context organization.managementAccount={_show(raw['managementAccount'])} is not "
-            "a 12-digit AWS account id; use the management account's id or leave it empty"
-        )
-    return OrganizationConfig(
-        enabled=enabled,
-        target_ous=target_ous,
-        member_role_name=_role_name("organization.memberRoleName", raw["memberRoleName"]),
-        switch_role_name=_role_name("organization.switchRoleName", raw["switchRoleName"]),
-        management_account=management,
-        account_workers=_integer(
-            "organization.accountWorkers",
-            raw["accountWorkers"],
-            f"a whole number from 1 to {MAX_ACCOUNT_WORKERS}",
-            1,
-            MAX_ACCOUNT_WORKERS,
-        ),
-        max_concurrency=_integer(
-            "organization.maxConcurrency",
-            raw["maxConcurrency"],
-            f"a whole number from {MIN_MAX_CONCURRENCY} to {MAX_MAX_CONCURRENCY} (the SQS "
-            "event source's maximum concurrency)",
-            MIN_MAX_CONCURRENCY,
-            MAX_MAX_CONCURRENCY,
-        ),
-        call_as=_choice("organization.callAs", raw["callAs"], CALL_AS, upper=True),
-        overrides=_overrides(raw["overrides"], top_revert_at),
     )
 
 
@@ -585,7 +322,7 @@ def _reserved_concurrency(value: Any) -> int | None:
     """None (cdk.json's null, or an empty `-c reservedConcurrency=`): no reservation."""
     if value is None or (isinstance(value, str) and value.strip().lower() in ("", "null")):
         return None
-    return _integer(
+    return integer(
         "reservedConcurrency",
         value,
         f"a whole number from 1 to {MAX_RESERVED_CONCURRENCY}, or null for no reservation",
@@ -598,7 +335,7 @@ def load_config(context: Mapping[str, Any]) -> GrantGuardConfig:
     """The validated settings from CDK context (keys absent from `context` take DEFAULTS)."""
     _unknown_keys(context)
     raw = {key: context.get(key, default) for key, default in DEFAULTS.items()}
-    emails = _string_list("alertEmails", raw["alertEmails"])
+    emails = string_list("alertEmails", raw["alertEmails"])
     for email in emails:
         if not _EMAIL.match(email):
             raise ConfigError(
@@ -610,13 +347,13 @@ def load_config(context: Mapping[str, Any]) -> GrantGuardConfig:
     exempt_tag = str(raw["exemptTag"]).strip()
     if not _TAG_KEY.match(exempt_tag) or exempt_tag.lower().startswith("aws:"):
         raise ConfigError(
-            f"context exemptTag={_show(raw['exemptTag'])} is not a valid IAM tag key; use 1-128 "
+            f"context exemptTag={show(raw['exemptTag'])} is not a valid IAM tag key; use 1-128 "
             "letters, digits, spaces or _.:/=+-@, not starting with aws:"
         )
-    allow_actors = _arn_patterns("allowActors", raw["allowActors"])
-    configured = _arn_patterns("protectedPolicies", raw["protectedPolicies"])
+    allow_actors = arn_patterns("allowActors", raw["allowActors"])
+    configured = arn_patterns("protectedPolicies", raw["protectedPolicies"])
     protected = configured + tuple(p for p in ALWAYS_PROTECTED if p not in configured)
-    principals = _principal_patterns("protectedPrincipals", raw["protectedPrincipals"])
+    principals = principal_patterns("protectedPrincipals", raw["protectedPrincipals"])
     env_bytes = sum(len(json.dumps(list(p))) for p in (allow_actors, protected, principals))
     if env_bytes > MAX_PATTERN_ENV_BYTES:
         raise ConfigError(
@@ -624,7 +361,7 @@ def load_config(context: Mapping[str, Any]) -> GrantGuardConfig:
             f"{env_bytes} bytes together; Lambda environment variables allow at most "
             f"{MAX_PATTERN_ENV_BYTES}, so use wildcards"
         )
-    retention = _integer(
+    retention = integer(
         "logRetentionDays",
         raw["logRetentionDays"],
         f"one of {', '.join(map(str, LOG_RETENTION_DAYS))}",
@@ -633,14 +370,14 @@ def load_config(context: Mapping[str, Any]) -> GrantGuardConfig:
     )
     if retention not in LOG_RETENTION_DAYS:
         raise ConfigError(
-            f"context logRetentionDays={_show(raw['logRetentionDays'])} is not allowed; "
+            f"context logRetentionDays={show(raw['logRetentionDays'])} is not allowed; "
             f"use one of {', '.join(map(str, LOG_RETENTION_DAYS))}"
         )
     return GrantGuardConfig(
-        mode=_choice("mode", raw["mode"], MODES, upper=False),
+        mode=choice("mode", raw["mode"], MODES, upper=False),
         revert_at=revert_at,
         alert_emails=emails,
-        alert_min_severity=_choice(
+        alert_min_severity=choice(
             "alertMinSeverity", raw["alertMinSeverity"], SEVERITIES, upper=True
         ),
         allow_actors=allow_actors,
@@ -648,19 +385,19 @@ def load_config(context: Mapping[str, Any]) -> GrantGuardConfig:
         exempt_tag=exempt_tag,
         log_retention_days=retention,
         reserved_concurrency=_reserved_concurrency(raw["reservedConcurrency"]),
-        posture_hour_utc=_integer(
+        posture_hour_utc=integer(
             "postureHourUtc", raw["postureHourUtc"], "a whole hour from 0 to 23 (UTC)", 0, 23
         ),
-        deactivate_unused_keys=_boolean("deactivateUnusedKeys", raw["deactivateUnusedKeys"]),
-        mfa_guard_console_users=_boolean("mfaGuardConsoleUsers", raw["mfaGuardConsoleUsers"]),
-        reset_stale_passwords=_boolean("resetStalePasswords", raw["resetStalePasswords"]),
+        deactivate_unused_keys=boolean("deactivateUnusedKeys", raw["deactivateUnusedKeys"]),
+        mfa_guard_console_users=boolean("mfaGuardConsoleUsers", raw["mfaGuardConsoleUsers"]),
+        reset_stale_passwords=boolean("resetStalePasswords", raw["resetStalePasswords"]),
         canary_user=_user_name("canaryUser", raw["canaryUser"]),
         protected_principals=principals,
-        revert_at_for=_revert_at_for(raw["revertAtFor"], revert_at),
+        revert_at_for=revert_at_for(raw["revertAtFor"], revert_at),
         trusted_accounts=_accounts(raw["trustedAccounts"]),
         organization_id=organization_id,
-        organization=_organization_mode(raw["organization"], organization_id, revert_at),
-        archive_days=_integer(
+        organization=organization_mode(raw["organization"], organization_id, revert_at),
+        archive_days=integer(
             "archiveDays",
             raw["archiveDays"],
             f"a whole number of days from 0 (no archive) to {MAX_ARCHIVE_DAYS}",
