@@ -148,15 +148,19 @@ def central_role_arns(partition: str, central_account: str) -> list[str]:
     ]
 
 
-def trust(partition: str, central_account: str) -> iam.IPrincipal:
-    """The central account's root, narrowed to the two org roles by aws:PrincipalArn.
+def trust(partition: str, central_account: str, organization_id: str) -> iam.IPrincipal:
+    """The central account's root, narrowed to the two org roles by aws:PrincipalArn (and, in
+    depth, to principals of the organization).
 
     Not the roles' ARNs as principals: IAM turns a role principal into the role's unique id,
     so when the role is re-created (a stack replaced, a name reused) the trust silently stops
     matching it. The root principal with an ArnEquals condition keeps matching by name.
     """
     return iam.AccountPrincipal(central_account).with_conditions(
-        {"ArnEquals": {"aws:PrincipalArn": central_role_arns(partition, central_account)}}
+        {
+            "ArnEquals": {"aws:PrincipalArn": central_role_arns(partition, central_account)},
+            "StringEquals": {"aws:PrincipalOrgID": organization_id},
+        }
     )
 
 
@@ -243,7 +247,7 @@ class GrantGuardMemberStack(Stack):
             self,
             "MemberRole",
             role_name=name,
-            assumed_by=trust(partition, central),
+            assumed_by=trust(partition, central, self.config.organization_id),
             description="GrantGuard member: the central functions read IAM, revert grants and "
             "run the posture pass here.",
             inline_policies={

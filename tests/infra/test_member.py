@@ -18,6 +18,7 @@ from infra.app import create
 from infra.config import GrantGuardConfig, load_config
 from tests.infra.conftest import (
     MANAGEMENT_ACCOUNT,
+    ORG_ID,
     ORG_OVERRIDES,
     OrgSynth,
     Synth,
@@ -146,6 +147,7 @@ def test_the_member_role_trusts_the_central_root_narrowed_to_the_org_roles(
         "arn:<AWS::Partition>:iam::<CentralAccountId>:role/GrantGuard-OrgResponder",
         "arn:<AWS::Partition>:iam::<CentralAccountId>:role/GrantGuard-OrgPosture",
     ]
+    assert statement["Condition"]["StringEquals"] == {"aws:PrincipalOrgID": ORG_ID}
 
 
 def test_the_member_role_holds_exactly_the_responders_derived_actions(
