@@ -8,6 +8,7 @@ from aws_cdk import aws_cloudwatch_actions as actions
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
+from infra.organization import Organization
 from infra.posture import Posture
 from infra.responder import Responder
 
@@ -25,6 +26,7 @@ class Alarms(Construct):
         responder: Responder,
         posture: Posture,
         topic: sns.ITopic,
+        organization: Organization | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         prefix = Stack.of(self).stack_name
@@ -79,6 +81,8 @@ class Alarms(Construct):
                 "for that day.",
             ),
         ]
+        if organization is not None:
+            specs += organization_specs(organization)
         self.alarms: list[cloudwatch.Alarm] = []
         for name, metric, description in specs:
             alarm = cloudwatch.Alarm(
@@ -94,3 +98,39 @@ class Alarms(Construct):
             )
             alarm.add_alarm_action(actions.SnsAction(topic))
             self.alarms.append(alarm)
+
+
+def organization_specs(organization: Organization) -> list[tuple[str, cloudwatch.IMetric, str]]:
+    """The organization responder's errors and its queues' dead letters."""
+    return [
+        (
+            "OrgFunctionErrors",
+            organization.function.metric_errors(period=PERIOD, statistic="Sum"),
+            "The GrantGuard organization responder raised errors; member accounts' grants may "
+            "not have been assessed (SQS retries them up to 5 times).",
+        ),
+        (
+            "OrgQueueDeadLetters",
+            organization.dead_letter_queue.metric_approximate_number_of_messages_visible(
+                period=PERIOD, statistic="Maximum"
+            ),
+            "The organization responder failed on grant events 5 times; they wait in the "
+            "organization queue's dead-letter queue.",
+        ),
+        (
+            "OrgRuleDeadLetters",
+            organization.rule_dlq.metric_approximate_number_of_messages_visible(
+                period=PERIOD, statistic="Maximum"
+            ),
+            "EventBridge could not queue member accounts' grant events; they wait in the "
+            "organization rule's dead-letter queue.",
+        ),
+        (
+            "OrgTamperDeadLetters",
+            organization.tamper_dlq.metric_approximate_number_of_messages_visible(
+                period=PERIOD, statistic="Maximum"
+            ),
+            "EventBridge could not deliver a member account's tamper notice to the operations "
+            "topic; it waits in the organization tamper dead-letter queue.",
+        ),
+    ]

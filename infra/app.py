@@ -10,6 +10,7 @@ from aws_cdk import App, Environment, Validations
 from cdk_nag import AwsSolutionsChecks
 
 from infra.config import check_region, load_config
+from infra.member import MANAGEMENT_STACK_NAME, GrantGuardMemberStack
 from infra.stack import STACK_NAME, GrantGuardStack
 
 
@@ -17,7 +18,8 @@ def create(app: App, environ: Mapping[str, str] | None = None) -> GrantGuardStac
     """The stack for `app`, with AwsSolutions checks registered; raises ConfigError on bad input.
 
     Context comes from cdk.json and `-c key=value` overrides. The account is CDK_DEFAULT_ACCOUNT
-    when the CLI resolved one, otherwise the template stays account-agnostic.
+    when the CLI resolved one, otherwise the template stays account-agnostic. In organization
+    mode with a managementAccount, the app also holds the GrantGuardManagement stack.
     """
     environ = os.environ if environ is None else environ
     context: dict[str, Any] = dict(app.node.get_all_context() or {})
@@ -29,5 +31,14 @@ def create(app: App, environ: Mapping[str, str] | None = None) -> GrantGuardStac
         config=config,
         env=Environment(account=environ.get("CDK_DEFAULT_ACCOUNT"), region=region),
     )
+    management = config.organization.management_account
+    if config.organization.enabled and management:
+        # StackSets never deploy to the management account: it gets the member stack by hand.
+        GrantGuardMemberStack(
+            app,
+            MANAGEMENT_STACK_NAME,
+            config=config,
+            env=Environment(account=management, region=region),
+        )
     Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     return stack

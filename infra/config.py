@@ -28,8 +28,13 @@ exemptTag           IAM user tag key that exempts a user from detachment (defaul
                     "grantguard:exempt").
 logRetentionDays    retention of the function's log group in days; one of CloudWatch Logs'
                     allowed values (default 90).
-reservedConcurrency concurrent executions reserved for the responder function, 1 to 1000
-                    (default 5). The posture function always reserves exactly 1.
+reservedConcurrency concurrent executions reserved for the responder function (and, in
+                    organization mode, the organization responder), 1 to 1000, or unset
+                    (default null: no reservation). Unset by default because new accounts have
+                    reduced Lambda concurrency quotas (as low as 10) and Lambda must keep 100
+                    executions unreserved, so a reservation can fail the deploy; set it in an
+                    account with the normal quota to guarantee the responder capacity and cap
+                    its cost. The posture function always reserves exactly 1.
 postureHourUtc      hour of the day, 0 to 23 in UTC, at which the daily account posture check
                     runs and publishes its digest to the alert topic (default 6).
 deactivateUnusedKeys
@@ -63,6 +68,30 @@ archiveDays         days the EventBridge archive keeps every grant event the res
                     matches, for `grantguard backtest --source archive` after tuning (default
                     365; 0: no archive). EventBridge itself reads 0 as "forever"; GrantGuard never
                     asks for that.
+organization        opt-in organization mode: one deployment guards every account of an AWS
+                    Organization (infra/organization.py). An object; keys left out take
+                    ORGANIZATION_DEFAULTS:
+                    enabled          true or false (default false)
+                    targetOus        ou-... or r-... ids the member StackSet deploys to
+                                     (required when enabled; organizationId is required too)
+                    memberRoleName   the role the StackSet creates in each member account
+                                     (default "GrantGuardMember")
+                    switchRoleName   the role on-call switches to in a member account; alerts
+                                     name it, GrantGuard never assumes it (default
+                                     "OrganizationAccountAccessRole")
+                    managementAccount 12-digit id, or "" (default): when set, the app also
+                                     builds the GrantGuardManagement stack (StackSets never
+                                     deploy to the management account)
+                    accountWorkers   1 to 32 accounts handled at once per batch (default 8)
+                    maxConcurrency   2 to 1000 concurrent organization responders, the SQS
+                                     event source's maximum concurrency (default 5)
+                    callAs           DELEGATED_ADMIN (default: GrantGuard's account is the
+                                     StackSets delegated administrator) or SELF (it is the
+                                     management account)
+                    overrides        per account id (12 digits) or OU/root id (ou-.../r-...),
+                                     an object of mode, revertAt, revertAtFor, allowActors,
+                                     protectedPolicies and protectedPrincipals, validated like
+                                     the top-level keys (default {})
 region              optional; only us-east-1 is accepted (see REGION below).
 
 A wrong value fails synth with one sentence naming the key, the value and what is allowed.
@@ -79,12 +108,48 @@ from typing import Any
 
 # The quarantine patterns live once, in the Lambda's settings; the stack reuses them.
 from grantguard.settings import ALWAYS_PROTECTED
+from infra.context_values import (
+    ACCOUNT,
+    MODES,
+    PRINCIPAL_KINDS,
+    SEVERITIES,
+    ConfigError,
+    arn_patterns,
+    boolean,
+    choice,
+    integer,
+    principal_patterns,
+    revert_at_for,
+    show,
+    string_list,
+)
+from infra.organization_config import (
+    ORGANIZATION_DEFAULTS,
+    OVERRIDE_KEYS,
+    OrganizationConfig,
+    organization_mode,
+)
+
+# Re-exported: the stack and the tests name them from here.
+__all__ = [
+    "ALWAYS_PROTECTED",
+    "DEFAULTS",
+    "LOG_RETENTION_DAYS",
+    "MODES",
+    "ORGANIZATION_DEFAULTS",
+    "OVERRIDE_KEYS",
+    "PRINCIPAL_KINDS",
+    "REGION",
+    "SEVERITIES",
+    "ConfigError",
+    "GrantGuardConfig",
+    "OrganizationConfig",
+    "check_region",
+    "load_config",
+]
 
 # IAM's CloudTrail events are delivered to EventBridge only in us-east-1.
 REGION = "us-east-1"
-
-SEVERITIES = ("NONE", "LOW", "MEDIUM", "HIGH", "CRITICAL")
-MODES = ("monitor", "enforce")
 
 # The values CloudWatch Logs accepts for RetentionInDays (aws_logs.RetentionDays, in order).
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096,
@@ -92,7 +157,6 @@ LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 
 
 MAX_RESERVED_CONCURRENCY = 1000
 MAX_ARCHIVE_DAYS = 3653
-BOOLEANS = {"true": True, "false": False}
 # Lambda caps all environment variables at 4 KB together; leave room for the fixed ones.
 MAX_PATTERN_ENV_BYTES = 3000
 
@@ -101,8 +165,6 @@ _EMAIL = re.compile(r"^[^@\s,;]+@[^@\s,;]+\.[A-Za-z]{2,}$")
 # IAM user names: letters, digits and + = , . @ _ -, up to 64 characters.
 _USER_NAME = re.compile(r"^[\w+=,.@\-]{1,64}$")
 _TAG_KEY = re.compile(r"^[\w .:/=+\-@]{1,128}$")
-# An ARN pattern usable both by fnmatch (the Lambda) and by IAM's ArnLike (the role's guard).
-_ARN_PATTERN = re.compile(r"^arn:[\w*?.\-]+:[\w*?\-]+:[\w*?\-]*:[\w*?\-]*:[^\s\[\]]+$")
 
 DEFAULTS: dict[str, Any] = {
     "mode": "monitor",
@@ -115,7 +177,7 @@ DEFAULTS: dict[str, Any] = {
     "revertAtFor": {"group": "CRITICAL", "role": "CRITICAL", "policy": "CRITICAL"},
     "exemptTag": "grantguard:exempt",
     "logRetentionDays": 90,
-    "reservedConcurrency": 5,
+    "reservedConcurrency": None,
     "postureHourUtc": 6,
     "deactivateUnusedKeys": False,
     "mfaGuardConsoleUsers": False,
@@ -124,12 +186,9 @@ DEFAULTS: dict[str, Any] = {
     "archiveDays": 365,
     "trustedAccounts": [],
     "organizationId": "",
+    "organization": ORGANIZATION_DEFAULTS,
 }
 KEYS = (*DEFAULTS, "region", "detachAt")
-
-
-class ConfigError(ValueError):
-    """A context value GrantGuard cannot deploy with; the message names key, value and remedy."""
 
 
 @dataclass(frozen=True)
@@ -142,7 +201,7 @@ class GrantGuardConfig:
     protected_policies: tuple[str, ...]  # the configured ones plus ALWAYS_PROTECTED
     exempt_tag: str
     log_retention_days: int
-    reserved_concurrency: int
+    reserved_concurrency: int | None  # None: no reservation
     posture_hour_utc: int = 6
     deactivate_unused_keys: bool = False
     protected_principals: tuple[str, ...] = ()
@@ -153,6 +212,7 @@ class GrantGuardConfig:
     mfa_guard_console_users: bool = False
     reset_stale_passwords: bool = False
     canary_user: str = ""  # empty: no canary
+    organization: OrganizationConfig = field(default_factory=OrganizationConfig)
 
     @property
     def deactivates_keys(self) -> bool:
@@ -175,59 +235,13 @@ class GrantGuardConfig:
         return SEVERITIES[SEVERITIES.index(self.alert_min_severity) :]
 
 
-def _show(value: Any) -> str:
-    return json.dumps(value) if not isinstance(value, str) else repr(value)
-
-
-def _choice(key: str, value: Any, allowed: tuple[str, ...], *, upper: bool) -> str:
-    text = str(value).strip()
-    text = text.upper() if upper else text.lower()
-    if text not in allowed:
-        raise ConfigError(
-            f"context {key}={_show(value)} is not allowed; use one of: {', '.join(allowed)}"
-        )
-    return text
-
-
-def _string_list(key: str, value: Any) -> tuple[str, ...]:
-    """A list from JSON context, or from a `-c key=...` string (JSON list or comma-separated)."""
-    items = value
-    if isinstance(value, str):
-        text = value.strip()
-        if text.startswith("["):
-            try:
-                items = json.loads(text)
-            except json.JSONDecodeError:
-                raise ConfigError(
-                    f"context {key}={_show(value)} is not a valid JSON list; "
-                    'use e.g. ["a", "b"] or a comma-separated string'
-                ) from None
-        else:
-            items = [part.strip() for part in text.split(",") if part.strip()]
-    if not isinstance(items, list) or not all(isinstance(i, str) and i.strip() for i in items):
-        raise ConfigError(f"context {key}={_show(value)} must be a list of non-empty strings")
-    return tuple(dict.fromkeys(i.strip() for i in items))
-
-
-def _arn_patterns(key: str, value: Any) -> tuple[str, ...]:
-    patterns = _string_list(key, value)
-    for pattern in patterns:
-        if not _ARN_PATTERN.match(pattern):
-            raise ConfigError(
-                f"context {key} has {pattern!r}, which is not an ARN pattern; use a full ARN "
-                "with only * and ? as wildcards, e.g. arn:aws:iam::123456789012:role/deploy-*"
-            )
-    return patterns
-
-
-_ACCOUNT = re.compile(r"^[0-9]{12}$")
 _ORGANIZATION = re.compile(r"^o-[a-z0-9]{10,32}$")
 
 
 def _accounts(value: Any) -> tuple[str, ...]:
-    accounts = _string_list("trustedAccounts", value)
+    accounts = string_list("trustedAccounts", value)
     for account in accounts:
-        if not _ACCOUNT.match(account):
+        if not ACCOUNT.match(account):
             raise ConfigError(
                 f"context trustedAccounts has {account!r}, which is not a 12-digit AWS account id"
             )
@@ -238,75 +252,10 @@ def _organization(value: Any) -> str:
     text = str(value).strip() if value is not None else ""
     if text and not _ORGANIZATION.match(text):
         raise ConfigError(
-            f"context organizationId={_show(value)} is not an organization id; use o- and "
+            f"context organizationId={show(value)} is not an organization id; use o- and "
             "10 to 32 lower-case letters or digits, or leave it empty"
         )
     return text
-
-
-PRINCIPAL_KINDS = ("user", "group", "role", "policy")
-_PRINCIPAL_ARN = re.compile(r"^arn:[^:]+:iam::[^:]*:(user|group|role)/")
-
-
-def _principal_patterns(key: str, value: Any) -> tuple[str, ...]:
-    patterns = _arn_patterns(key, value)
-    for pattern in patterns:
-        if not _PRINCIPAL_ARN.match(pattern):
-            raise ConfigError(
-                f"context {key} has {pattern!r}, which is not an IAM user, group or role ARN "
-                "pattern; use e.g. arn:aws:iam::123456789012:role/break-glass-*"
-            )
-    return patterns
-
-
-def _revert_at_for(value: Any, threshold: str) -> dict[str, str]:
-    """Per principal kind, a severity equal to or stricter than `threshold`."""
-    items = value
-    if isinstance(value, str):
-        try:
-            items = json.loads(value)
-        except json.JSONDecodeError:
-            items = None
-    if not isinstance(items, dict):
-        raise ConfigError(
-            f"context revertAtFor={_show(value)} is not a JSON object; use e.g. "
-            '{"role": "CRITICAL"}'
-        )
-    result: dict[str, str] = {}
-    for kind, severity in items.items():
-        if kind not in PRINCIPAL_KINDS:
-            raise ConfigError(
-                f"context revertAtFor has {kind!r}, which is not a principal kind; use "
-                f"{', '.join(PRINCIPAL_KINDS)}"
-            )
-        level = _choice(f"revertAtFor.{kind}", severity, SEVERITIES[1:], upper=True)
-        if SEVERITIES.index(level) < SEVERITIES.index(threshold):
-            raise ConfigError(
-                f"context revertAtFor.{kind}={_show(severity)} is less strict than revertAt="
-                f"{threshold}; use {threshold} or a higher severity"
-            )
-        result[kind] = level
-    return result
-
-
-def _integer(key: str, value: Any, allowed: str, lowest: int, highest: int) -> int:
-    number: int | None = None
-    if isinstance(value, int) and not isinstance(value, bool):
-        number = value
-    elif isinstance(value, str) and value.strip().isdigit():
-        number = int(value.strip())
-    if number is None or not lowest <= number <= highest:
-        raise ConfigError(f"context {key}={_show(value)} is not allowed; use {allowed}")
-    return number
-
-
-def _boolean(key: str, value: Any) -> bool:
-    """A JSON boolean from cdk.json, or "true"/"false" from `-c key=value` (any case)."""
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().lower() in BOOLEANS:
-        return BOOLEANS[value.strip().lower()]
-    raise ConfigError(f"context {key}={_show(value)} is not allowed; use true or false")
 
 
 def _user_name(key: str, value: Any) -> str:
@@ -314,7 +263,7 @@ def _user_name(key: str, value: Any) -> str:
     text = "" if value is None else str(value).strip() if isinstance(value, str) else None
     if text is None or (text and not _USER_NAME.match(text)):
         raise ConfigError(
-            f"context {key}={_show(value)} is not an IAM user name; use 1-64 letters, digits "
+            f"context {key}={show(value)} is not an IAM user name; use 1-64 letters, digits "
             "or +=,.@_- (or leave it empty for none)"
         )
     return text
@@ -346,7 +295,7 @@ def check_region(context: Mapping[str, Any], environ: Mapping[str, str]) -> str:
         if value:
             if str(value).strip() != REGION:
                 raise ConfigError(
-                    f"{source}={_show(value)} is not allowed; GrantGuard deploys only to {REGION} "
+                    f"{source}={show(value)} is not allowed; GrantGuard deploys only to {REGION} "
                     "because IAM's CloudTrail events reach EventBridge only there "
                     f"(run with AWS_REGION={REGION} or -c region={REGION})"
                 )
@@ -359,13 +308,26 @@ def _revert_at(context: Mapping[str, Any]) -> str:
     new, old = context.get("revertAt"), context.get("detachAt")
     if new is not None and old is not None and str(new).upper() != str(old).upper():
         raise ConfigError(
-            f"context revertAt={_show(new)} and its old name detachAt={_show(old)} disagree; "
+            f"context revertAt={show(new)} and its old name detachAt={show(old)} disagree; "
             "set only revertAt"
         )
     if new is None and old is not None:
-        return _choice("detachAt", old, SEVERITIES[1:], upper=True)
-    return _choice(
+        return choice("detachAt", old, SEVERITIES[1:], upper=True)
+    return choice(
         "revertAt", DEFAULTS["revertAt"] if new is None else new, SEVERITIES[1:], upper=True
+    )
+
+
+def _reserved_concurrency(value: Any) -> int | None:
+    """None (cdk.json's null, or an empty `-c reservedConcurrency=`): no reservation."""
+    if value is None or (isinstance(value, str) and value.strip().lower() in ("", "null")):
+        return None
+    return integer(
+        "reservedConcurrency",
+        value,
+        f"a whole number from 1 to {MAX_RESERVED_CONCURRENCY}, or null for no reservation",
+        1,
+        MAX_RESERVED_CONCURRENCY,
     )
 
 
@@ -373,7 +335,7 @@ def load_config(context: Mapping[str, Any]) -> GrantGuardConfig:
     """The validated settings from CDK context (keys absent from `context` take DEFAULTS)."""
     _unknown_keys(context)
     raw = {key: context.get(key, default) for key, default in DEFAULTS.items()}
-    emails = _string_list("alertEmails", raw["alertEmails"])
+    emails = string_list("alertEmails", raw["alertEmails"])
     for email in emails:
         if not _EMAIL.match(email):
             raise ConfigError(
@@ -381,16 +343,17 @@ def load_config(context: Mapping[str, Any]) -> GrantGuardConfig:
                 "use addresses like oncall@example.com"
             )
     revert_at = _revert_at(context)
+    organization_id = _organization(raw["organizationId"])
     exempt_tag = str(raw["exemptTag"]).strip()
     if not _TAG_KEY.match(exempt_tag) or exempt_tag.lower().startswith("aws:"):
         raise ConfigError(
-            f"context exemptTag={_show(raw['exemptTag'])} is not a valid IAM tag key; use 1-128 "
+            f"context exemptTag={show(raw['exemptTag'])} is not a valid IAM tag key; use 1-128 "
             "letters, digits, spaces or _.:/=+-@, not starting with aws:"
         )
-    allow_actors = _arn_patterns("allowActors", raw["allowActors"])
-    configured = _arn_patterns("protectedPolicies", raw["protectedPolicies"])
+    allow_actors = arn_patterns("allowActors", raw["allowActors"])
+    configured = arn_patterns("protectedPolicies", raw["protectedPolicies"])
     protected = configured + tuple(p for p in ALWAYS_PROTECTED if p not in configured)
-    principals = _principal_patterns("protectedPrincipals", raw["protectedPrincipals"])
+    principals = principal_patterns("protectedPrincipals", raw["protectedPrincipals"])
     env_bytes = sum(len(json.dumps(list(p))) for p in (allow_actors, protected, principals))
     if env_bytes > MAX_PATTERN_ENV_BYTES:
         raise ConfigError(
@@ -398,7 +361,7 @@ def load_config(context: Mapping[str, Any]) -> GrantGuardConfig:
             f"{env_bytes} bytes together; Lambda environment variables allow at most "
             f"{MAX_PATTERN_ENV_BYTES}, so use wildcards"
         )
-    retention = _integer(
+    retention = integer(
         "logRetentionDays",
         raw["logRetentionDays"],
         f"one of {', '.join(map(str, LOG_RETENTION_DAYS))}",
@@ -407,39 +370,34 @@ def load_config(context: Mapping[str, Any]) -> GrantGuardConfig:
     )
     if retention not in LOG_RETENTION_DAYS:
         raise ConfigError(
-            f"context logRetentionDays={_show(raw['logRetentionDays'])} is not allowed; "
+            f"context logRetentionDays={show(raw['logRetentionDays'])} is not allowed; "
             f"use one of {', '.join(map(str, LOG_RETENTION_DAYS))}"
         )
     return GrantGuardConfig(
-        mode=_choice("mode", raw["mode"], MODES, upper=False),
+        mode=choice("mode", raw["mode"], MODES, upper=False),
         revert_at=revert_at,
         alert_emails=emails,
-        alert_min_severity=_choice(
+        alert_min_severity=choice(
             "alertMinSeverity", raw["alertMinSeverity"], SEVERITIES, upper=True
         ),
         allow_actors=allow_actors,
         protected_policies=protected,
         exempt_tag=exempt_tag,
         log_retention_days=retention,
-        reserved_concurrency=_integer(
-            "reservedConcurrency",
-            raw["reservedConcurrency"],
-            f"a whole number from 1 to {MAX_RESERVED_CONCURRENCY}",
-            1,
-            MAX_RESERVED_CONCURRENCY,
-        ),
-        posture_hour_utc=_integer(
+        reserved_concurrency=_reserved_concurrency(raw["reservedConcurrency"]),
+        posture_hour_utc=integer(
             "postureHourUtc", raw["postureHourUtc"], "a whole hour from 0 to 23 (UTC)", 0, 23
         ),
-        deactivate_unused_keys=_boolean("deactivateUnusedKeys", raw["deactivateUnusedKeys"]),
-        mfa_guard_console_users=_boolean("mfaGuardConsoleUsers", raw["mfaGuardConsoleUsers"]),
-        reset_stale_passwords=_boolean("resetStalePasswords", raw["resetStalePasswords"]),
+        deactivate_unused_keys=boolean("deactivateUnusedKeys", raw["deactivateUnusedKeys"]),
+        mfa_guard_console_users=boolean("mfaGuardConsoleUsers", raw["mfaGuardConsoleUsers"]),
+        reset_stale_passwords=boolean("resetStalePasswords", raw["resetStalePasswords"]),
         canary_user=_user_name("canaryUser", raw["canaryUser"]),
         protected_principals=principals,
-        revert_at_for=_revert_at_for(raw["revertAtFor"], revert_at),
+        revert_at_for=revert_at_for(raw["revertAtFor"], revert_at),
         trusted_accounts=_accounts(raw["trustedAccounts"]),
-        organization_id=_organization(raw["organizationId"]),
-        archive_days=_integer(
+        organization_id=organization_id,
+        organization=organization_mode(raw["organization"], organization_id, revert_at),
+        archive_days=integer(
             "archiveDays",
             raw["archiveDays"],
             f"a whole number of days from 0 (no archive) to {MAX_ARCHIVE_DAYS}",

@@ -10,6 +10,8 @@ destination; the alarms on both page the operations topic.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from aws_cdk import Acknowledgment, Duration, Stack, Token, Validations
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
@@ -28,6 +30,8 @@ HANDLER = "grantguard.posture_handler.lambda_handler"
 # The credential report can take up to a minute to generate (the adapter waits 60 s for it);
 # the rest of the pass is a handful of reads.
 TIMEOUT = Duration.minutes(3)
+# In organization mode one run passes over every account, four at a time: Lambda's maximum.
+ORGANIZATION_TIMEOUT = Duration.minutes(15)
 
 # Exactly what grantguard.adapters.account.Boto3Account calls in an account pass. STS
 # GetCallerIdentity (the account id) is also called; it needs no permission and cannot be denied.
@@ -140,6 +144,47 @@ def self_check_statements(
     ]
 
 
+def read_statements(stack: Stack) -> list[iam.PolicyStatement]:
+    """What an account pass reads: the account's posture, AWS managed policies, keys, trails."""
+    return [
+        iam.PolicyStatement(
+            sid="ReadAccountPosture", actions=list(ACCOUNT_READ_ACTIONS), resources=["*"]
+        ),
+        iam.PolicyStatement(
+            sid="ReadAwsManagedPolicies",
+            actions=list(AWS_POLICY_READ_ACTIONS),
+            resources=[f"arn:{stack.partition}:iam::aws:policy/*"],
+        ),
+        iam.PolicyStatement(
+            sid="ReadAccessKeys", actions=list(KEY_READ_ACTIONS), resources=[_users(stack)]
+        ),
+        iam.PolicyStatement(
+            sid="ReadTrails",
+            actions=list(TRAIL_READ_ACTIONS),
+            resources=[f"arn:{stack.partition}:cloudtrail:*:*:trail/*"],
+        ),
+    ]
+
+
+def remedy_statements(stack: Stack, config: GrantGuardConfig) -> list[iam.PolicyStatement]:
+    """What an account pass may change, each only when its flag allows."""
+    users = _users(stack)
+    statements: list[iam.PolicyStatement] = []
+    if config.deactivates_keys:
+        statements.append(
+            iam.PolicyStatement(
+                sid="DeactivateUnusedKeys",
+                actions=list(KEY_DEACTIVATE_ACTIONS),
+                resources=[users],
+            )
+        )
+    return statements + opt_in_statements(stack, config, users)
+
+
+def _users(stack: Stack) -> str:
+    return f"arn:{stack.partition}:iam::{stack.account}:user/*"
+
+
 def posture_policy(
     stack: Stack,
     config: GrantGuardConfig,
@@ -152,35 +197,7 @@ def posture_policy(
 ) -> iam.PolicyDocument:
     """The posture role's whole grant; each action that changes IAM only when its flag allows
     (config.deactivates_keys, guards_console_users, resets_stale_passwords, canary_user)."""
-    users = f"arn:{stack.partition}:iam::{stack.account}:user/*"
-    statements = [
-        iam.PolicyStatement(
-            sid="ReadAccountPosture", actions=list(ACCOUNT_READ_ACTIONS), resources=["*"]
-        ),
-        iam.PolicyStatement(
-            sid="ReadAwsManagedPolicies",
-            actions=list(AWS_POLICY_READ_ACTIONS),
-            resources=[f"arn:{stack.partition}:iam::aws:policy/*"],
-        ),
-        iam.PolicyStatement(
-            sid="ReadAccessKeys", actions=list(KEY_READ_ACTIONS), resources=[users]
-        ),
-        iam.PolicyStatement(
-            sid="ReadTrails",
-            actions=list(TRAIL_READ_ACTIONS),
-            resources=[f"arn:{stack.partition}:cloudtrail:*:*:trail/*"],
-        ),
-    ]
-    statements += self_check
-    if config.deactivates_keys:
-        statements.append(
-            iam.PolicyStatement(
-                sid="DeactivateUnusedKeys",
-                actions=list(KEY_DEACTIVATE_ACTIONS),
-                resources=[users],
-            )
-        )
-    statements += opt_in_statements(stack, config, users)
+    statements = [*read_statements(stack), *self_check, *remedy_statements(stack, config)]
     statements += [
         iam.PolicyStatement(sid="PublishDigest", actions=["sns:Publish"], resources=[topic_arn]),
         iam.PolicyStatement(
@@ -242,6 +259,15 @@ def opt_in_statements(
     return statements
 
 
+@dataclass(frozen=True)
+class OrganizationAccess:
+    """What organization mode adds to the posture function (infra.organization builds it)."""
+
+    role_name: str  # fixed: member roles trust it by ARN
+    statements: list[iam.PolicyStatement]
+    environment: dict[str, str]
+
+
 class Posture(Construct):
     """The posture function, its role, daily schedule, dead-letter queue and failure queue."""
 
@@ -253,6 +279,7 @@ class Posture(Construct):
         config: GrantGuardConfig,
         alerting: Alerting,
         responder: Responder,
+        organization: OrganizationAccess | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
@@ -277,6 +304,8 @@ class Posture(Construct):
                 key_arn=alerting.key.key_arn,
             ),
         )
+        if organization:
+            self.policy.add_statements(*organization.statements)
         self.role = iam.Role(
             self,
             "FunctionRole",
@@ -289,6 +318,7 @@ class Posture(Construct):
             + ("; the canary grant" if config.canary_user else "")
             + ".",
             inline_policies={"Posture": self.policy},
+            role_name=organization.role_name if organization else None,
         )
         self.function = runtime.function(
             self,
@@ -296,7 +326,7 @@ class Posture(Construct):
             "policies held) and self-check.",
             handler=HANDLER,
             role=self.role,
-            timeout=TIMEOUT,
+            timeout=ORGANIZATION_TIMEOUT if organization else TIMEOUT,
             # One pass at a time: a second concurrent run would only publish a duplicate digest.
             reserved_concurrency=1,
             log_group=self.log_group,
@@ -312,6 +342,7 @@ class Posture(Construct):
                 "POWERTOOLS_SERVICE_NAME": "grantguard-posture",
                 "POWERTOOLS_METRICS_NAMESPACE": "GrantGuard",
                 "POWERTOOLS_LOG_LEVEL": "INFO",
+                **(organization.environment if organization else {}),
             },
         )
         self.rule = events.Rule(

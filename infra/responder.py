@@ -119,6 +119,81 @@ def iam_statements(stack: Stack) -> list[iam.PolicyStatement]:
     return statements
 
 
+def environment(
+    config: GrantGuardConfig, *, topic_arn: str, table_name: str, role_arn: str
+) -> dict[str, str]:
+    """The responder's settings as environment variables (grantguard.settings reads them);
+    the organization responder gets the same ones and its own."""
+    return {
+        "GG_MODE": config.mode,
+        "GG_REVERT_AT": config.revert_at,
+        "GG_ALERT_TOPIC_ARN": topic_arn,
+        "GG_ALLOW_ACTORS": json.dumps(list(config.allow_actors)),
+        "GG_PROTECTED_POLICIES": json.dumps(list(config.protected_policies)),
+        "GG_PROTECTED_PRINCIPALS": json.dumps(list(config.protected_principals)),
+        "GG_REVERT_AT_FOR": json.dumps(dict(config.revert_at_for), sort_keys=True),
+        "GG_TRUSTED_ACCOUNTS": json.dumps(list(config.trusted_accounts)),
+        "GG_ORGANIZATION_ID": config.organization_id,
+        "GG_EXEMPT_TAG": config.exempt_tag,
+        "GG_IDEMPOTENCY_TABLE": table_name,
+        "GG_OWN_ROLE_ARN": role_arn,
+        "POWERTOOLS_SERVICE_NAME": "grantguard",
+        "POWERTOOLS_METRICS_NAMESPACE": "GrantGuard",
+        "POWERTOOLS_LOG_LEVEL": "INFO",
+    }
+
+
+def never_touch_statements(
+    config: GrantGuardConfig, partition: str, account: str, own_roles: list[str]
+) -> list[iam.PolicyStatement]:
+    """Deny statements: IAM refuses what GrantGuard must never revert, whatever the code decides.
+
+    `own_roles`: the ARNs of GrantGuard's roles in that account, untouchable beside the
+    service-linked and IAM Identity Center roles.
+    """
+    changes = sorted(permissions.changes())
+    roles = f"arn:{partition}:iam::{account}:role"
+    untouchable = [
+        f"{roles}/aws-service-role/*",  # service-linked roles
+        f"{roles}/aws-reserved/sso.amazonaws.com/*",  # IAM Identity Center's roles
+        f"{roles}/*AWSReservedSSO_*",  # ... and their names at any path
+        *own_roles,
+    ]
+    statements = [
+        iam.PolicyStatement(
+            sid="NeverRevertServiceSsoOrOwnRoles",
+            effect=iam.Effect.DENY,
+            actions=changes,
+            resources=untouchable,
+        ),
+        # Detach (and attach) name the policy in iam:PolicyARN.
+        iam.PolicyStatement(
+            sid="NeverDetachProtectedPolicies",
+            effect=iam.Effect.DENY,
+            actions=[a for a in changes if a.startswith(("iam:Detach", "iam:Attach"))],
+            resources=["*"],
+            conditions={"ArnLike": {"iam:PolicyARN": list(config.protected_policies)}},
+        ),
+        # A version change acts on the policy itself: it is the resource.
+        iam.PolicyStatement(
+            sid="NeverChangeProtectedPolicies",
+            effect=iam.Effect.DENY,
+            actions=[a for a in changes if permissions.resource_kind(a) == "policy"],
+            resources=list(config.protected_policies),
+        ),
+    ]
+    if config.protected_principals:
+        statements.append(
+            iam.PolicyStatement(
+                sid="NeverRevertProtectedPrincipals",
+                effect=iam.Effect.DENY,
+                actions=[a for a in changes if permissions.resource_kind(a) != "policy"],
+                resources=list(config.protected_principals),
+            )
+        )
+    return statements
+
+
 class Responder(Construct):
     """The function, its role, rule, idempotency table, dead-letter queue and failure queue."""
 
@@ -170,23 +245,12 @@ class Responder(Construct):
             log_group=self.log_group,
             max_event_age=Duration.hours(1),
             failure_queue=self.failure_queue,
-            environment={
-                "GG_MODE": config.mode,
-                "GG_REVERT_AT": config.revert_at,
-                "GG_ALERT_TOPIC_ARN": alerting.alert_topic.topic_arn,
-                "GG_ALLOW_ACTORS": json.dumps(list(config.allow_actors)),
-                "GG_PROTECTED_POLICIES": json.dumps(list(config.protected_policies)),
-                "GG_PROTECTED_PRINCIPALS": json.dumps(list(config.protected_principals)),
-                "GG_REVERT_AT_FOR": json.dumps(dict(config.revert_at_for), sort_keys=True),
-                "GG_TRUSTED_ACCOUNTS": json.dumps(list(config.trusted_accounts)),
-                "GG_ORGANIZATION_ID": config.organization_id,
-                "GG_EXEMPT_TAG": config.exempt_tag,
-                "GG_IDEMPOTENCY_TABLE": self.table.table_name,
-                "GG_OWN_ROLE_ARN": self.role.role_arn,
-                "POWERTOOLS_SERVICE_NAME": "grantguard",
-                "POWERTOOLS_METRICS_NAMESPACE": "GrantGuard",
-                "POWERTOOLS_LOG_LEVEL": "INFO",
-            },
+            environment=environment(
+                config,
+                topic_arn=alerting.alert_topic.topic_arn,
+                table_name=self.table.table_name,
+                role_arn=self.role.role_arn,
+            ),
         )
         pattern = kinds.event_pattern()
         self.rule = events.Rule(
@@ -265,48 +329,8 @@ class Responder(Construct):
         (IAM's resource for RemoveUserFromGroup is the group).
         """
         stack = Stack.of(self)
-        partition, account = stack.partition, stack.account
-        changes = sorted(permissions.changes())
-        roles = f"arn:{partition}:iam::{account}:role"
-        untouchable = [
-            f"{roles}/aws-service-role/*",  # service-linked roles
-            f"{roles}/aws-reserved/sso.amazonaws.com/*",  # IAM Identity Center's roles
-            f"{roles}/*AWSReservedSSO_*",  # ... and their names at any path
-            self.role.role_arn,
-            *(role.role_arn for role in others),
-        ]
-        statements = [
-            iam.PolicyStatement(
-                sid="NeverRevertServiceSsoOrOwnRoles",
-                effect=iam.Effect.DENY,
-                actions=changes,
-                resources=untouchable,
-            ),
-            # Detach (and attach) name the policy in iam:PolicyARN.
-            iam.PolicyStatement(
-                sid="NeverDetachProtectedPolicies",
-                effect=iam.Effect.DENY,
-                actions=[a for a in changes if a.startswith(("iam:Detach", "iam:Attach"))],
-                resources=["*"],
-                conditions={"ArnLike": {"iam:PolicyARN": list(config.protected_policies)}},
-            ),
-            # A version change acts on the policy itself: it is the resource.
-            iam.PolicyStatement(
-                sid="NeverChangeProtectedPolicies",
-                effect=iam.Effect.DENY,
-                actions=[a for a in changes if permissions.resource_kind(a) == "policy"],
-                resources=list(config.protected_policies),
-            ),
-        ]
-        if config.protected_principals:
-            statements.append(
-                iam.PolicyStatement(
-                    sid="NeverRevertProtectedPrincipals",
-                    effect=iam.Effect.DENY,
-                    actions=[a for a in changes if permissions.resource_kind(a) != "policy"],
-                    resources=list(config.protected_principals),
-                )
-            )
+        own_roles = [self.role.role_arn, *(role.role_arn for role in others)]
+        statements = never_touch_statements(config, stack.partition, stack.account, own_roles)
         return iam.Policy(self, "NeverTouch", statements=statements, roles=[self.role])
 
     def _acknowledge(self) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Validations
 from aws_cdk import aws_iam as iam
@@ -58,13 +59,26 @@ def function(
     handler: str,
     role: iam.Role,
     timeout: Duration,
-    reserved_concurrency: int,
+    reserved_concurrency: int | None,
     log_group: logs.ILogGroup,
-    max_event_age: Duration,
-    failure_queue: sqs.IQueue,
+    max_event_age: Duration | None,
+    failure_queue: sqs.IQueue | None,
     environment: dict[str, str],
 ) -> lambda_.Function:
-    """A GrantGuard function: shared runtime, asset, layer, tracing, JSON logs, async retries."""
+    """A GrantGuard function: shared runtime, asset, layer, tracing, JSON logs, async retries.
+
+    `failure_queue` None: a function not invoked asynchronously (an SQS event source's), which
+    gets no asynchronous retry settings or on-failure destination.
+    """
+    asynchronous: dict[str, Any] = (
+        {}
+        if failure_queue is None
+        else {
+            "retry_attempts": 2,
+            "max_event_age": max_event_age,
+            "on_failure": destinations.SqsDestination(failure_queue),
+        }
+    )
     return lambda_.Function(
         scope,
         "Function",
@@ -84,10 +98,8 @@ def function(
         logging_format=lambda_.LoggingFormat.JSON,
         application_log_level_v2=lambda_.ApplicationLogLevel.INFO,
         system_log_level_v2=lambda_.SystemLogLevel.WARN,
-        retry_attempts=2,
-        max_event_age=max_event_age,
-        on_failure=destinations.SqsDestination(failure_queue),
         environment=environment,
+        **asynchronous,
     )
 
 
@@ -101,13 +113,24 @@ def log_group(scope: Construct, construct_id: str, retention_days: int) -> logs.
     )
 
 
-def queue(scope: Construct, construct_id: str) -> sqs.Queue:
+def queue(
+    scope: Construct,
+    construct_id: str,
+    *,
+    queue_name: str | None = None,
+    visibility_timeout: Duration | None = None,
+    dead_letter_queue: sqs.DeadLetterQueue | None = None,
+) -> sqs.Queue:
+    """An SSE-encrypted, TLS-only queue keeping messages 14 days."""
     return sqs.Queue(
         scope,
         construct_id,
         encryption=sqs.QueueEncryption.SQS_MANAGED,
         enforce_ssl=True,
         retention_period=Duration.days(14),
+        queue_name=queue_name,
+        visibility_timeout=visibility_timeout,
+        dead_letter_queue=dead_letter_queue,
     )
 
 

@@ -29,6 +29,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra import runtime
@@ -224,7 +225,14 @@ class Tamper(Construct):
                     SELECTORS_THAT_MAY_DROP_MANAGEMENT_EVENTS
                 )
             self.rules[watch.slug] = self._rule(topic, watch, name, event_pattern)
-        self._allow_events_to_publish(stack, alerting.key, topic)
+        allow_rules_to_publish(
+            "Tamper",
+            source_account=stack.account,
+            rule_arns=rule_arns(stack),
+            key=alerting.key,
+            topic=topic,
+            dead_letter_queue=self.dead_letter_queue,
+        )
         self.alarm = cloudwatch.Alarm(
             self,
             "DeadLetters",
@@ -289,53 +297,63 @@ class Tamper(Construct):
                 detail=detail,
             ),
             targets=[
-                _TopicTarget(
+                TopicTarget(
                     topic.topic_arn,
                     events.RuleTargetInput.from_text(
-                        _fill(text, {k: events.EventField.from_path(p) for k, p in paths.items()})
+                        fill(text, {k: events.EventField.from_path(p) for k, p in paths.items()})
                     ),
                     self.dead_letter_queue.queue_arn,
                 )
             ],
         )
 
-    def _allow_events_to_publish(self, stack: Stack, key: kms.IKey, topic: sns.ITopic) -> None:
-        # Only these rules may use the key and publish: the SourceArn condition names them.
-        conditions = {
-            "StringEquals": {"aws:SourceAccount": stack.account},
-            "ArnEquals": {"aws:SourceArn": rule_arns(stack)},
-        }
-        key.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="AllowTamperRulesToUseTheKey",
-                principals=[iam.ServicePrincipal("events.amazonaws.com")],
-                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
-                resources=["*"],
-                conditions=conditions,
-            )
+
+def allow_rules_to_publish(
+    label: str,
+    *,
+    source_account: str,
+    rule_arns: list[str],
+    key: kms.IKey,
+    topic: sns.ITopic,
+    dead_letter_queue: sqs.IQueue,
+) -> None:
+    """Let exactly the rules `rule_arns` use the key, publish to `topic` and dead-letter: the
+    aws:SourceArn condition names them (statement ids Allow{label}RulesTo...)."""
+    conditions = {
+        "StringEquals": {"aws:SourceAccount": source_account},
+        "ArnEquals": {"aws:SourceArn": rule_arns},
+    }
+    key.add_to_resource_policy(
+        iam.PolicyStatement(
+            sid=f"Allow{label}RulesToUseTheKey",
+            principals=[iam.ServicePrincipal("events.amazonaws.com")],
+            actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+            resources=["*"],
+            conditions=conditions,
         )
-        self.dead_letter_queue.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="AllowTamperRulesToDeadLetter",
-                principals=[iam.ServicePrincipal("events.amazonaws.com")],
-                actions=["sqs:SendMessage"],
-                resources=[self.dead_letter_queue.queue_arn],
-                conditions=conditions,
-            )
+    )
+    dead_letter_queue.add_to_resource_policy(
+        iam.PolicyStatement(
+            sid=f"Allow{label}RulesToDeadLetter",
+            principals=[iam.ServicePrincipal("events.amazonaws.com")],
+            actions=["sqs:SendMessage"],
+            resources=[dead_letter_queue.queue_arn],
+            conditions=conditions,
         )
-        topic.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="AllowTamperRulesToPublish",
-                principals=[iam.ServicePrincipal("events.amazonaws.com")],
-                actions=["sns:Publish"],
-                resources=[topic.topic_arn],
-                conditions=conditions,
-            )
+    )
+    topic.add_to_resource_policy(
+        iam.PolicyStatement(
+            sid=f"Allow{label}RulesToPublish",
+            principals=[iam.ServicePrincipal("events.amazonaws.com")],
+            actions=["sns:Publish"],
+            resources=[topic.topic_arn],
+            conditions=conditions,
         )
+    )
 
 
 @jsii.implements(events.IRuleTarget)
-class _TopicTarget:
+class TopicTarget:
     """The operations topic as a rule target, without the grants targets.SnsTopic would add.
 
     targets.SnsTopic lets events.amazonaws.com publish (and use the key) with no condition, i.e.
@@ -360,7 +378,7 @@ class _TopicTarget:
         )
 
 
-def _fill(text: str, fields: dict[str, str]) -> str:
+def fill(text: str, fields: dict[str, str]) -> str:
     for key, field in fields.items():
         text = text.replace(f"<{key}>", field)
     return text

@@ -102,3 +102,52 @@ def synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
         template_path=Path(artifact.template_full_path),
         seconds=seconds,
     )
+
+
+ORG_ID = "o-abcdefghij"
+MANAGEMENT_ACCOUNT = "111111111111"
+# Organization mode on, with a management account, a reservation and overrides.
+ORG_OVERRIDES: dict[str, Any] = {
+    **OVERRIDES,
+    "organizationId": ORG_ID,
+    "reservedConcurrency": 7,
+    "organization": {
+        "enabled": True,
+        "targetOus": ["ou-ab12-cdef3456", "r-ab12"],
+        "managementAccount": MANAGEMENT_ACCOUNT,
+        "maxConcurrency": 9,
+        "overrides": {
+            "222222222222": {"mode": "enforce", "revertAt": "HIGH"},
+            "ou-ab12-cdef3456": {"allowActors": ["arn:aws:iam::*:role/platform-*"]},
+        },
+    },
+}
+
+
+@dataclass(frozen=True)
+class OrgSynth(Synth):
+    management_template: dict[str, Any]
+    management_template_path: Path
+
+
+@pytest.fixture(scope="session")
+def org_synth(tmp_path_factory: pytest.TempPathFactory) -> OrgSynth:
+    """The app in organization mode: the central stack and GrantGuardManagement."""
+    outdir = tmp_path_factory.mktemp("cdk.out.org")
+    started = time.perf_counter()
+    context = {**cdk_json_context(), **ORG_OVERRIDES, "aws:cdk:enable-asset-metadata": True}
+    app = App(context=context, outdir=str(outdir))
+    stack = create(app, environ={})
+    assembly = app.synth()
+    seconds = time.perf_counter() - started
+    central = assembly.get_stack_by_name(STACK_NAME)
+    management = assembly.get_stack_by_name("GrantGuardManagement")
+    return OrgSynth(
+        app=app,
+        stack=stack,
+        template=dict(central.template),
+        template_path=Path(central.template_full_path),
+        seconds=seconds,
+        management_template=dict(management.template),
+        management_template_path=Path(management.template_full_path),
+    )

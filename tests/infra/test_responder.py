@@ -318,7 +318,8 @@ def test_the_function_runs_on_the_newest_python_on_arm64(synth: Synth) -> None:
     assert props["Architectures"] == ["arm64"]
     assert props["Handler"] == "grantguard.handler.lambda_handler"
     assert props["TracingConfig"] == {"Mode": "Active"}
-    assert props["ReservedConcurrentExecutions"] == 5
+    # Unset by default: a reservation fails the deploy in an account with a reduced quota.
+    assert "ReservedConcurrentExecutions" not in props
     assert props["Timeout"] == 30
     assert props["MemorySize"] == 256
 
