@@ -19,7 +19,7 @@ import json
 import os
 import random
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
@@ -77,6 +77,18 @@ def backoff_s(receive_count: int) -> int:
     return random.randint(BACKOFF_FIRST_S // 2, max(ceiling, BACKOFF_FIRST_S))
 
 
+def organizations_reader(
+    env: Mapping[str, str], sessions: MemberSessions, home: str | None
+) -> Callable[[], Any] | None:
+    """Where Organizations is read: the management account's member role when
+    GG_MANAGEMENT_ACCOUNT names another account (the GrantGuardManagement stack puts the role
+    there); the function's own credentials otherwise (a delegated administrator)."""
+    management = env.get("GG_MANAGEMENT_ACCOUNT", "").strip()
+    if not management or management == home:
+        return None
+    return lambda: session.client("organizations", sessions.session(management))
+
+
 class OrgRuntime:
     """The warm container: member credentials, the directory, one Responder per account."""
 
@@ -90,9 +102,11 @@ class OrgRuntime:
         self.workers = _workers(env)
         self.sessions = MemberSessions(role_name, session.client("sts"))
         switch_role = env.get("GG_SWITCH_ROLE_NAME", "").strip() or None
-        self.directory = Boto3Directory(switch_role=switch_role)
         home = build_responder(runtime_config, settings, Budget())
         self.home_account = home_account(settings)
+        self.directory = Boto3Directory(
+            organizations_reader(env, self.sessions, self.home_account), switch_role=switch_role
+        )
 
         def factory(account_id: str, placed: config.Settings) -> Responder:
             own = account_id == self.home_account

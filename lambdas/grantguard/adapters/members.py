@@ -130,10 +130,16 @@ class MemberSessions:
 
 
 class Boto3Directory:
-    """Account name and OU path from Organizations, cached per account."""
+    """Account name and OU path from Organizations, cached per account.
+
+    Organizations answers these reads only in the management account or a delegated
+    administrator; `organizations` is a client, or a callable making one per read (the
+    management account's member role, whose credentials expire: a fresh client each time).
+    """
 
     def __init__(self, organizations: Any = None, switch_role: str | None = None) -> None:
-        self._client = session.LazyClient("organizations", organizations)
+        self._factory: Callable[[], Any] | None = organizations if callable(organizations) else None
+        self._client = session.LazyClient("organizations", None if self._factory else organizations)
         self.switch_role = switch_role
         self._places: dict[str, AccountPlace] = {}
         self._units: dict[str, OrgUnit] = {}
@@ -150,16 +156,21 @@ class Boto3Directory:
                 self._places[account_id] = place
         return place
 
+    def _organizations(self) -> Any:
+        return self._factory() if self._factory is not None else self._client.get()
+
     def _read(self, account_id: str) -> AccountPlace:
-        client = self._client.get()
+        client = self._organizations()
         try:
             name = client.describe_account(AccountId=account_id)["Account"].get("Name")
             path = self._path(client, account_id)
-        except (ClientError, BotoCoreError) as error:
+        except (ClientError, BotoCoreError, MemberUnreachable, TransientAwsError) as error:
             code = (
                 error.response.get("Error", {}).get("Code", "")
                 if isinstance(error, ClientError)
                 else type(error).__name__
+                if not isinstance(error, MemberUnreachable)
+                else "the management account's member role could not be assumed"
             )
             return AccountPlace(
                 account_id,
@@ -198,7 +209,7 @@ class Boto3Directory:
 
     def accounts(self) -> list[AccountPlace]:
         """Every ACTIVE account of the organization, placed (the daily posture run)."""
-        client = self._client.get()
+        client = self._organizations()
         found: list[AccountPlace] = []
         for page in client.get_paginator("list_accounts").paginate():
             for account in page["Accounts"]:

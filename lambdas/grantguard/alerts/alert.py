@@ -376,7 +376,7 @@ def _json_body(
         "reasons": list(decision.reasons) if decision else [],
         "problem": outcome.problem,
         "undo_command": undo_command,
-        "links": {label.lower(): url for label, url in links(facts, grant)},
+        "links": {label.lower(): url for label, url in _links(facts, grant, place)},
     }
     if outcome.context is not None:
         body["context"] = outcome.context.to_dict()

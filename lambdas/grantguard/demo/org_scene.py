@@ -27,6 +27,7 @@ IDEMPOTENCY_TABLE = "grantguard-idempotency"
 SNAPSHOT_TABLE = "grantguard-snapshots"
 CENTRAL_ROLE = "GrantGuard-OrgResponder"
 CENTRAL_NAME = "security"
+MANAGEMENT_STACK = "GrantGuardManagement"
 
 
 @dataclass
@@ -52,7 +53,7 @@ class OrgWorld:
     central_account: str
     bus: org_emulator.CentralBus
     inbox: resources.Inbox
-    instances: list[str]  # accounts the StackSet reached
+    instances: list[str]  # accounts the StackSet reached (the management account never)
 
     def member(self, account_id: str) -> boto3.session.Session:
         return org_emulator.session_for(account_id, session=self.management)
@@ -69,6 +70,7 @@ class OrgWorld:
             "GG_MEMBER_ROLE_NAME": org_emulator.MEMBER_ROLE,
             "GG_SWITCH_ROLE_NAME": org_emulator.ACCESS_ROLE,
             "GG_ORGANIZATION_ID": self.layout.org_id,
+            "GG_MANAGEMENT_ACCOUNT": self.layout.management_id,
             "GG_ORG_OVERRIDES": json.dumps(dict(overrides), sort_keys=True),
             "POWERTOOLS_SERVICE_NAME": "grantguard",
             "POWERTOOLS_METRICS_NAMESPACE": "GrantGuardOrgLocal",
@@ -103,6 +105,14 @@ def build(
     filled = {k: v.format(central=central_account) for k, v in (parameters or {}).items()}
     instances = org_emulator.deploy_stack_set(
         template, list(layout.ous.values()), filled, session=management
+    )
+    # StackSets never reach the management account: it gets the same template as a plain
+    # stack (the app's GrantGuardManagement stack), which holds the role Organizations is read by.
+    management.client("cloudformation").create_stack(
+        StackName=MANAGEMENT_STACK,
+        TemplateBody=json.dumps(template),
+        Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in filled.items()],
+        Capabilities=["CAPABILITY_NAMED_IAM"],
     )
     return OrgWorld(layout, management, central, central_account, bus, inbox, instances)
 
