@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import threading
@@ -218,3 +219,49 @@ def test_importing_the_org_posture_service_loads_no_boto3() -> None:
         [sys.executable, "-c", probe], check=False, capture_output=True, text=True, timeout=60
     )
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+# ---- the Lambda shell's settings ----------------------------------------------------------------
+
+
+def test_without_org_posture_the_shell_stays_single_account() -> None:
+    from grantguard.posture_handler import load_org_config
+
+    assert load_org_config({}) is None
+    assert load_org_config({"GG_ORG_POSTURE": "false", "GG_POSTURE_WORKERS": "99"}) is None
+
+
+def test_org_posture_reads_the_role_workers_and_switch_role() -> None:
+    from grantguard.posture_handler import OrgPostureConfig, load_org_config
+
+    env = {"GG_ORG_POSTURE": "TRUE", "GG_MEMBER_ROLE_NAME": "GrantGuardMember"}
+    assert load_org_config(env) == OrgPostureConfig("GrantGuardMember", 4, None)
+    env |= {"GG_POSTURE_WORKERS": "16", "GG_SWITCH_ROLE_NAME": "OnCall"}
+    assert load_org_config(env) == OrgPostureConfig("GrantGuardMember", 16, "OnCall")
+
+
+@pytest.mark.parametrize(
+    ("env", "said"),
+    [
+        ({"GG_ORG_POSTURE": "yes"}, "GG_ORG_POSTURE='yes' must be 'true' or 'false'"),
+        ({"GG_ORG_POSTURE": "true"}, "GG_MEMBER_ROLE_NAME is not set"),
+        (
+            {"GG_ORG_POSTURE": "true", "GG_MEMBER_ROLE_NAME": "r", "GG_POSTURE_WORKERS": "0"},
+            "GG_POSTURE_WORKERS='0' must be a whole number from 1 to 16",
+        ),
+        (
+            {"GG_ORG_POSTURE": "true", "GG_MEMBER_ROLE_NAME": "r", "GG_POSTURE_WORKERS": "17"},
+            "from 1 to 16",
+        ),
+        (
+            {"GG_ORG_POSTURE": "true", "GG_MEMBER_ROLE_NAME": "r", "GG_POSTURE_WORKERS": "four"},
+            "from 1 to 16",
+        ),
+    ],
+)
+def test_bad_org_posture_settings_are_named(env: dict[str, str], said: str) -> None:
+    from grantguard.posture_handler import load_org_config
+    from grantguard.settings import ConfigError
+
+    with pytest.raises(ConfigError, match=re.escape(said)):
+        load_org_config(env)
