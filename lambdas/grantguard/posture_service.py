@@ -87,6 +87,19 @@ class PostureRun:
         }
 
 
+@dataclass(frozen=True)
+class AccountCheck:
+    """One account's posture pass before any digest: what was found and what was changed."""
+
+    account_id: str
+    findings: tuple[PostureFinding, ...]
+    deactivated: tuple[KeyRef, ...] = ()
+    actions: tuple[PostureAction, ...] = ()
+    canary_user: str | None = None
+    snapshot_records: int | None = None
+    snapshot_problem: str | None = None
+
+
 def run_posture(
     account: AccountPort,
     publisher: AlertPublisher | None,
@@ -99,11 +112,57 @@ def run_posture(
     reset_passwords: bool = False,
     canary_user: str | None = None,
 ) -> PostureRun:
-    """One posture pass; `deactivate`, `guard_mfa` and `reset_passwords` are the caller's
-    enforce-mode-and-flag decisions, `canary_user` the canary's user (None: no canary), `guard`
-    the self-check (its findings join the digest). AccountReadError when the account cannot be
-    observed."""
-    observation = account.observe()
+    """One posture pass and its digest, published; `deactivate`, `guard_mfa` and
+    `reset_passwords` are the caller's enforce-mode-and-flag decisions, `canary_user` the
+    canary's user (None: no canary), `guard` the self-check (its findings join the digest).
+    AccountReadError when the account cannot be observed."""
+    check = check_account(
+        account,
+        now,
+        deactivate,
+        guard,
+        snapshots=snapshots,
+        guard_mfa=guard_mfa,
+        reset_passwords=reset_passwords,
+        canary_user=canary_user,
+    )
+    alert = render_digest(
+        check.findings,
+        check.account_id,
+        now,
+        check.deactivated,
+        actions=check.actions,
+        canary_user=check.canary_user,
+    )
+    message_id = publisher.publish(alert) if publisher is not None else None
+    return PostureRun(
+        check.account_id,
+        check.findings,
+        check.deactivated,
+        alert,
+        message_id,
+        check.snapshot_records,
+        check.snapshot_problem,
+        check.actions,
+        check.canary_user,
+    )
+
+
+def check_account(
+    account: AccountPort,
+    now: datetime,
+    deactivate: bool = False,
+    guard: Callable[[], Sequence[PostureFinding]] | None = None,
+    *,
+    snapshots: SnapshotStore | None = None,
+    guard_mfa: bool = False,
+    reset_passwords: bool = False,
+    canary_user: str | None = None,
+    account_id: str | None = None,
+) -> AccountCheck:
+    """The per-account part of `run_posture`, publishing nothing (the org run renders one digest
+    for every account); `account_id` spares the adapter asking whose credentials it holds."""
+    observation = account.observe(account_id) if account_id else account.observe()
     written, problem = refresh_snapshot(snapshots, observation.authorization, now)
     if problem is None and snapshots is not None and observation.authorization is None:
         problem = observation.authorization_problem or "the authorization details were not read"
@@ -131,20 +190,14 @@ def run_posture(
     if canary_user:
         canary, failure = posture_actions.canary(account, observation, canary_user)
         findings += failure
-    alert = render_digest(
-        findings, observation.account_id, now, deactivated, actions=actions, canary_user=canary
-    )
-    message_id = publisher.publish(alert) if publisher is not None else None
-    return PostureRun(
+    return AccountCheck(
         observation.account_id,
         tuple(findings),
         tuple(deactivated),
-        alert,
-        message_id,
-        written,
-        problem,
         tuple(actions),
         canary,
+        written,
+        problem,
     )
 
 

@@ -175,6 +175,13 @@ class Boto3Account:
             path=str(meta.get("Path") or "/"),
         )
 
+    def account_id(self) -> str:
+        """The account the credentials belong to; AccountReadError when STS cannot say."""
+        try:
+            return self._caller_account()
+        except (ClientError, BotoCoreError) as error:
+            raise _describe(error, "GetCallerIdentity") from error
+
     def _caller_account(self) -> str:
         sts = session.client("sts", self._session)
         return str(sts.get_caller_identity()["Account"])

@@ -1,4 +1,8 @@
-"""The daily posture digest: one SNS message for on-call, machines and subscription filters."""
+"""The daily posture digest: one SNS message for on-call, machines and subscription filters.
+
+The organization's digest (org_digest) shows each account the same way, through the public
+helpers here: `finding_lines`, `deactivated_lines`, `other_changes`, `severity_counts`, `key_dict`.
+"""
 
 from __future__ import annotations
 
@@ -30,11 +34,11 @@ def render_digest(
     canary_user: str | None = None,
 ) -> Alert:
     ordered = sorted(findings, key=lambda f: f.rank)
-    worst = max((f.severity for f in ordered), default=Severity.NONE)
+    worst = worst_of(ordered)
     return Alert(
         subject=_subject(worst, len(ordered), account_id, len(deactivated_keys), len(actions)),
         email=_email(ordered, worst, account_id, now, deactivated_keys)
-        + _other_changes(actions, canary_user)
+        + other_changes(actions, canary_user)
         + WHY,
         json_body={
             "schema_version": SCHEMA_VERSION,
@@ -42,18 +46,9 @@ def render_digest(
             "account_id": account_id,
             "checked_at": now.isoformat(),
             "severity": worst.name,
-            "counts": _counts(ordered),
+            "counts": severity_counts(ordered),
             "findings": [f.to_dict() for f in ordered],
-            "deactivated_keys": [
-                {
-                    "user_name": k.user_name,
-                    "access_key_id": k.key_id,
-                    "created": k.created.isoformat(),
-                    "last_used": k.last_used.isoformat() if k.last_used else None,
-                    "reactivate_command": k.reactivate_command,
-                }
-                for k in deactivated_keys
-            ],
+            "deactivated_keys": [key_dict(k) for k in deactivated_keys],
             "actions": [a.to_dict() for a in actions],
             "canary_user": canary_user,
         },
@@ -61,9 +56,24 @@ def render_digest(
     )
 
 
-def _counts(findings: Sequence[PostureFinding]) -> dict[str, int]:
+def worst_of(findings: Sequence[PostureFinding]) -> Severity:
+    return max((f.severity for f in findings), default=Severity.NONE)
+
+
+def severity_counts(findings: Sequence[PostureFinding]) -> dict[str, int]:
+    """Findings per severity name, worst first."""
     counted = Counter(f.severity for f in findings)
     return {s.name: counted[s] for s in sorted(counted, reverse=True)}
+
+
+def key_dict(key: KeyRef) -> dict[str, str | None]:
+    return {
+        "user_name": key.user_name,
+        "access_key_id": key.key_id,
+        "created": key.created.isoformat(),
+        "last_used": key.last_used.isoformat() if key.last_used else None,
+        "reactivate_command": key.reactivate_command,
+    }
 
 
 def _subject(
@@ -78,7 +88,7 @@ def _subject(
     return shorten(subject, SUBJECT_MAX)
 
 
-def _other_changes(actions: Sequence[PostureAction], canary_user: str | None) -> str:
+def other_changes(actions: Sequence[PostureAction], canary_user: str | None) -> str:
     """What else the run changed, each with its undo command, and the canary."""
     lines: list[str] = []
     if actions:
@@ -108,27 +118,38 @@ def _email(
         f"GrantGuard daily posture check of account {clean(account_id)}, {now:%Y-%m-%d %H:%M} UTC."
     ]
     if findings:
-        counts = ", ".join(f"{n} {name}" for name, n in _counts(findings).items())
+        counts = ", ".join(f"{n} {name}" for name, n in severity_counts(findings).items())
         lines += ["", f"{len(findings)} findings ({counts}); worst: {worst.name}.", ""]
-        lines += [
-            f"- {f.severity.name} {f.check}: {clean(f.message)} Fix: {clean(f.remediation)}"
-            for f in findings[:EMAIL_FINDINGS_MAX]
-        ]
-        if len(findings) > EMAIL_FINDINGS_MAX:
-            lines.append(f"... and {len(findings) - EMAIL_FINDINGS_MAX} more in the JSON message.")
+        lines += finding_lines(findings)
     else:
         lines += ["", "No findings: every posture check passed."]
     if deactivated_keys:
-        lines += [
-            "",
-            f"GrantGuard deactivated {len(deactivated_keys)} access key(s) unused for more than "
-            f"{KEY_MAX_IDLE.days} days (enforce mode, deactivation flag on). To undo one, run its "
-            "command:",
-        ]
-        for key in deactivated_keys:
-            used = f"{key.last_used:%Y-%m-%d}" if key.last_used else "never"
-            lines.append(
-                f"- {key.user_name} {key.key_id} (created {key.created:%Y-%m-%d}, last used "
-                f"{used}): {key.reactivate_command}"
-            )
+        lines += ["", *deactivated_lines(deactivated_keys)]
     return "\n".join(lines) + "\n"
+
+
+def finding_lines(findings: Sequence[PostureFinding], limit: int = EMAIL_FINDINGS_MAX) -> list[str]:
+    """The worst `limit` findings (already ordered), one line each, then how many are left."""
+    lines = [
+        f"- {f.severity.name} {f.check}: {clean(f.message)} Fix: {clean(f.remediation)}"
+        for f in findings[:limit]
+    ]
+    if len(findings) > limit:
+        lines.append(f"... and {len(findings) - limit} more in the JSON message.")
+    return lines
+
+
+def deactivated_lines(deactivated_keys: Sequence[KeyRef]) -> list[str]:
+    """What was deactivated and, per key, the command that undoes it."""
+    lines = [
+        f"GrantGuard deactivated {len(deactivated_keys)} access key(s) unused for more than "
+        f"{KEY_MAX_IDLE.days} days (enforce mode, deactivation flag on). To undo one, run its "
+        "command:"
+    ]
+    for key in deactivated_keys:
+        used = f"{key.last_used:%Y-%m-%d}" if key.last_used else "never"
+        lines.append(
+            f"- {key.user_name} {key.key_id} (created {key.created:%Y-%m-%d}, last used "
+            f"{used}): {key.reactivate_command}"
+        )
+    return lines
