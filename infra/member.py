@@ -96,6 +96,13 @@ MEMBER_WATCHES = (
 )
 
 # Each wildcard in the member role's policy, with why a reviewer can accept it.
+# What the central functions read through the management account's member role.
+ORGANIZATION_READS = (
+    "organizations:DescribeAccount",
+    "organizations:DescribeOrganizationalUnit",
+    "organizations:ListAccounts",
+    "organizations:ListParents",
+)
 MEMBER_ROLE_WILDCARDS = {
     **{
         finding: reason
@@ -109,7 +116,10 @@ MEMBER_ROLE_WILDCARDS = {
         "The posture pass's GenerateCredentialReport, GetCredentialReport, "
         "GetAccountPasswordPolicy, GetAccountAuthorizationDetails, ListPolicies and "
         "DescribeTrails support no resource-level permissions; all are account-level reads. "
-        "The Deny statement on protected policies also names '*'."
+        "The Deny statement on protected policies also names '*'. Organizations' "
+        "DescribeAccount, ListParents, DescribeOrganizationalUnit and ListAccounts (read-only, "
+        "answered in the management account alone) name the organization's accounts and OUs, "
+        "whose ids are not known when the StackSet is written."
     ),
 }
 
@@ -261,6 +271,18 @@ class GrantGuardMemberStack(Stack):
                     statements=[
                         *posture.read_statements(self),
                         *posture.remedy_statements(self, self.config),
+                    ]
+                ),
+                # Used in the management account only (GrantGuardManagement): Organizations
+                # answers these reads there, and the central functions learn each account's
+                # name and OU through this role. Elsewhere Organizations refuses them.
+                "ReadOrganization": iam.PolicyDocument(
+                    statements=[
+                        iam.PolicyStatement(
+                            sid="ReadOrganization",
+                            actions=list(ORGANIZATION_READS),
+                            resources=["*"],
+                        )
                     ]
                 ),
             },

@@ -117,8 +117,18 @@ def posture_access(stack: Stack, config: GrantGuardConfig) -> OrganizationAccess
             "GG_MEMBER_ROLE_NAME": config.organization.member_role_name,
             "GG_ORG_POSTURE": "true",
             "GG_POSTURE_WORKERS": str(POSTURE_WORKERS),
+            **management_environment(config),
         },
     )
+
+
+def management_environment(config: GrantGuardConfig) -> dict[str, str]:
+    """GG_MANAGEMENT_ACCOUNT when managementAccount is set: the functions then read
+    Organizations through the member role GrantGuardManagement puts there; unset, with their
+    own credentials (the central account is then the management account or a delegated
+    administrator of Organizations)."""
+    account = config.organization.management_account
+    return {"GG_MANAGEMENT_ACCOUNT": account} if account else {}
 
 
 def environment_bytes(environment: Mapping[str, str]) -> int:
@@ -215,6 +225,7 @@ class Organization(Construct):
             "GG_SWITCH_ROLE_NAME": organization.switch_role_name,
             "GG_ACCOUNT_WORKERS": str(organization.account_workers),
             "GG_ORG_OVERRIDES": json.dumps(dict(organization.overrides), sort_keys=True),
+            **management_environment(config),
             "POWERTOOLS_SERVICE_NAME": "grantguard-org",
         }
         size = environment_bytes(environment)

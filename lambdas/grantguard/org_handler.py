@@ -19,7 +19,7 @@ import json
 import os
 import random
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
@@ -32,7 +32,12 @@ from aws_lambda_powertools.utilities.idempotency import (
 
 from grantguard import settings as config
 from grantguard.adapters import session
-from grantguard.adapters.members import Boto3Directory, MemberSessions, MemberUnreachable
+from grantguard.adapters.members import (
+    Boto3Directory,
+    MemberSessions,
+    MemberUnreachable,
+    organizations_reader,
+)
 from grantguard.budget import DEFAULT_REMAINING_S, MARGIN_S, Budget
 from grantguard.grants.cloudtrail import idempotency_key
 from grantguard.handler import IDEMPOTENCY_TTL_SECONDS, build_responder, stored_result
@@ -75,18 +80,6 @@ def backoff_s(receive_count: int) -> int:
     """How long a deferred event stays invisible: doubling per receive, with full jitter."""
     ceiling = min(BACKOFF_MAX_S, BACKOFF_FIRST_S * 2 ** max(receive_count - 1, 0))
     return random.randint(BACKOFF_FIRST_S // 2, max(ceiling, BACKOFF_FIRST_S))
-
-
-def organizations_reader(
-    env: Mapping[str, str], sessions: MemberSessions, home: str | None
-) -> Callable[[], Any] | None:
-    """Where Organizations is read: the management account's member role when
-    GG_MANAGEMENT_ACCOUNT names another account (the GrantGuardManagement stack puts the role
-    there); the function's own credentials otherwise (a delegated administrator)."""
-    management = env.get("GG_MANAGEMENT_ACCOUNT", "").strip()
-    if not management or management == home:
-        return None
-    return lambda: session.client("organizations", sessions.session(management))
 
 
 class OrgRuntime:

@@ -33,7 +33,12 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from grantguard.adapters import session
 from grantguard.adapters.account import Boto3Account
-from grantguard.adapters.members import Boto3Directory, MemberSessions, MemberUnreachable
+from grantguard.adapters.members import (
+    Boto3Directory,
+    MemberSessions,
+    MemberUnreachable,
+    organizations_reader,
+)
 from grantguard.adapters.selfcheck import Boto3GuardReader
 from grantguard.adapters.snapshot import DynamoSnapshotStore
 from grantguard.logs import json_line
@@ -189,7 +194,9 @@ def run_org(config: PostureConfig, org: OrgPostureConfig, context: Any) -> OrgPo
         return Boto3Account(region=region, boto_session=sessions.session(place.account_id))
 
     return run_org_posture(
-        Boto3Directory(switch_role=org.switch_role).accounts(),
+        Boto3Directory(
+            organizations_reader(os.environ, sessions, central_id), switch_role=org.switch_role
+        ).accounts(),
         port_for,
         _publisher(config.topic_arn),
         now=clock(),

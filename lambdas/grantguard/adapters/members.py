@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -127,6 +127,18 @@ class MemberSessions:
             aws_session_token=credentials["SessionToken"],
         )
         return _Held(made, expires_at)
+
+
+def organizations_reader(
+    env: Mapping[str, str], sessions: MemberSessions, home: str | None
+) -> Callable[[], Any] | None:
+    """Where Organizations is read: the management account's member role when
+    GG_MANAGEMENT_ACCOUNT names another account (the GrantGuardManagement stack puts the role
+    there); the function's own credentials otherwise (a delegated administrator)."""
+    management = env.get("GG_MANAGEMENT_ACCOUNT", "").strip()
+    if not management or management == home:
+        return None
+    return lambda: session.client("organizations", sessions.session(management))
 
 
 class Boto3Directory:
