@@ -16,11 +16,19 @@ PY_STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 CDK_OUT := cdk.out
 TEMPLATE := $(CDK_OUT)/GrantGuard.template.json
+# Organization mode, synthesized apart so the single-account template stays the default. The
+# ids are examples (the demo builds its own organization on the emulator).
+ORG_OUT := cdk.out.org
+ORG_TEMPLATE := $(ORG_OUT)/GrantGuard.template.json
+ORG_CONTEXT := -c organizationId=o-exampleorg1 \
+	-c 'organization={"enabled": true, "targetOus": ["r-exam"], "managementAccount": "123456789012"}'
 
-.PHONY: help install demo test lint format typecheck unit integration infra synth bench bench-context bench-adversarial bench-trail catalog clean
+PHONY_ORG := demo-org bench-org
+.PHONY: help install demo $(PHONY_ORG) test lint format typecheck unit integration infra synth bench bench-context bench-adversarial bench-trail catalog clean
 
 help:
 	@echo "make demo   - run the local demo on the embedded AWS emulator (installs what it needs)"
+	@echo "make demo-org - organization mode on the emulator: 3 member accounts, 2 OUs, a StackSet"
 	@echo "make test   - lint, type-check, unit, integration and infra tests"
 	@echo "make synth  - synthesize the CloudFormation template into $(CDK_OUT)/ (offline)"
 	@echo "make bench  - score all AWS managed policies beside cloudsplaining and parliament"
@@ -49,6 +57,12 @@ synth: $(TEMPLATE)
 
 demo: install $(TEMPLATE)
 	$(BIN)/grantguard demo --template $(TEMPLATE)
+
+$(ORG_TEMPLATE): $(PY_STAMP) $(NODE_STAMP) app.py cdk.json $(shell find infra lambdas -name '*.py' -o -name '*.json' -o -name '*.gz' 2>/dev/null)
+	cdk synth --quiet --output $(ORG_OUT) $(ORG_CONTEXT) >/dev/null
+
+demo-org: install $(ORG_TEMPLATE)
+	$(BIN)/grantguard demo-org --template $(ORG_TEMPLATE)
 
 lint: install
 	$(BIN)/ruff check .
@@ -91,4 +105,4 @@ catalog: install
 	$(BIN)/python scripts/build_arn_types.py
 
 clean:
-	rm -rf $(CDK_OUT) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(CDK_OUT) $(ORG_OUT) .pytest_cache .mypy_cache .ruff_cache

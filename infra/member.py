@@ -260,33 +260,38 @@ class GrantGuardMemberStack(Stack):
             assumed_by=trust(partition, central, self.config.organization_id),
             description="GrantGuard member: the central functions read IAM, revert grants and "
             "run the posture pass here.",
-            inline_policies={
-                "Responder": iam.PolicyDocument(statements=responder.iam_statements(self)),
-                "NeverTouch": iam.PolicyDocument(
-                    statements=responder.never_touch_statements(
-                        self.config, partition, account, own_roles
-                    )
-                ),
-                "Posture": iam.PolicyDocument(
-                    statements=[
-                        *posture.read_statements(self),
-                        *posture.remedy_statements(self, self.config),
-                    ]
-                ),
-                # Used in the management account only (GrantGuardManagement): Organizations
-                # answers these reads there, and the central functions learn each account's
-                # name and OU through this role. Elsewhere Organizations refuses them.
-                "ReadOrganization": iam.PolicyDocument(
-                    statements=[
-                        iam.PolicyStatement(
-                            sid="ReadOrganization",
-                            actions=list(ORGANIZATION_READS),
-                            resources=["*"],
-                        )
-                    ]
-                ),
-            },
         )
+        # Separate AWS::IAM::Policy resources rather than the role's Policies property: the same
+        # inline policies in IAM, and the emulator stores the role's own Policies as Python text
+        # (its GetAccountAuthorizationDetails then fails), which the demo would trip over.
+        documents = {
+            "Responder": iam.PolicyDocument(statements=responder.iam_statements(self)),
+            "NeverTouch": iam.PolicyDocument(
+                statements=responder.never_touch_statements(
+                    self.config, partition, account, own_roles
+                )
+            ),
+            "Posture": iam.PolicyDocument(
+                statements=[
+                    *posture.read_statements(self),
+                    *posture.remedy_statements(self, self.config),
+                ]
+            ),
+            # Used in the management account only (GrantGuardManagement): Organizations
+            # answers these reads there, and the central functions learn each account's
+            # name and OU through this role. Elsewhere Organizations refuses them.
+            "ReadOrganization": iam.PolicyDocument(
+                statements=[
+                    iam.PolicyStatement(
+                        sid="ReadOrganization",
+                        actions=list(ORGANIZATION_READS),
+                        resources=["*"],
+                    )
+                ]
+            ),
+        }
+        for policy_name, document in documents.items():
+            iam.Policy(role, policy_name, policy_name=policy_name, document=document, roles=[role])
         # cdk-nag writes an account given at synth (GrantGuardManagement's) as itself.
         account_id = "<AWS::AccountId>" if Token.is_unresolved(account) else account
         for finding, reason in MEMBER_ROLE_WILDCARDS.items():

@@ -17,6 +17,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for command in (score, respond, posture, demo, backtest):
         command.register(commands)
+    demo.register_org(commands)
     return parser
 
 

@@ -30,6 +30,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
+from botocore.exceptions import BotoCoreError, ClientError
 
 from grantguard.adapters import session
 from grantguard.adapters.account import Boto3Account
@@ -176,8 +177,10 @@ def record_org_metrics(run: OrgPostureRun) -> None:
     )
 
 
-# An account the org run lists as not checked, rather than failing everyone's digest.
-UNREACHABLE = (MemberUnreachable, AccountReadError, TransientAwsError)
+# An account the org run lists as not checked, rather than failing everyone's digest: its role
+# cannot be assumed, IAM could not be read, or AWS answered with an error the adapters did not
+# name (an HTTP 500, a response botocore cannot parse) - one account's AWS trouble, not a bug.
+UNREACHABLE = (MemberUnreachable, AccountReadError, TransientAwsError, BotoCoreError, ClientError)
 
 
 def run_org(config: PostureConfig, org: OrgPostureConfig, context: Any) -> OrgPostureRun:
