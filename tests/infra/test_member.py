@@ -52,8 +52,20 @@ def _of_type(template: dict[str, Any], kind: str) -> list[dict[str, Any]]:
 
 
 def _member_role(template: dict[str, Any]) -> dict[str, Any]:
-    (role,) = [
-        r for r in _of_type(template, "AWS::IAM::Role") if r["RoleName"] == "GrantGuardMember"
+    """The member role, with the inline policies attached to it by AWS::IAM::Policy resources
+    gathered under `Policies` (IAM holds and limits them as the role's inline policies)."""
+    ids = [
+        rid
+        for rid, r in template["Resources"].items()
+        if r["Type"] == "AWS::IAM::Role" and r["Properties"]["RoleName"] == "GrantGuardMember"
+    ]
+    (role_id,) = ids
+    role = dict(template["Resources"][role_id]["Properties"])
+    assert "Policies" not in role  # separate resources: the emulator mangles a role's own
+    role["Policies"] = [
+        {"PolicyName": p["PolicyName"], "PolicyDocument": p["PolicyDocument"]}
+        for p in _of_type(template, "AWS::IAM::Policy")
+        if {"Ref": role_id} in p["Roles"]
     ]
     return role
 
