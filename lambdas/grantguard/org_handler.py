@@ -102,8 +102,7 @@ class OrgRuntime:
         )
 
         def factory(account_id: str, placed: config.Settings) -> Responder:
-            own = account_id == self.home_account
-            member = None if own else self.sessions.session(account_id)
+            member = self.sessions.session(account_id)  # never the home account (ignored)
             return build_responder(runtime_config, placed, Budget(), member)
 
         self.org = OrgResponder(
@@ -114,6 +113,7 @@ class OrgRuntime:
             home.publisher,
             home,
             unreachable=(MemberUnreachable,),
+            home_account=self.home_account,
         )
         self.idempotency = IdempotencyConfig(expires_after_seconds=IDEMPOTENCY_TTL_SECONDS)
         assert runtime_config.idempotency_table is not None  # build_responder checked it

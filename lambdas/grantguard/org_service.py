@@ -26,6 +26,7 @@ from typing import Any, Generic, Protocol, TypeVar
 from aws_lambda_powertools import Logger
 
 from grantguard.alerts.alert import render_alert
+from grantguard.decision import Action, Decision
 from grantguard.grants.cloudtrail import parse_event
 from grantguard.grants.fields import bounded_raw_event
 from grantguard.grants.model import EventError
@@ -33,6 +34,7 @@ from grantguard.org.overrides import Overrides
 from grantguard.org.place import AccountPlace
 from grantguard.outcome import Outcome
 from grantguard.ports import AlertPublisher
+from grantguard.scoring.assessment import Severity
 from grantguard.service import Responder
 from grantguard.settings import ACCOUNT_DIGITS, Settings
 
@@ -78,6 +80,10 @@ class OrgResponder:
     publisher: AlertPublisher  # for the alerts no account's responder can send
     home: Responder  # the central account's own responder: events without an account
     unreachable: tuple[type[Exception], ...] = ()
+    # The central account: its grants reach its own responder from its default bus; when the
+    # StackSet also forwards them (the central account inside a target OU) they are ignored
+    # here, so no grant is handled, reverted or alerted twice.
+    home_account: str | None = None
     _responders: dict[str, tuple[Settings, Responder]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -97,6 +103,13 @@ class OrgResponder:
         """The event, by its account's responder (`before` sees it first: the budget)."""
         account = account_of(event)
         responder = self.home
+        if account is not None and account == self.home_account:
+            reason = (
+                "A forwarded grant of the central account itself; its own responder, on the "
+                "account's default bus, handles it."
+            )
+            ignored = Decision(Action.IGNORE, Severity.NONE, (reason,))
+            return Outcome(_grant_or_none(event), None, ignored, raw_event=event)
         if account is not None:  # None: unreadable, the home responder alerts it
             try:
                 responder = self.responder_for(account)
@@ -112,13 +125,17 @@ class OrgResponder:
         logger.warning("account unreachable", extra={"account_id": account, "problem": problem})
         place = self.directory.place(account)
         settings = self.overrides.for_place(self.settings, place)
-        try:
-            grant = parse_event(event)
-        except EventError:
-            grant = None
+        grant = _grant_or_none(event)
         outcome = Outcome(grant, None, None, problem=problem, raw_event=bounded_raw_event(event))
         message_id = self.publisher.publish(render_alert(outcome, settings))
         return replace(outcome, alerted=message_id is not None)
+
+
+def _grant_or_none(event: Any) -> Any:
+    try:
+        return parse_event(event)
+    except EventError:
+        return None
 
 
 class Fate(StrEnum):

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from grantguard.decision import Action
 from grantguard.demo import events
 from grantguard.org.overrides import Overrides, load
 from grantguard.org.place import AccountPlace, OrgUnit
@@ -21,7 +22,8 @@ ROOT = OrgUnit("r-ab12", "Root")
 PROD = OrgUnit("ou-ab12-prod0001", "Production")
 SANDBOX = OrgUnit("ou-ab12-sandbox1", "Sandbox")
 PROD_ACCOUNT, SANDBOX_ACCOUNT, GONE_ACCOUNT = "111111111111", "222222222222", "333333333333"
-OWN = "arn:aws:iam::999999999999:role/GrantGuard-OrgResponder"
+CENTRAL_ACCOUNT = "999999999999"
+OWN = f"arn:aws:iam::{CENTRAL_ACCOUNT}:role/GrantGuard-OrgResponder"
 
 
 class RoleMissing(Exception):
@@ -74,7 +76,14 @@ class Org:
         )
         home = Responder(settings=base, iam=FakeIam(), publisher=self.publisher)
         return OrgResponder(
-            base, rules, directory, self.factory, self.publisher, home, unreachable=(RoleMissing,)
+            base,
+            rules,
+            directory,
+            self.factory,
+            self.publisher,
+            home,
+            unreachable=(RoleMissing,),
+            home_account=CENTRAL_ACCOUNT,
         )
 
 
@@ -125,6 +134,14 @@ def test_an_account_without_the_role_is_alerted_and_the_next_account_still_flows
     assert "legacy (333333333333), OU Production" in alert.email
     assert '"eventName": "AttachUserPolicy"' in alert.email  # the event itself is kept
     assert after.reverted
+
+
+def test_a_forwarded_grant_of_the_central_account_is_left_to_its_own_responder() -> None:
+    org = Org()
+    outcome = org.responder(RULES).handle(grant_in(CENTRAL_ACCOUNT))
+    assert outcome.decision is not None and outcome.decision.action is Action.IGNORE
+    assert "its own responder" in outcome.decision.reasons[0]
+    assert org.built == [] and org.publisher.alerts == []
 
 
 def test_the_alert_links_first_into_the_account_by_switch_role() -> None:
