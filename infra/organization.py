@@ -42,6 +42,10 @@ HANDLER = "grantguard.org_handler.lambda_handler"
 TIMEOUT = Duration.seconds(300)
 QUEUE_NAME = "grantguard-org-events"
 POSTURE_WORKERS = 4
+# Receives before the dead-letter queue. A throttled account's events are handed back with a
+# delay doubling from 30 s to 15 min (org_handler.backoff_s): 20 receives ride out some
+# hours of throttling (two to four, jittered), where 5 would dead-letter a Terraform apply's burst within minutes.
+MAX_RECEIVES = 20
 # Lambda caps a function's environment variables at 4 KB (keys and values together).
 MAX_ENVIRONMENT_BYTES = 4096
 # An unresolved reference (a table name, a topic ARN) counted at the length of a long ARN.
@@ -176,7 +180,7 @@ class Organization(Construct):
             queue_name=QUEUE_NAME,
             visibility_timeout=Duration.seconds(6 * int(TIMEOUT.to_seconds())),
             dead_letter_queue=sqs.DeadLetterQueue(
-                max_receive_count=5, queue=self.dead_letter_queue
+                max_receive_count=MAX_RECEIVES, queue=self.dead_letter_queue
             ),
         )
         self.rule_dlq = runtime.queue(self, "RuleDeadLetterQueue")

