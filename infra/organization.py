@@ -43,8 +43,8 @@ TIMEOUT = Duration.seconds(300)
 QUEUE_NAME = "grantguard-org-events"
 POSTURE_WORKERS = 4
 # Receives before the dead-letter queue. A throttled account's events are handed back with a
-# delay doubling from 30 s to 15 min (org_handler.backoff_s): 20 receives ride out some
-# hours of throttling (two to four, jittered), where 5 would dead-letter a Terraform apply's burst within minutes.
+# delay doubling from 30 s to 15 min (org_handler.backoff_s): 20 receives ride out two to four
+# hours of throttling (jittered), where 5 would dead-letter a Terraform apply's burst in minutes.
 MAX_RECEIVES = 20
 # Lambda caps a function's environment variables at 4 KB (keys and values together).
 MAX_ENVIRONMENT_BYTES = 4096
