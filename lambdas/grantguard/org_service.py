@@ -29,7 +29,7 @@ from grantguard.alerts.alert import render_alert
 from grantguard.decision import Action, Decision
 from grantguard.grants.cloudtrail import parse_event
 from grantguard.grants.fields import bounded_raw_event
-from grantguard.grants.model import EventError
+from grantguard.grants.model import EventError, Grant
 from grantguard.org.overrides import Overrides
 from grantguard.org.place import AccountPlace
 from grantguard.outcome import Outcome
@@ -131,7 +131,7 @@ class OrgResponder:
         return replace(outcome, alerted=message_id is not None)
 
 
-def _grant_or_none(event: Any) -> Any:
+def _grant_or_none(event: Any) -> Grant | None:
     try:
         return parse_event(event)
     except EventError:
