@@ -30,14 +30,13 @@ from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
-from botocore.exceptions import BotoCoreError, ClientError
 
 from grantguard.adapters import session
 from grantguard.adapters.account import Boto3Account
 from grantguard.adapters.members import (
+    ACCOUNT_ERRORS,
     Boto3Directory,
     MemberSessions,
-    MemberUnreachable,
     organizations_reader,
 )
 from grantguard.adapters.selfcheck import Boto3GuardReader
@@ -177,10 +176,8 @@ def record_org_metrics(run: OrgPostureRun) -> None:
     )
 
 
-# An account the org run lists as not checked, rather than failing everyone's digest: its role
-# cannot be assumed, IAM could not be read, or AWS answered with an error the adapters did not
-# name (an HTTP 500, a response botocore cannot parse) - one account's AWS trouble, not a bug.
-UNREACHABLE = (MemberUnreachable, AccountReadError, TransientAwsError, BotoCoreError, ClientError)
+# An account the org run lists as not checked, rather than failing everyone's digest.
+UNREACHABLE = (*ACCOUNT_ERRORS, AccountReadError, TransientAwsError)
 
 
 def run_org(config: PostureConfig, org: OrgPostureConfig, context: Any) -> OrgPostureRun:

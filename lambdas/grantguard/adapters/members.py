@@ -228,3 +228,9 @@ class Boto3Directory:
                 if account.get("Status", "ACTIVE") == "ACTIVE":
                     found.append(self.place(str(account["Id"])))
         return found
+
+
+# What one account's pass may raise that is that account's trouble, not a bug: its role cannot be
+# assumed, or AWS answered with an error the adapters did not name (an HTTP 500, a response
+# botocore cannot parse). The organization's posture run reports such an account as not checked.
+ACCOUNT_ERRORS: tuple[type[Exception], ...] = (MemberUnreachable, BotoCoreError, ClientError)
