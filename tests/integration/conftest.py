@@ -140,3 +140,21 @@ def stack(
     )
     yield deployed
     handler.reset_runtime()
+
+
+@pytest.fixture
+def management(
+    aws: boto3.session.Session, moto_endpoint: str, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[boto3.session.Session]:
+    """The management account's session, on an emulator that does not load AWS managed policies.
+
+    moto builds an IAM backend per account and partition (6 of them: the access-key lookup of
+    every request touches each), and loading the managed policies costs ~0.2 s per backend, at
+    first touch and again at every reset: ~1.2 s per account each way. The organization tests
+    use customer-managed policies instead, so they are off while such a test runs, and the
+    emulator is reset before they are back on."""
+    monkeypatch.delenv("MOTO_IAM_LOAD_MANAGED_POLICIES")
+    yield aws
+    request = urllib.request.Request(f"{moto_endpoint}/moto-api/reset", method="POST")
+    with urllib.request.urlopen(request, timeout=30):
+        pass

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-import urllib.request
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,23 +21,6 @@ pytestmark = pytest.mark.integration
 
 MEMBERS = {"Production": ["prod-1", "prod-2"], "Sandbox": ["sandbox-1"]}
 FORWARDED_AT_LEAST = datetime(2026, 1, 1, tzinfo=UTC)
-
-
-@pytest.fixture
-def management(
-    aws: boto3.session.Session, moto_endpoint: str, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[boto3.session.Session]:
-    """The management account's session, on an emulator that does not load AWS managed policies.
-
-    moto builds an IAM backend per account and partition (6 of them: the access-key lookup of
-    every request touches each), and loading the managed policies costs ~0.2 s per backend, at
-    first touch and again at every reset: ~1.2 s per account each way. No test here needs them,
-    so they are off while it runs, and the emulator is reset before they are back on."""
-    monkeypatch.delenv("MOTO_IAM_LOAD_MANAGED_POLICIES")
-    yield aws
-    request = urllib.request.Request(f"{moto_endpoint}/moto-api/reset", method="POST")
-    with urllib.request.urlopen(request, timeout=30):
-        pass
 
 
 @pytest.fixture

@@ -24,7 +24,20 @@ from tests.integration import faults
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("org")]
 
-ADMIN = "arn:aws:iam::aws:policy/AdministratorAccess"
+# A customer-managed full-admin policy in each member: the emulator's AWS managed policies cost
+# about a second per account to load (see the `management` fixture), and these tests are about
+# the organization, not the policy.
+ADMIN_NAME = "FullAdmin"
+ADMIN_DOCUMENT = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
+}
+
+
+def admin(account: str) -> str:
+    return f"arn:aws:iam::{account}:policy/{ADMIN_NAME}"
+
+
 MEMBERS = {"Production": ["prod"], "Sandbox": ["sandbox", "sandbox-2"]}
 
 
@@ -45,11 +58,15 @@ def member_template() -> dict[str, Any]:
 
 
 @pytest.fixture
-def world(aws: boto3.session.Session) -> org_scene.OrgWorld:
-    built = org_scene.build(aws, MEMBERS, member_template(), {"CentralAccountId": "{central}"})
+def world(management: boto3.session.Session) -> org_scene.OrgWorld:
+    built = org_scene.build(
+        management, MEMBERS, member_template(), {"CentralAccountId": "{central}"}
+    )
     for account in built.layout.accounts:
         if account.name != org_scene.CENTRAL_NAME:
-            built.member(account.id).client("iam").create_user(UserName="dev")
+            iam = built.member(account.id).client("iam")
+            iam.create_user(UserName="dev")
+            iam.create_policy(PolicyName=ADMIN_NAME, PolicyDocument=json.dumps(ADMIN_DOCUMENT))
     return built
 
 
@@ -99,12 +116,12 @@ def test_a_member_grant_is_forwarded_and_reverted_in_the_enforce_ou_only(
 ) -> None:
     prod = world.layout.account("prod").id
     sandbox = world.layout.account("sandbox").id
-    org_scene.attach_and_report(world.member(prod), prod, "dev", ADMIN)
-    org_scene.attach_and_report(world.member(sandbox), sandbox, "dev", ADMIN)
+    org_scene.attach_and_report(world.member(prod), prod, "dev", admin(prod))
+    org_scene.attach_and_report(world.member(sandbox), sandbox, "dev", admin(sandbox))
     results = org_scene.drain(world, central.lambda_handler, expected=2)
     assert all(r == {"batchItemFailures": []} for r in results)
     assert attached(world, prod) == []
-    assert attached(world, sandbox) == [ADMIN]
+    assert attached(world, sandbox) == [admin(sandbox)]
     got = bodies(world, 2)
     assert (got[prod]["account_name"], got[prod]["ou"]["name"]) == ("prod", "Production")
     assert (got[prod]["decision"], got[prod]["reverted"], got[prod]["mode"]) == (
@@ -130,8 +147,8 @@ def test_credentials_are_assumed_once_per_account_and_reused(
     iam = member.client("iam")
     for n in range(3):
         iam.create_user(UserName=f"dev{n}")
-        org_scene.attach_and_report(member, sandbox, f"dev{n}", ADMIN)
-    org_scene.attach_and_report(world.member(prod), prod, "dev", ADMIN)
+        org_scene.attach_and_report(member, sandbox, f"dev{n}", admin(sandbox))
+    org_scene.attach_and_report(world.member(prod), prod, "dev", admin(prod))
     org_scene.drain(world, central.lambda_handler, expected=4)
     # one AssumeRole per member, and one into the management account (Organizations is read
     # there: the emulator keeps the organization in the management account's backend)
@@ -155,8 +172,8 @@ def test_a_member_without_the_role_is_alerted_and_the_others_still_flow(
     prod = world.layout.account("prod").id
     lost = world.layout.account("sandbox-2").id
     faults.inject(monkeypatch, deny_assume_role_into(lost))
-    org_scene.attach_and_report(world.member(lost), lost, "dev", ADMIN)
-    org_scene.attach_and_report(world.member(prod), prod, "dev", ADMIN)
+    org_scene.attach_and_report(world.member(lost), lost, "dev", admin(lost))
+    org_scene.attach_and_report(world.member(prod), prod, "dev", admin(prod))
     results = org_scene.drain(world, central.lambda_handler, expected=2)
     assert all(r == {"batchItemFailures": []} for r in results)
     assert attached(world, prod) == []
@@ -191,8 +208,8 @@ def test_a_throttled_account_is_handed_back_while_another_accounts_event_is_reve
     member = world.member(noisy)
     for n in range(4):
         member.client("iam").create_user(UserName=f"tf{n}")
-        org_scene.attach_and_report(member, noisy, f"tf{n}", ADMIN)
-    org_scene.attach_and_report(world.member(prod), prod, "dev", ADMIN)
+        org_scene.attach_and_report(member, noisy, f"tf{n}", admin(noisy))
+    org_scene.attach_and_report(world.member(prod), prod, "dev", admin(prod))
     runtime = central.runtime()
     noisy_keys: dict[str, str] = {}
     real = runtime.sessions.session
@@ -220,6 +237,6 @@ def test_a_throttled_account_is_handed_back_while_another_accounts_event_is_reve
     assert len(handed_back) == 4  # the first throttled, the other three deferred, none lost
     assert attached(world, prod) == []  # the quiet account's event was handled meanwhile
     assert all(
-        attached_to == [ADMIN]
+        attached_to == [admin(noisy)]
         for attached_to in (resources.attachments(member, f"tf{n}") for n in range(4))
     )
