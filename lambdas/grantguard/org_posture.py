@@ -76,6 +76,7 @@ def run_org_posture(
     deactivate: bool = False,
     guard_mfa: bool = False,
     reset_passwords: bool = False,
+    own_roles: tuple[str, ...] = (),
 ) -> OrgPostureRun:
     """Every account's posture pass, `workers` at a time, then one org digest published.
 
@@ -97,6 +98,7 @@ def run_org_posture(
                 reset_passwords=reset_passwords,
                 canary_user=canary_user if central else None,
                 account_id=place.account_id,
+                own_roles=own_roles,
             )
         except unreachable as error:
             logger.warning(

@@ -213,6 +213,7 @@ def run_org(config: PostureConfig, org: OrgPostureConfig, context: Any) -> OrgPo
         deactivate=config.deactivates,
         guard_mfa=config.guards_mfa,
         reset_passwords=config.resets_passwords,
+        own_roles=(org.member_role_name,),
     )
 
 

@@ -159,10 +159,13 @@ def check_account(
     reset_passwords: bool = False,
     canary_user: str | None = None,
     account_id: str | None = None,
+    own_roles: tuple[str, ...] = (),
 ) -> AccountCheck:
     """The per-account part of `run_posture`, publishing nothing (the org run renders one digest
     for every account); `account_id` spares the adapter asking whose credentials it holds."""
     observation = account.observe(account_id) if account_id else account.observe()
+    if own_roles:
+        observation = replace(observation, own_roles=own_roles)
     written, problem = refresh_snapshot(snapshots, observation.authorization, now)
     if problem is None and snapshots is not None and observation.authorization is None:
         problem = observation.authorization_problem or "the authorization details were not read"

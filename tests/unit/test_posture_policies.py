@@ -563,3 +563,25 @@ def test_a_refused_authorization_read_is_a_problem_the_digest_reports() -> None:
     with Stubber(account.iam) as stub:
         stub.add_client_error("get_account_authorization_details", "AccessDenied", "not authorized")
         assert account._authorization_or_problem() == (None, "AccessDenied: not authorized")
+
+
+def test_grantguards_own_member_role_is_not_reported_as_an_escalation_but_a_lookalike_is() -> None:
+    model = authorization(
+        {
+            "RoleDetailList": [
+                role_detail("GrantGuardMember", RolePolicyList=[inline("e", ESCALATION)]),
+                role_detail("GrantGuardMember2", RolePolicyList=[inline("e", ESCALATION)]),
+            ],
+            "UserDetailList": [
+                user_detail("GrantGuardMember", policies=(inline("e", ESCALATION),))
+            ],
+        }
+    )
+    own = replace(observation(model), own_roles=("GrantGuardMember",))
+    flagged = sorted(
+        f.resource.rpartition(":")[2]
+        for f in run_checks(own, NOW)
+        if f.check == "principal-escalation"
+    )
+    assert flagged == ["role/GrantGuardMember2", "user/GrantGuardMember"]
+    assert len(found(model)["principal-escalation"]) == 3  # without own_roles: every one

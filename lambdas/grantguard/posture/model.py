@@ -119,6 +119,10 @@ class AccountObservation:
     # Who holds which policies; None when not read (then `authorization_problem` may say why).
     authorization: AccountAuthorization | None = None
     authorization_problem: str | None = None
+    # Roles GrantGuard itself puts in the account (organization mode: the member role), whose
+    # reach is by design and bounded by its never-touch Deny: not reported as an escalation
+    # every day in every account (the tamper watch reports any change to them instead).
+    own_roles: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -130,6 +130,8 @@ def principal_escalation(
         # AWS owns service-linked roles' policies; a full administrator is reported as such.
         if principal.service_linked or _holds_admin(authorization, principal):
             continue
+        if principal.kind is PrincipalKind.ROLE and principal.name in observation.own_roles:
+            continue
         try:
             risk = principal_risk(authorization, principal)
         except PolicyDocumentError as error:
