@@ -88,7 +88,13 @@ class GrantGuardStack(Stack):
         # Last: the watch guards every function, rule, topic and role built before it.
         self.tamper = Tamper(self, "Tamper", alerting=self.alerting)
         # The self-check's manifest names the tamper rules, so it is set once they exist.
-        self.posture.watch_self(self.tamper.self_check_manifest(config, self.responder))
+        self.posture.watch_self(
+            self.tamper.self_check_manifest(
+                config,
+                self.responder,
+                [self.organization.function] if self.organization is not None else [],
+            )
+        )
 
         CfnOutput(
             self,

@@ -250,12 +250,18 @@ class Tamper(Construct):
         )
         self.alarm.add_alarm_action(actions.SnsAction(topic))
 
-    def self_check_manifest(self, config: GrantGuardConfig, responder: Responder) -> str:
+    def self_check_manifest(
+        self,
+        config: GrantGuardConfig,
+        responder: Responder,
+        functions: Sequence[lambda_.IFunction] = (),
+    ) -> str:
         """GG_GUARD for the posture function: what grantguard.selfcheck expects to find.
 
         The stack sets it on the posture function once this watch is built. The posture
         function and its own schedule are left out (a function naming itself is a circular
-        reference; the self-check adds its own name from the Lambda context).
+        reference; the self-check adds its own name from the Lambda context). `functions`: the
+        others it must find (organization mode: the organization responder).
         """
         ops = self._alerting.ops_topic.topic_arn
         rules = [{"name": responder.rule.rule_name, "target": responder.function.function_arn}]
@@ -267,7 +273,10 @@ class Tamper(Construct):
             {
                 "mode": config.mode,
                 "rules": rules,
-                "functions": [responder.function.function_name],
+                "functions": [
+                    responder.function.function_name,
+                    *(function.function_name for function in functions),
+                ],
                 "topics": [
                     {
                         "arn": self._alerting.alert_topic.topic_arn,

@@ -62,7 +62,7 @@ def test_the_org_bus_lets_in_only_the_organization_with_one_statement(org_synth:
     assert statement["Condition"] == {"StringEquals": {"aws:PrincipalOrgID": ORG_ID}}
 
 
-def test_the_org_queue_is_encrypted_tls_only_and_redrives_after_five_receives(
+def test_the_org_queue_is_encrypted_tls_only_and_redrives_after_twenty_receives(
     org_synth: OrgSynth,
 ) -> None:
     queue = _by_path(org_synth, "Organization/Queue")
@@ -284,3 +284,23 @@ def test_overrides_too_large_for_the_lambda_environment_fail_synth_with_the_size
         ConfigError, match=r"environment would take about \d+ bytes, over Lambda's 4096"
     ):
         create(app, environ={})
+
+
+def test_the_self_check_also_expects_the_organization_responder(org_synth: OrgSynth) -> None:
+    posture = _by_path(org_synth, "Posture/Function")["Properties"]
+    manifest = posture["Environment"]["Variables"]["GG_GUARD"]
+    org = org_synth.stack.organization
+    assert org is not None
+    assert {"Ref": org_synth.logical_id(org.function)} in _walk(manifest)
+
+
+def _walk(value: Any) -> list[Any]:
+    """Every dict and string inside a synthesized value (Fn::Join parts included)."""
+    found: list[Any] = [value]
+    if isinstance(value, dict):
+        for inner in value.values():
+            found += _walk(inner)
+    elif isinstance(value, list):
+        for inner in value:
+            found += _walk(inner)
+    return found
