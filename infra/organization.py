@@ -46,6 +46,7 @@ POSTURE_WORKERS = 4
 # delay doubling from 30 s to 15 min (org_handler.backoff_s): 20 receives ride out two to four
 # hours of throttling (jittered), where 5 would dead-letter a Terraform apply's burst in minutes.
 MAX_RECEIVES = 20
+ORG_MEMORY_MB = 1024
 # Lambda caps a function's environment variables at 4 KB (keys and values together).
 MAX_ENVIRONMENT_BYTES = 4096
 # An unresolved reference (a table name, a topic ARN) counted at the length of a long ARN.
@@ -252,6 +253,10 @@ class Organization(Construct):
             max_event_age=None,
             failure_queue=None,
             environment=environment,
+            # Each account's warm responder holds its clients (about 1.5 MB: the service models
+            # are shared) and its reads; 1 GB holds the warm cap with room, and buys the CPU
+            # that scoring and 8 accounts side by side use.
+            memory_size=ORG_MEMORY_MB,
         )
         self.function.add_event_source(
             sources.SqsEventSource(

@@ -64,6 +64,7 @@ def function(
     max_event_age: Duration | None,
     failure_queue: sqs.IQueue | None,
     environment: dict[str, str],
+    memory_size: int = 256,
 ) -> lambda_.Function:
     """A GrantGuard function: shared runtime, asset, layer, tracing, JSON logs, async retries.
 
@@ -90,7 +91,7 @@ def function(
         layers=[powertools_layer(scope)],
         # The role's inline policy is the whole grant: CDK must not add statements to it.
         role=role.without_policy_updates(),
-        memory_size=256,
+        memory_size=memory_size,
         timeout=timeout,
         reserved_concurrent_executions=reserved_concurrency,
         tracing=lambda_.Tracing.ACTIVE,

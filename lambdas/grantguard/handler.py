@@ -139,16 +139,18 @@ def build_responder(
     settings: config.Settings,
     budget: Budget,
     boto_session: Any = None,
+    central_session: Any = None,
 ) -> Responder:
     """A Responder over boto3: the function's own credentials, or `boto_session`'s (a member
-    account's, in organization mode). The tables and the topic are always the central ones."""
+    account's, in organization mode). The tables and the topic are always the central ones,
+    reached with `central_session` (organization mode: the session every account shares)."""
     if runtime_config.topic_arn is None:
         raise config.ConfigError("GG_ALERT_TOPIC_ARN is not set; the function needs its topic")
     if runtime_config.idempotency_table is None:
         raise config.ConfigError("GG_IDEMPOTENCY_TABLE is not set; the function needs it")
 
     def client(service: str, phase: Phase, *, member: bool = True) -> Any:
-        return session.budgeted(service, budget, phase, boto_session if member else None)
+        return session.budgeted(service, budget, phase, boto_session if member else central_session)
 
     iam = Boto3Iam(client("iam", Phase.ASSESS))
     act_iam = client("iam", Phase.ACT)

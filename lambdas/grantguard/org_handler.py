@@ -36,6 +36,7 @@ from grantguard.adapters.members import (
     Boto3Directory,
     MemberSessions,
     MemberUnreachable,
+    SharedSession,
     organizations_reader,
 )
 from grantguard.budget import DEFAULT_REMAINING_S, MARGIN_S, Budget
@@ -93,7 +94,10 @@ class OrgRuntime:
             raise config.ConfigError("GG_MEMBER_ROLE_NAME is not set; the org function needs it")
         settings = runtime_config.settings
         self.workers = _workers(env)
-        self.sessions = MemberSessions(role_name, session.client("sts"))
+        self.shared = SharedSession()
+        self.sessions = MemberSessions(
+            role_name, session.client("sts", self.shared), shared=self.shared
+        )
         switch_role = env.get("GG_SWITCH_ROLE_NAME", "").strip() or None
         home = build_responder(runtime_config, settings, Budget())
         self.home_account = home_account(settings)
@@ -103,7 +107,7 @@ class OrgRuntime:
 
         def factory(account_id: str, placed: config.Settings) -> Responder:
             member = self.sessions.session(account_id)  # never the home account (ignored)
-            return build_responder(runtime_config, placed, Budget(), member)
+            return build_responder(runtime_config, placed, Budget(), member, self.shared)
 
         self.org = OrgResponder(
             settings,

@@ -17,6 +17,7 @@ later) instead of waiting, so the other accounts' events flow. Pure orchestratio
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -39,6 +40,7 @@ from grantguard.service import Responder
 from grantguard.settings import ACCOUNT_DIGITS, Settings
 
 logger = Logger(child=True)
+WARM_MAX = 200
 T = TypeVar("T")
 
 
@@ -84,7 +86,10 @@ class OrgResponder:
     # StackSet also forwards them (the central account inside a target OU) they are ignored
     # here, so no grant is handled, reverted or alerted twice.
     home_account: str | None = None
-    _responders: dict[str, tuple[Settings, Responder]] = field(default_factory=dict)
+    # Warm responders kept, least recently used dropped first: a thousand-account organization
+    # must not hold a thousand accounts' clients in one function's memory.
+    warm_max: int = WARM_MAX
+    _responders: OrderedDict[str, tuple[Settings, Responder]] = field(default_factory=OrderedDict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def responder_for(self, account_id: str) -> Responder:
@@ -92,11 +97,15 @@ class OrgResponder:
         settings = self.overrides.for_place(self.settings, place)
         with self._lock:
             known = self._responders.get(account_id)
+            if known is not None:
+                self._responders.move_to_end(account_id)
         if known is not None and known[0] == settings:
             return known[1]
         responder = self.factory(account_id, settings)
         with self._lock:
             self._responders[account_id] = (settings, responder)
+            while len(self._responders) > self.warm_max:
+                self._responders.popitem(last=False)
         return responder
 
     def handle(self, event: Any, before: Callable[[Responder], None] | None = None) -> Outcome:

@@ -114,7 +114,6 @@ def test_the_org_function_runs_the_org_handler_with_the_responders_settings(
     responder = _by_path(org_synth, "Responder/Function")["Properties"]
     assert props["Handler"] == "grantguard.org_handler.lambda_handler"
     assert props["Timeout"] == 300
-    assert props["MemorySize"] == responder["MemorySize"]
     assert props["Code"] == responder["Code"]
     assert props["ReservedConcurrentExecutions"] == 7 == responder["ReservedConcurrentExecutions"]
     env = props["Environment"]["Variables"]
@@ -304,3 +303,12 @@ def _walk(value: Any) -> list[Any]:
         for inner in value:
             found += _walk(inner)
     return found
+
+
+def test_the_organization_responder_has_the_memory_for_its_warm_accounts(
+    org_synth: OrgSynth,
+) -> None:
+    function = _by_path(org_synth, "Organization/Function")["Properties"]
+    assert function["MemorySize"] == 1024
+    responder = _by_path(org_synth, "Responder/Function")["Properties"]
+    assert responder["MemorySize"] == 256

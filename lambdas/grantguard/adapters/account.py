@@ -76,7 +76,7 @@ class Boto3Account:
     def __init__(
         self,
         region: str | None = None,
-        boto_session: boto3.session.Session | None = None,
+        boto_session: Any = None,  # a boto3 Session, or a member account's (adapters.members)
         sleep: Callable[[float], None] = time.sleep,
         report_timeout: float = REPORT_TIMEOUT_SECONDS,
     ) -> None:

@@ -110,9 +110,7 @@ class CallCounter:
 CALLS = CallCounter()
 
 
-def client(
-    service: str, session: boto3.session.Session | None = None, config: Config | None = None
-) -> Any:
+def client(service: str, session: Any = None, config: Config | None = None) -> Any:
     """A client for `service` whose calls are counted in CALLS."""
     made = (session or boto3.session.Session()).client(service, config=config or BOTO_CONFIG)
     made.meta.events.register("before-call", CALLS.record)
@@ -153,7 +151,7 @@ def budgeted(
     service: str,
     budget: Budget,
     phase: Phase,
-    session: boto3.session.Session | None = None,
+    session: Any = None,  # a boto3 Session, or a member account's (adapters.members)
 ) -> Any:
     """A responder client: limits for `service`, attempts refused past `phase`'s deadline."""
     limit = RESPONDER_LIMITS[service]

@@ -243,3 +243,14 @@ def test_nothing_starts_once_the_time_is_up_and_nothing_is_dropped() -> None:
 @pytest.mark.parametrize("workers", [1, 8])
 def test_dispatch_of_nothing_is_nothing(workers: int) -> None:
     assert dispatch([], lambda _: "a", lambda _: None, workers=workers) == []
+
+
+def test_the_least_recently_used_accounts_responder_is_dropped_past_the_warm_cap() -> None:
+    org = Org()
+    central = org.responder(RULES)
+    central.warm_max = 1
+    central.handle(grant_in(PROD_ACCOUNT))
+    central.handle(grant_in(SANDBOX_ACCOUNT))  # drops prod's
+    central.handle(grant_in(SANDBOX_ACCOUNT))  # still warm
+    central.handle(grant_in(PROD_ACCOUNT))  # built again
+    assert [account for account, _ in org.built] == [PROD_ACCOUNT, SANDBOX_ACCOUNT, PROD_ACCOUNT]
