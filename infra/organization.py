@@ -292,6 +292,8 @@ class Organization(Construct):
                         "sqs:ChangeMessageVisibility",
                         "sqs:GetQueueAttributes",
                         "sqs:GetQueueUrl",
+                        # A deferred event goes back as a new, delayed message (org_handler).
+                        "sqs:SendMessage",
                     ],
                     resources=[self.queue.queue_arn],
                 ),

@@ -57,6 +57,18 @@ EVENT_S = DEFAULT_REMAINING_S  # each event's budget: the single-account functio
 BACKOFF_FIRST_S = 30
 BACKOFF_MAX_S = 900  # SQS allows 12 h; 15 min keeps a throttled account's events moving
 NO_ACCOUNT = "-"
+SQS_DELAY_MAX_S = 900  # SendMessage's DelaySeconds limit
+DEFERRALS_ATTRIBUTE = "grantguard-deferrals"
+# Times one event is requeued untried; then it is handed back and its receives count (after the
+# queue's maxReceiveCount, the alarmed dead-letter queue): days of throttling, never a loop.
+DEFERRALS_MAX = 200
+
+
+def deferrals_of(record: Mapping[str, Any]) -> int:
+    """How often the event was requeued untried (its message attribute; 0 when absent)."""
+    attributes = record.get("messageAttributes") or {}
+    raw = (attributes.get(DEFERRALS_ATTRIBUTE) or {}).get("stringValue", "0")
+    return int(raw) if isinstance(raw, str) and raw.isdigit() else 0
 
 
 def _workers(env: Mapping[str, str]) -> int:
@@ -181,6 +193,8 @@ class OrgRuntime:
             )
             if item.fate is Fate.DONE:
                 continue
+            if item.fate is Fate.DEFERRED and self._requeue(record):
+                continue  # a new message took its place; the event source deletes this one
             message_id = str(record.get("messageId", ""))
             failures.append({"itemIdentifier": message_id})
             log = {"message_id": message_id, "fate": item.fate.value}
@@ -189,6 +203,28 @@ class OrgRuntime:
             if item.fate is Fate.DEFERRED or session.is_throttle(item.error or Exception()):
                 self._delay(record)
         return failures
+
+    def _requeue(self, record: Mapping[str, Any]) -> bool:
+        """Put a deferred event back as a new message, delayed: it was never attempted, so it
+        must not use up one of the queue's receives (a burst of hundreds from one throttled
+        account would otherwise reach the dead-letter queue untried). False when that failed or
+        the event was deferred DEFERRALS_MAX times already; it is then handed back as usual."""
+        deferrals = deferrals_of(record)
+        if deferrals >= DEFERRALS_MAX:
+            return False
+        try:
+            self._client().send_message(
+                QueueUrl=self._queue_url(str(record.get("eventSourceARN", ""))),
+                MessageBody=str(record.get("body", "")),
+                DelaySeconds=min(backoff_s(deferrals + 1), SQS_DELAY_MAX_S),
+                MessageAttributes={
+                    DEFERRALS_ATTRIBUTE: {"DataType": "Number", "StringValue": str(deferrals + 1)}
+                },
+            )
+        except Exception as error:  # noqa: BLE001 - never fatal: the original is handed back
+            logger.warning("deferred event not requeued", extra={"problem": str(error)})
+            return False
+        return True
 
     def _delay(self, record: Mapping[str, Any]) -> None:
         """Keep a deferred event invisible for a while; on failure the queue's timeout applies."""

@@ -142,11 +142,16 @@ def sqs_record(message: Mapping[str, Any], queue_arn: str) -> dict[str, Any]:
     """One SQS message as Lambda's event source hands it to the function."""
     attributes = dict(message.get("Attributes") or {})
     attributes.setdefault("ApproximateReceiveCount", "1")
+    message_attributes = {
+        name: {"stringValue": value.get("StringValue"), "dataType": value.get("DataType")}
+        for name, value in (message.get("MessageAttributes") or {}).items()
+    }
     return {
         "messageId": message["MessageId"],
         "receiptHandle": message["ReceiptHandle"],
         "body": message["Body"],
         "attributes": attributes,
+        "messageAttributes": message_attributes,
         "eventSource": "aws:sqs",
         "eventSourceARN": queue_arn,
         "awsRegion": "us-east-1",
@@ -165,6 +170,7 @@ def drain(world: OrgWorld, handle: Any, expected: int, timeout: float = 10.0) ->
             QueueUrl=world.bus.queue_url,
             MaxNumberOfMessages=10,
             AttributeNames=["ApproximateReceiveCount"],
+            MessageAttributeNames=["All"],
         ).get("Messages", [])
         if not messages:
             time.sleep(0.05)

@@ -185,3 +185,14 @@ def test_credentials_expiring_soon_are_never_handed_out() -> None:
         stub.assert_no_pending_responses()
     assert sessions.assumed == 2
     assert timedelta(seconds=RENEW_MARGIN_S) == timedelta(minutes=5)
+
+
+def test_an_events_deferrals_are_read_from_its_message_attribute() -> None:
+    from grantguard.org_handler import DEFERRALS_ATTRIBUTE, deferrals_of
+
+    tagged = {
+        "messageAttributes": {DEFERRALS_ATTRIBUTE: {"stringValue": "7", "dataType": "Number"}}
+    }
+    assert deferrals_of(tagged) == 7
+    assert deferrals_of({}) == 0
+    assert deferrals_of({"messageAttributes": {DEFERRALS_ATTRIBUTE: {"stringValue": "x"}}}) == 0
