@@ -308,6 +308,15 @@ def spread(items: list[Item]) -> str:
     return f"{pct(got, 0.5):.0f} / {pct(got, 0.99):.0f}"
 
 
+def warm(items: list[Item]) -> list[Item]:
+    """The events first offered after their account's first alert (its responder was built)."""
+    first: dict[str, float] = {}
+    for item in items:
+        if item.alerted_at is not None:
+            first[item.account] = min(first.get(item.account, item.alerted_at), item.alerted_at)
+    return [i for i in items if i.received_at and i.received_at > first.get(i.account, 0.0)]
+
+
 def rows(run: Run) -> dict[str, str]:
     """The run's figures, by line label (ms latencies: receipt -> alert)."""
     n = len(run.items)
@@ -328,6 +337,7 @@ def rows(run: Run) -> dict[str, str]:
         "wall seconds": f"{run.wall_s:.1f}",
         "events/s": f"{n / run.wall_s:.1f}",
         "quiet p50 / p99 ms": spread(quiet),
+        "  warm (account's responder already built)": spread(warm(quiet)),
         "worst quiet account's p99 ms": f"{pct(per_account[worst], 0.99):.0f} ({worst})",
         "noisy p50 / p99 ms": spread(noisy),
         "AWS calls per event": f"{sum(run.calls.values()) / n:.2f}",
