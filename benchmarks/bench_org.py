@@ -146,6 +146,7 @@ class Run:
     throttled: int = 0
     inbox: int = 0
     lost: int = 0
+    rss_mb: str = "n/a"
 
 
 def build_world(management: boto3.session.Session, accounts: int) -> org_scene.OrgWorld:
@@ -278,9 +279,20 @@ def drive(world: org_scene.OrgWorld, run: Run, throttler: Throttler, cap: int) -
         run.wall_s = time.monotonic() - started
         run.calls = {**session.CALLS.reset(), **fed.sqs.calls}
         run.assumed = fed.runtime.sessions.assumed
+        run.rss_mb = rss_mb()
     run.throttled = throttler.injected
     run.lost = sum(1 for i in run.items if i.alerted_at is None and not i.dead)
     run.inbox = inbox_count(world) - before
+
+
+def rss_mb() -> str:
+    """This process's resident memory (Linux): the warm runtime and its Responders."""
+    try:
+        with open("/proc/self/status") as status:
+            line = next(x for x in status if x.startswith("VmRSS:"))
+    except (OSError, StopIteration):
+        return "n/a"
+    return str(int(line.split()[1]) // 1024)
 
 
 def inbox_count(world: org_scene.OrgWorld) -> int:
@@ -354,6 +366,7 @@ def rows(run: Run) -> dict[str, str]:
         "events dead-lettered": str(sum(1 for i in run.items if i.dead)),
         "events lost": str(run.lost),
         "alerts in the SNS inbox / handled events": f"{run.inbox} / {handled}",
+        "process RSS MB, warm runtime (the org function has 256)": run.rss_mb,
     }
 
 
