@@ -23,8 +23,7 @@ ORG_TEMPLATE := $(ORG_OUT)/GrantGuard.template.json
 ORG_CONTEXT := -c organizationId=o-exampleorg1 \
 	-c 'organization={"enabled": true, "targetOus": ["r-exam"], "managementAccount": "123456789012"}'
 
-PHONY_ORG := demo-org bench-org
-.PHONY: help install demo $(PHONY_ORG) test lint format typecheck unit integration infra synth bench bench-context bench-adversarial bench-trail catalog clean
+.PHONY: help install demo demo-org test lint format typecheck unit integration infra synth bench bench-context bench-adversarial bench-trail bench-org catalog clean
 
 help:
 	@echo "make demo   - run the local demo on the embedded AWS emulator (installs what it needs)"
@@ -34,6 +33,7 @@ help:
 	@echo "make bench  - score all AWS managed policies beside cloudsplaining and parliament"
 	@echo "make bench-adversarial - the slowest adversarial documents at IAM's size limits"
 	@echo "make bench-trail - backtest's trail reading against the gunzip floor (1M records)"
+	@echo "make bench-org - organization mode: 50 accounts, 2,000 events, one throttled noisy account"
 	@echo "make catalog- rebuild the IAM action catalog shipped with the Lambda"
 
 $(PY_STAMP): requirements.txt requirements-dev.txt pyproject.toml
@@ -99,6 +99,10 @@ bench-adversarial: install
 # A synthetic trail of 1,000,000 records (generated once under $TMPDIR, then reused).
 bench-trail: install
 	$(BIN)/python benchmarks/bench_trail.py --records 1000000 --workers 2
+
+# Two runs of 2,000 events on the emulator (with the noisy account, then the quiet peer).
+bench-org: install
+	$(BIN)/python benchmarks/bench_org.py --accounts 50 --events 2000 --noisy-share 0.10
 
 catalog: install
 	$(BIN)/python scripts/build_catalog.py
