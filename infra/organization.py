@@ -343,7 +343,9 @@ class Organization(Construct):
         self.tamper_dlq = runtime.queue(self, "TamperDeadLetterQueue")
         values = member.watch_values(config)
         arns: list[str] = []
-        rules = [(watch, self.bus) for watch in member.MEMBER_WATCHES]
+        rules: list[tuple[tamper.Watch, events.EventBus | None]] = [
+            (watch, self.bus) for watch in member.MEMBER_WATCHES
+        ]
         rules += [(watch, None) for watch in member.MEMBER_WATCHES if watch.slug == "stackset"]
         for watch, bus in rules:
             name = f"{stack.stack_name}-{'org-' if bus else ''}tamper-{watch.slug}"
