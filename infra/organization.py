@@ -35,7 +35,7 @@ from infra import member, runtime, snapshot, tamper
 from infra.alerting import Alerting
 from infra.config import REGION, ConfigError, GrantGuardConfig
 from infra.posture import OrganizationAccess
-from infra.responder import Responder
+from infra.responder import Responder, alert_and_table_statements, log_statements
 from infra.responder import environment as responder_environment
 
 HANDLER = "grantguard.org_handler.lambda_handler"
@@ -297,37 +297,9 @@ class Organization(Construct):
                     ],
                     resources=[self.queue.queue_arn],
                 ),
-                iam.PolicyStatement(
-                    sid="PublishAlerts",
-                    actions=["sns:Publish"],
-                    resources=[alerting.alert_topic.topic_arn],
-                ),
-                iam.PolicyStatement(
-                    sid="EncryptAlerts",
-                    actions=["kms:Decrypt", "kms:GenerateDataKey*"],
-                    resources=[alerting.key.key_arn],
-                ),
-                iam.PolicyStatement(
-                    sid="Idempotency",
-                    actions=[
-                        "dynamodb:GetItem",
-                        "dynamodb:PutItem",
-                        "dynamodb:UpdateItem",
-                        "dynamodb:DeleteItem",
-                    ],
-                    resources=[responder.table.table_arn],
-                ),
+                *alert_and_table_statements(alerting, responder.table),
                 snapshot_store.statement(),
-                iam.PolicyStatement(
-                    sid="WriteOwnLogs",
-                    actions=["logs:CreateLogStream", "logs:PutLogEvents"],
-                    resources=[self.log_group.log_group_arn],
-                ),
-                iam.PolicyStatement(
-                    sid="WriteTraces",
-                    actions=["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
-                    resources=["*"],
-                ),
+                *log_statements(self.log_group),
             ]
         )
 

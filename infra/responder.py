@@ -14,6 +14,7 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from grantguard.grants import kinds
@@ -194,6 +195,50 @@ def never_touch_statements(
     return statements
 
 
+def alert_and_table_statements(
+    alerting: Alerting, table: dynamodb.ITable
+) -> list[iam.PolicyStatement]:
+    """Publishing alerts (and the topic key) and the idempotency records: every responder's."""
+    return [
+        iam.PolicyStatement(
+            sid="PublishAlerts",
+            actions=["sns:Publish"],
+            resources=[alerting.alert_topic.topic_arn],
+        ),
+        iam.PolicyStatement(
+            sid="EncryptAlerts",
+            actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+            resources=[alerting.key.key_arn],
+        ),
+        iam.PolicyStatement(
+            sid="Idempotency",
+            actions=[
+                "dynamodb:GetItem",
+                "dynamodb:PutItem",
+                "dynamodb:UpdateItem",
+                "dynamodb:DeleteItem",
+            ],
+            resources=[table.table_arn],
+        ),
+    ]
+
+
+def log_statements(log_group: logs.ILogGroup) -> list[iam.PolicyStatement]:
+    """The function's own log group, and X-Ray (which has no resource-level permissions)."""
+    return [
+        iam.PolicyStatement(
+            sid="WriteOwnLogs",
+            actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+            resources=[log_group.log_group_arn],
+        ),
+        iam.PolicyStatement(
+            sid="WriteTraces",
+            actions=["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
+            resources=["*"],
+        ),
+    ]
+
+
 class Responder(Construct):
     """The function, its role, rule, idempotency table, dead-letter queue and failure queue."""
 
@@ -280,41 +325,13 @@ class Responder(Construct):
         return iam.PolicyDocument(
             statements=[
                 *iam_statements(stack),
-                iam.PolicyStatement(
-                    sid="PublishAlerts",
-                    actions=["sns:Publish"],
-                    resources=[alerting.alert_topic.topic_arn],
-                ),
-                iam.PolicyStatement(
-                    sid="EncryptAlerts",
-                    actions=["kms:Decrypt", "kms:GenerateDataKey*"],
-                    resources=[alerting.key.key_arn],
-                ),
-                iam.PolicyStatement(
-                    sid="Idempotency",
-                    actions=[
-                        "dynamodb:GetItem",
-                        "dynamodb:PutItem",
-                        "dynamodb:UpdateItem",
-                        "dynamodb:DeleteItem",
-                    ],
-                    resources=[self.table.table_arn],
-                ),
+                *alert_and_table_statements(alerting, self.table),
                 iam.PolicyStatement(
                     sid="RecordFailedInvocations",
                     actions=["sqs:SendMessage"],
                     resources=[self.failure_queue.queue_arn],
                 ),
-                iam.PolicyStatement(
-                    sid="WriteOwnLogs",
-                    actions=["logs:CreateLogStream", "logs:PutLogEvents"],
-                    resources=[self.log_group.log_group_arn],
-                ),
-                iam.PolicyStatement(
-                    sid="WriteTraces",
-                    actions=["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
-                    resources=["*"],
-                ),
+                *log_statements(self.log_group),
             ]
         )
 
