@@ -1,4 +1,5 @@
-"""A hand-written GrantGuard member template, for the emulator until the CDK one exists.
+"""A small hand-written member template: what the emulator harness's own tests deploy, with no
+CDK synth (the organization tests and `make demo-org` deploy the synthesized member stack).
 
 Deployed to member accounts by org_emulator.deploy_stack_set (or deploy_template_per_account)
 with the parameter CentralAccountId. It uses the intrinsics CDK templates use: Fn::Sub, Fn::Join,
@@ -20,7 +21,7 @@ def _document(**statement: Any) -> dict[str, Any]:
 
 
 def member_template(pattern: Mapping[str, Any] = GRANT_PATTERN) -> dict[str, Any]:
-    """A hand-written member template (until CDK's exists): a rule on the default bus forwarding
+    """A hand-written member template (the harness's probe): a rule on the default bus forwarding
     `pattern` to the central bus with a role, and GrantGuardMember trusting the central account's
     responder. Parameter CentralAccountId; uses Fn::Sub, Fn::Join, Ref AWS::AccountId, GetAtt."""
     bus = {
