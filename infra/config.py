@@ -34,7 +34,8 @@ reservedConcurrency concurrent executions reserved for the responder function (a
                     reduced Lambda concurrency quotas (as low as 10) and Lambda must keep 100
                     executions unreserved, so a reservation can fail the deploy; set it in an
                     account with the normal quota to guarantee the responder capacity and cap
-                    its cost. The posture function always reserves exactly 1.
+                    its cost. When it is set, the posture function reserves exactly 1;
+                    unset, none.
 postureHourUtc      hour of the day, 0 to 23 in UTC, at which the daily account posture check
                     runs and publishes its digest to the alert topic (default 6).
 deactivateUnusedKeys

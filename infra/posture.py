@@ -327,8 +327,11 @@ class Posture(Construct):
             handler=HANDLER,
             role=self.role,
             timeout=ORGANIZATION_TIMEOUT if organization else TIMEOUT,
-            # One pass at a time: a second concurrent run would only publish a duplicate digest.
-            reserved_concurrency=1,
+            # One pass at a time (a second concurrent run would only publish a duplicate digest),
+            # where the account's quota allows a reservation at all: with reservedConcurrency
+            # unset (a new account's reduced quota), none, as even 1 would fail the deploy. The
+            # daily schedule starts one run; a retry only follows a failed one.
+            reserved_concurrency=1 if config.reserved_concurrency is not None else None,
             log_group=self.log_group,
             max_event_age=Duration.hours(6),
             failure_queue=self.failure_queue,

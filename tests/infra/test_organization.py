@@ -116,6 +116,8 @@ def test_the_org_function_runs_the_org_handler_with_the_responders_settings(
     assert props["Timeout"] == 300
     assert props["Code"] == responder["Code"]
     assert props["ReservedConcurrentExecutions"] == 7 == responder["ReservedConcurrentExecutions"]
+    posture = _by_path(org_synth, "Posture/Function")["Properties"]
+    assert posture["ReservedConcurrentExecutions"] == 1  # set: the posture run reserves one
     env = props["Environment"]["Variables"]
     shared = {k: v for k, v in responder["Environment"]["Variables"].items() if k.startswith("GG_")}
     assert {k: env[k] for k in shared if k != "GG_OWN_ROLE_ARN"} == {

@@ -416,7 +416,9 @@ def test_the_function_shares_the_responders_runtime_layer_and_code(synth: Synth)
     assert (asset / "grantguard" / "posture_handler.py").is_file()
     # The credential report alone may take 60 s to generate.
     assert props["Timeout"] >= 120
-    assert props["ReservedConcurrentExecutions"] == 1
+    # reservedConcurrency unset (the default): no reservation, not even 1 (a new account's
+    # reduced quota would refuse it)
+    assert "ReservedConcurrentExecutions" not in props
     assert props["Role"] == _arn(synth.logical_id(synth.stack.posture.role))
 
 
