@@ -4,10 +4,11 @@ The central bus's rule puts each member account's grant events on an SQS queue; 
 takes them in batches (`batchItemFailures`: only the events not handled go back). Each event is
 worked by its account's warm Responder (`org_service`), accounts side by side on at most
 GG_ACCOUNT_WORKERS threads, each account's events one at a time, so one account never has more
-than one event in flight per invocation. Once IAM throttles an account, that account's other
-events in the batch are handed back at once with a growing delay (ChangeMessageVisibility), so
-they neither hold a worker nor starve the other accounts; after the queue's maxReceiveCount an
-event lands in the dead-letter queue, which is alarmed. Nothing is dropped.
+than one event in flight per invocation. Once IAM throttles an account, the throttled event is
+handed back with a growing delay (ChangeMessageVisibility) and that account's other events in
+the batch, not tried, are requeued at once as new delayed messages (so they use up none of the
+queue's receives); they neither hold a worker nor starve the other accounts. After the queue's
+maxReceiveCount an event lands in the dead-letter queue, which is alarmed. Nothing is dropped.
 
 Each event keeps the single-account function's per-event budget (30 s); an event is not started
 when the invocation has less than that left (it is handed back, not lost).

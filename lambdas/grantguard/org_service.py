@@ -10,8 +10,9 @@ that runs, unchanged, for every account.
 An account whose role cannot be assumed gets a "could not act in account X" alert for the event
 and never holds up another account. A batch (`dispatch`) runs the accounts side by side on a
 bounded pool, each account's events one after another: a noisy account occupies one worker,
-and once IAM throttles it, its remaining events are deferred (handed back to the queue for
-later) instead of waiting, so the other accounts' events flow. Pure orchestration: no boto3.
+and once IAM throttles it, its remaining events are deferred (put back on the queue for later,
+by the handler) instead of waiting, so the other accounts' events flow. Pure orchestration:
+no boto3.
 """
 
 from __future__ import annotations
