@@ -102,7 +102,7 @@ bench-trail: install
 
 # Two runs of 2,000 events on the emulator (with the noisy account, then the quiet peer).
 bench-org: install
-	$(BIN)/python benchmarks/bench_org.py --accounts 50 --events 2000 --noisy-share 0.10
+	PYTHONPATH=$(CURDIR) $(BIN)/python benchmarks/bench_org.py --accounts 50 --events 2000 --noisy-share 0.10
 
 catalog: install
 	$(BIN)/python scripts/build_catalog.py
