@@ -21,6 +21,7 @@ from grantguard.backtest.replay import (
     archive_pattern,
     replay_pattern,
 )
+from infra import runtime
 from infra.config import GrantGuardConfig
 
 # The archive is encrypted with EventBridge's own key, as CloudTrail's copy of the same records
@@ -46,11 +47,7 @@ class History(Construct):
             description="Every grant event GrantGuard's responder rule matches, for backtests "
             "after tuning (grantguard backtest --source archive).",
             source_event_bus=events.EventBus.from_event_bus_arn(self, "DefaultBus", bus_arn),
-            event_pattern=events.EventPattern(
-                source=pattern["source"],
-                detail_type=pattern["detail-type"],
-                detail=pattern["detail"],
-            ),
+            event_pattern=runtime.event_pattern(pattern),
             retention=Duration.days(config.archive_days),
         )
         self.queue = sqs.Queue(

@@ -235,11 +235,7 @@ class GrantGuardMemberStack(Stack):
                 rule_name=name,
                 description="To the central GrantGuard bus: "
                 + ("IAM grant calls." if name == FORWARD_GRANTS_RULE else "GrantGuard tamper."),
-                event_pattern=events.EventPattern(
-                    source=event_pattern["source"],
-                    detail_type=event_pattern["detail-type"],
-                    detail=event_pattern["detail"],
-                ),
+                event_pattern=runtime.event_pattern(event_pattern),
                 targets=[
                     targets.EventBus(
                         bus, role=self.forwarder, dead_letter_queue=self.dead_letter_queue

@@ -191,11 +191,7 @@ class Organization(Construct):
             "GrantRule",
             event_bus=self.bus,
             description="Member accounts' CloudTrail grant calls, to the organization queue.",
-            event_pattern=events.EventPattern(
-                source=pattern["source"],
-                detail_type=pattern["detail-type"],
-                detail=pattern["detail"],
-            ),
+            event_pattern=runtime.event_pattern(pattern),
             targets=[
                 targets.SqsQueue(
                     self.queue,
@@ -339,11 +335,7 @@ class Organization(Construct):
                 rule_name=name,
                 event_bus=bus,
                 description=f"GrantGuard tamper watch ({watch.slug}), to the operations topic.",
-                event_pattern=events.EventPattern(
-                    source=event_pattern["source"],
-                    detail_type=event_pattern["detail-type"],
-                    detail=event_pattern["detail"],
-                ),
+                event_pattern=runtime.event_pattern(event_pattern),
                 targets=[
                     tamper.TopicTarget(
                         topic.topic_arn,

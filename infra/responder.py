@@ -303,11 +303,7 @@ class Responder(Construct):
             "GrantRule",
             description="CloudTrail " + ", ".join(kinds.EVENT_NAMES) + " calls, to the "
             "GrantGuard responder.",
-            event_pattern=events.EventPattern(
-                source=pattern["source"],
-                detail_type=pattern["detail-type"],
-                detail=pattern["detail"],
-            ),
+            event_pattern=runtime.event_pattern(pattern),
             targets=[
                 targets.LambdaFunction(
                     self.function,

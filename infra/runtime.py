@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Validations
+from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_destinations as destinations
@@ -143,4 +145,12 @@ def acknowledge_no_dead_letter_queue(failure_queue: sqs.IQueue, role: str) -> No
             reason=f"This queue is {role}, itself the place failed events land; "
             "a dead-letter queue behind it would add nothing. Its alarm pages on-call.",
         )
+    )
+
+
+def event_pattern(pattern: Mapping[str, Any]) -> events.EventPattern:
+    """A rule's pattern from its plain form (source, detail-type, detail), as
+    grantguard.grants.kinds.event_pattern() and the tamper watches write it."""
+    return events.EventPattern(
+        source=pattern["source"], detail_type=pattern["detail-type"], detail=pattern["detail"]
     )
