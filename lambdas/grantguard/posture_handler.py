@@ -247,11 +247,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         metrics.add_metric(name="PostureCheckFailed", unit=MetricUnit.Count, value=1)
         raise
     record_metrics(run)
-    result = run.summary()
-    result["mode"] = config.mode.value
-    result["aws_calls"] = session.CALLS.snapshot()
-    logger.info("posture digest published", extra=result)
-    return result
+    return _published(run.summary(), config, "posture digest published")
 
 
 def _org_handler(config: PostureConfig, org: OrgPostureConfig, context: Any) -> dict[str, Any]:
@@ -262,10 +258,14 @@ def _org_handler(config: PostureConfig, org: OrgPostureConfig, context: Any) -> 
         metrics.add_metric(name="PostureCheckFailed", unit=MetricUnit.Count, value=1)
         raise
     record_org_metrics(run)
-    result = run.summary()
+    return _published(run.summary(), config, "organization posture digest published")
+
+
+def _published(result: dict[str, Any], config: PostureConfig, message: str) -> dict[str, Any]:
+    """A run's summary with the mode and the AWS calls it made, logged once."""
     result["mode"] = config.mode.value
     result["aws_calls"] = session.CALLS.snapshot()
-    logger.info("organization posture digest published", extra=result)
+    logger.info(message, extra=result)
     return result
 
 
